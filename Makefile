@@ -1,0 +1,42 @@
+# Everything a fresh Debian machine needs, run as root: `make test` (or `.ci/run`).
+.DEFAULT_GOAL := test
+.PHONY: venv services test unit lint format format-check bench
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Create .venv and install requirements-dev.txt when the requirement files changed.
+venv:
+	@bash scripts/ensure-venv.sh
+
+# PostgreSQL, MariaDB, ODBC drivers, poppler, LibreOffice; writes .test-services.env.
+services:
+	@bash scripts/setup-services.sh
+
+# The gate CI runs: tests on 2 workers, then lint (ruff + mypy).
+test: venv services
+	$(BIN)/pytest -n 2
+	@$(MAKE) --no-print-directory lint
+
+# Tests only, without (re)starting services; those needing a missing server skip.
+unit: venv
+	$(BIN)/pytest -n 2
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Not in the gate yet: fails until every file has been through `make format`.
+format-check: venv
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Speed and memory measurements (not part of `test`: no timed assertions in tests).
+bench: venv services
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
+	elif ls bench/*.py >/dev/null 2>&1; then \
+		for f in bench/*.py; do echo "== $$f"; $(BIN)/python "$$f" || exit 1; done; \
+	else echo "bench: nothing to run (no bench/run.sh or bench/*.py)"; fi
