@@ -42,9 +42,7 @@ def template_fields(template: str, field: str = "template") -> list[str]:
     return names
 
 
-def check_template(
-    template: str, field: str, allowed: Iterable[str] = TEMPLATE_VARIABLES
-) -> None:
+def check_template(template: str, field: str, allowed: Iterable[str] = TEMPLATE_VARIABLES) -> None:
     """Validate a template at save time: syntax and names."""
     known = list(allowed)
     for name in template_fields(template, field):

@@ -1,0 +1,27 @@
+"""Every default in one place, each with the reason it was chosen."""
+
+from __future__ import annotations
+
+#: The connection a task uses when none is given: the one most setups define.
+CONNECTION = "DATABASE_URL"
+#: Long enough for a heavy report query, short enough that a hung one is noticed the same hour.
+TIMEOUT_SECONDS = 300
+#: Two retries ride out a database restart or an SMTP hiccup without spamming on a real fault.
+RETRY_MAX = 2
+#: A minute lets a restarting server come back.
+RETRY_DELAY_SECONDS = 60.0
+#: Doubling spaces retries out: 60 s, 120 s, ...
+RETRY_BACKOFF = 2.0
+#: Subject and body used when a task does not set its own.
+EMAIL_SUBJECT = "{task_name} - {run_date:%Y-%m-%d}"
+EMAIL_BODY = "Report {task_name}: {row_count} rows, generated at {run_time:%Y-%m-%d %H:%M %Z}."
+#: The file name stem of an export; the extension is added.
+FILENAME_TEMPLATE = "{task_name}_{run_date:%Y-%m-%d}"
+#: The tasks file when neither --tasks-file nor TASKS_FILE says otherwise.
+TASKS_FILE = "tasks.json"
+#: How long a CLI command waits for another writer of tasks.json before giving up.
+LOCK_TIMEOUT_SECONDS = 30.0
+#: Fire times `show` lists.
+SHOW_UPCOMING = 5
+#: The shortest id prefix accepted to name a task: shorter ones collide too easily.
+MIN_ID_PREFIX = 4

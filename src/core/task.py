@@ -1,0 +1,564 @@
+"""The task model: what a scheduled report is, validated when saved or loaded.
+
+``Task.from_dict`` reads the tasks.json form and collects every problem it finds
+(field path, bad value, what is accepted); ``Task.to_dict`` writes it back, with
+fields this version does not know kept as they were.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+
+from src.core import defaults
+from src.core.clock import parse_instant, to_utc_iso
+from src.core.errors import TaskValidationErrors, ValidationError
+from src.core.schedule import Schedule, parse_schedule
+from src.core.templating import check_template
+
+EXPORT_FORMATS = ("xlsx", "pdf", "csv")
+SEND_IF = ("always", "rows", "no_rows")
+STATUSES = ("success", "failed", "timeout", "skipped", "interrupted", "running")
+
+# Options each export format accepts; anything else is kept but reported by `validate`.
+EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "xlsx": ("enabled", "filename", "sheet_name"),
+    "pdf": ("enabled", "filename", "max_rows", "title", "orientation"),
+    "csv": ("enabled", "filename", "bom", "delimiter"),
+}
+
+_CONNECTION_NAME = re.compile(r"^(DATABASE_URL|DB_[A-Z0-9_]+_URL|[A-Za-z][A-Za-z0-9_]*)$")
+_NAME_MAX = 200
+
+
+# --- small value objects ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    subject: str = defaults.EMAIL_SUBJECT
+    body: str = defaults.EMAIL_BODY
+    send_if: str = "always"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.to + self.cc + self.bcc
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            to=list(self.to),
+            cc=list(self.cc),
+            bcc=list(self.bcc),
+            subject=self.subject,
+            body=self.body,
+            send_if=self.send_if,
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = defaults.RETRY_MAX
+    delay_seconds: float = defaults.RETRY_DELAY_SECONDS
+    backoff: float = defaults.RETRY_BACKOFF
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            max_retries=self.max_retries, delay_seconds=self.delay_seconds, backoff=self.backoff
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The run summary the daemon keeps on each task."""
+
+    last_run: datetime | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    next_run: datetime | None = None
+    run_count: int = 0
+    error_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "last_run": to_utc_iso(self.last_run) if self.last_run else None,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "next_run": to_utc_iso(self.next_run) if self.next_run else None,
+            "run_count": self.run_count,
+            "error_count": self.error_count,
+        }
+
+
+SUMMARY_FIELDS = tuple(Summary().to_dict())
+
+
+# --- the task -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    name: str
+    schedule: Schedule
+    timezone: str
+    query: str | None = None
+    query_file: str | None = None
+    description: str = ""
+    enabled: bool = True
+    connection: str = defaults.CONNECTION
+    params: Mapping[str, Any] = field(default_factory=dict)
+    exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    email: EmailSpec = field(default_factory=EmailSpec)
+    timeout_seconds: float = defaults.TIMEOUT_SECONDS
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    summary: Summary = field(default_factory=Summary)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def enabled_exports(self) -> list[str]:
+        return [fmt for fmt in EXPORT_FORMATS if self.exports.get(fmt, {}).get("enabled")]
+
+    def upcoming(self, now: datetime, count: int = 5) -> list[datetime]:
+        """The next ``count`` fire times after ``now`` (UTC); none when disabled."""
+        return self.schedule.upcoming(now, count) if self.enabled else []
+
+    def next_run(self, now: datetime) -> datetime | None:
+        return self.schedule.next_after(now) if self.enabled else None
+
+    def with_changes(self, **changes: Any) -> Task:
+        return replace(self, **changes)
+
+    # -- tasks.json form --
+
+    @classmethod
+    def from_dict(cls, data: Any, *, default_timezone: str = "UTC") -> Task:
+        """Validate the tasks.json form of one task; raise TaskValidationErrors listing all
+        problems."""
+        return _TaskReader(data, default_timezone).read()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "name": self.name}
+        out.update(self.extra)
+        out.update(
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            enabled=self.enabled,
+            connection=self.connection,
+        )
+        if self.query_file is not None:
+            out["query_file"] = self.query_file
+        else:
+            out["query"] = self.query
+        out.update(
+            params=dict(self.params),
+            schedule=self.schedule.to_json(),
+            timezone=self.timezone,
+            exports={fmt: _export_to_json(opts) for fmt, opts in self.exports.items()},
+            email=self.email.to_dict(),
+            timeout_seconds=self.timeout_seconds,
+            retry=self.retry.to_dict(),
+            created_at=to_utc_iso(self.created_at) if self.created_at else None,
+            updated_at=to_utc_iso(self.updated_at) if self.updated_at else None,
+        )
+        out.update(self.summary.to_dict())
+        return out
+
+
+def _export_to_json(options: Mapping[str, Any]) -> Any:
+    """``{"enabled": true}`` is written as ``true``: the short form people write by hand."""
+    if set(options) <= {"enabled"}:
+        return bool(options.get("enabled"))
+    return dict(options)
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- validation helpers (pure) --------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def check_timezone(name: Any, field: str = "timezone") -> str:
+    if not isinstance(name, str) or not name:
+        raise ValidationError(field, f"{name!r} is not an IANA zone name such as 'Europe/Berlin'")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "use a name such as 'Europe/Berlin'"
+        raise ValidationError(field, f"timezone {name!r} is not an IANA zone; {hint}") from None
+    return name
+
+
+def url_has_password(value: str) -> bool:
+    try:
+        return bool(urlsplit(value).password)
+    except ValueError:
+        return "@" in value
+
+
+def check_connection(value: Any, field: str = "connection", *, allow_password: bool) -> str:
+    """A connection is a name from .env (``DATABASE_URL``, ``DB_SALES_URL`` or ``sales``)
+    or a URL without a password (``sqlite:///demo.db``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(
+            field, f"{value!r} is not a connection name; use DATABASE_URL or a name like sales"
+        )
+    text: str = value.strip()
+    if "://" in text:
+        if url_has_password(text) and not allow_password:
+            raise ValidationError(
+                field,
+                "a URL with a password does not belong in tasks.json; put it in .env as "
+                "DB_<NAME>_URL=<url> and give the name instead (e.g. --connection sales for "
+                "DB_SALES_URL)",
+            )
+        return text
+    if not _CONNECTION_NAME.match(text):
+        raise ValidationError(
+            field,
+            f"{text!r} is not a connection name; use DATABASE_URL, DB_<NAME>_URL or <name> "
+            "(letters, digits, underscores)",
+        )
+    return text
+
+
+def connection_env_var(connection: str) -> str | None:
+    """The environment variable a connection name refers to (None for a literal URL)."""
+    if "://" in connection:
+        return None
+    if connection == "DATABASE_URL" or (
+        connection.startswith("DB_") and connection.endswith("_URL")
+    ):
+        return connection
+    return f"DB_{connection.upper()}_URL"
+
+
+_HEADER_BREAKS = re.compile(r"[\r\n\x00]")
+
+
+def check_header_text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field, f"{value!r} is not text")
+    if _HEADER_BREAKS.search(value):
+        raise ValidationError(field, f"{value!r} contains a line break; use a single line")
+    return value
+
+
+def check_address(value: Any, field: str) -> str:
+    """A plain e-mail address (``name@example.com``); line breaks are refused so no header
+    can be injected."""
+    text = check_header_text(value, field).strip()
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(
+            field, f"{text!r} is not a valid e-mail address ({exc}); write it as name@example.com"
+        ) from None
+    return text
+
+
+def suggest_field(name: str, known: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- the reader ----------------------------------------------------------------------------
+
+TASK_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "enabled",
+    "connection",
+    "query",
+    "query_file",
+    "params",
+    "schedule",
+    "timezone",
+    "exports",
+    "email",
+    "timeout_seconds",
+    "retry",
+    "created_at",
+    "updated_at",
+    *SUMMARY_FIELDS,
+)
+
+
+class _TaskReader:
+    """Reads one task dict, collecting every error instead of stopping at the first."""
+
+    def __init__(self, data: Any, default_timezone: str) -> None:
+        self.data = data
+        self.default_timezone = default_timezone
+        self.errors: list[ValidationError] = []
+        self.label: str | None = None
+
+    def fail(self, field_name: str, message: str) -> None:
+        self.errors.append(ValidationError(field_name, message, self.label))
+
+    def attempt(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as exc:
+            self.errors.append(ValidationError(exc.field, exc.message, self.label))
+            return None
+
+    def read(self) -> Task:
+        data = self.data
+        if not isinstance(data, Mapping):
+            raise TaskValidationErrors(
+                [ValidationError("task", f"expected an object, got {type(data).__name__}")]
+            )
+        name = data.get("name")
+        self.label = name if isinstance(name, str) and name.strip() else None
+        task_id = data.get("id")
+        if not isinstance(task_id, str) or not task_id.strip():
+            self.fail("id", f"{task_id!r} is not a task id (a non-empty string)")
+        if not isinstance(name, str) or not name.strip():
+            self.fail("name", f"{name!r} is not a task name; give a non-empty name")
+        elif len(name) > _NAME_MAX or _HEADER_BREAKS.search(name):
+            self.fail("name", f"name must be one line of at most {_NAME_MAX} characters")
+        description = data.get("description") or ""
+        if not isinstance(description, str):
+            self.fail("description", f"{description!r} is not text")
+        enabled = data.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.fail("enabled", f"{enabled!r} is not true or false")
+        connection = self.attempt(
+            check_connection, data.get("connection", defaults.CONNECTION), allow_password=True
+        )
+        query, query_file = self._query()
+        params = data.get("params") or {}
+        if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+            self.fail("params", f"{params!r} is not an object of name: value bind parameters")
+            params = {}
+        timezone = self.attempt(check_timezone, data.get("timezone") or self.default_timezone)
+        created_at = self._instant("created_at")
+        updated_at = self._instant("updated_at")
+        schedule = None
+        if timezone is not None:
+            schedule = self.attempt(
+                parse_schedule,
+                data.get("schedule"),
+                ZoneInfo(timezone),
+                created_at or datetime.fromisoformat("2000-01-01T00:00:00+00:00"),
+            )
+        exports = self._exports()
+        email = self._email()
+        timeout = self._number("timeout_seconds", defaults.TIMEOUT_SECONDS, minimum=1)
+        retry = self._retry()
+        summary = self._summary()
+        if self.errors:
+            raise TaskValidationErrors(self.errors)
+        assert schedule is not None and timezone is not None and connection is not None
+        return Task(
+            id=str(task_id).strip(),
+            name=str(name).strip(),
+            description=description,
+            enabled=bool(enabled),
+            connection=connection,
+            query=query,
+            query_file=query_file,
+            params=dict(params),
+            schedule=schedule,
+            timezone=timezone,
+            exports=exports,
+            email=email,
+            timeout_seconds=timeout,
+            retry=retry,
+            created_at=created_at,
+            updated_at=updated_at,
+            summary=summary,
+            extra={k: v for k, v in data.items() if k not in TASK_FIELDS},
+        )
+
+    def _query(self) -> tuple[str | None, str | None]:
+        query, query_file = self.data.get("query"), self.data.get("query_file")
+        if query_file is not None:
+            if query:
+                self.fail("query", "give either query or query_file, not both")
+            if not isinstance(query_file, str) or not query_file.strip():
+                self.fail("query_file", f"{query_file!r} is not a file path")
+                return None, None
+            return None, query_file
+        if not isinstance(query, str) or not query.strip():
+            self.fail("query", "the query is empty; give the SQL text (or query_file)")
+            return None, None
+        return query, None
+
+    def _instant(self, key: str) -> datetime | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_instant(str(value))
+        except ValueError:
+            self.fail(key, f"{value!r} is not an ISO 8601 date-time")
+            return None
+
+    def _number(
+        self, key: str, default: float, minimum: float = 0, source: Mapping[str, Any] | None = None
+    ) -> Any:
+        container = self.data if source is None else source
+        value = container.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            self.fail(key, f"{value!r} is not a number of at least {minimum}")
+            return default
+        return value
+
+    def _exports(self) -> dict[str, dict[str, Any]]:
+        raw = self.data.get("exports")
+        if raw is None:
+            return {"xlsx": {"enabled": True}}
+        if not isinstance(raw, Mapping):
+            self.fail("exports", f'{raw!r} is not an object like {{"xlsx": true, "pdf": false}}')
+            return {}
+        exports: dict[str, dict[str, Any]] = {}
+        for fmt, value in raw.items():
+            if fmt not in EXPORT_FORMATS:
+                self.fail(
+                    f"exports.{fmt}",
+                    f"unknown format{suggest_field(fmt, EXPORT_FORMATS)}; known: "
+                    + ", ".join(EXPORT_FORMATS),
+                )
+                continue
+            if isinstance(value, bool):
+                exports[fmt] = {"enabled": value}
+            elif isinstance(value, Mapping):
+                options = dict(value)
+                options.setdefault("enabled", True)
+                if not isinstance(options["enabled"], bool):
+                    self.fail(f"exports.{fmt}.enabled", f"{options['enabled']!r} is not a boolean")
+                if "filename" in options:
+                    self.attempt(
+                        check_template, str(options["filename"]), f"exports.{fmt}.filename"
+                    )
+                if fmt == "pdf" and "max_rows" in options:
+                    self._number("max_rows", 5000, 1, options)
+                exports[fmt] = options
+            else:
+                self.fail(f"exports.{fmt}", f"{value!r} is not true, false or an options object")
+        return exports
+
+    def _email(self) -> EmailSpec:
+        raw = self.data.get("email")
+        if raw is None:
+            return EmailSpec()
+        if not isinstance(raw, Mapping):
+            self.fail("email", f'{raw!r} is not an object like {{"to": ["a@example.com"]}}')
+            return EmailSpec()
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("to", "cc", "bcc"):
+            value = raw.get(key) or []
+            if isinstance(value, str):
+                value = [part for part in re.split(r"[,;]", value) if part.strip()]
+            if not isinstance(value, list):
+                self.fail(f"email.{key}", f"{value!r} is not a list of addresses")
+                value = []
+            checked = [
+                self.attempt(check_address, v, f"email.{key}[{i}]") for i, v in enumerate(value)
+            ]
+            lists[key] = tuple(a for a in checked if a is not None)
+        subject = raw.get("subject", defaults.EMAIL_SUBJECT)
+        if self.attempt(check_header_text, subject, "email.subject") is not None:
+            self.attempt(check_template, subject, "email.subject")
+        body = raw.get("body", defaults.EMAIL_BODY)
+        if not isinstance(body, str):
+            self.fail("email.body", f"{body!r} is not text")
+            body = defaults.EMAIL_BODY
+        else:
+            self.attempt(check_template, body, "email.body")
+        send_if = raw.get("send_if", "always")
+        if send_if not in SEND_IF:
+            self.fail(
+                "email.send_if",
+                f"{send_if!r}{suggest_field(str(send_if), SEND_IF)} is not one of "
+                + ", ".join(SEND_IF),
+            )
+        known = ("to", "cc", "bcc", "subject", "body", "send_if")
+        return EmailSpec(
+            to=lists["to"],
+            cc=lists["cc"],
+            bcc=lists["bcc"],
+            subject=subject if isinstance(subject, str) else defaults.EMAIL_SUBJECT,
+            body=body,
+            send_if=send_if if send_if in SEND_IF else "always",
+            extra={k: v for k, v in raw.items() if k not in known},
+        )
+
+    def _retry(self) -> RetryPolicy:
+        raw = self.data.get("retry")
+        if raw is None:
+            return RetryPolicy()
+        if not isinstance(raw, Mapping):
+            self.fail("retry", f'{raw!r} is not an object like {{"max_retries": 2}}')
+            return RetryPolicy()
+        max_retries = raw.get("max_retries", defaults.RETRY_MAX)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            self.fail("retry.max_retries", f"{max_retries!r} is not a whole number of at least 0")
+            max_retries = defaults.RETRY_MAX
+        delay = self._number("delay_seconds", defaults.RETRY_DELAY_SECONDS, 0, raw)
+        backoff = self._number("backoff", defaults.RETRY_BACKOFF, 1, raw)
+        known = ("max_retries", "delay_seconds", "backoff")
+        return RetryPolicy(
+            max_retries=max_retries,
+            delay_seconds=delay,
+            backoff=backoff,
+            extra={k: v for k, v in raw.items() if k not in known},
+        )
+
+    def _summary(self) -> Summary:
+        counts = {}
+        for key in ("run_count", "error_count"):
+            value = self.data.get(key) or 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                self.fail(key, f"{value!r} is not a count (a whole number of at least 0)")
+                value = 0
+            counts[key] = value
+        last_status = self.data.get("last_status")
+        if last_status is not None and last_status not in STATUSES:
+            self.fail("last_status", f"{last_status!r} is not one of " + ", ".join(STATUSES))
+        last_error = self.data.get("last_error")
+        return Summary(
+            last_run=self._instant("last_run"),
+            last_status=last_status,
+            last_error=str(last_error) if last_error is not None else None,
+            next_run=self._instant("next_run"),
+            run_count=counts["run_count"],
+            error_count=counts["error_count"],
+        )
