@@ -79,7 +79,7 @@ pg_answers() {
 
 as_postgres() {
   if is_root; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
