@@ -1,0 +1,254 @@
+"""tasks.json: the store every command and the daemon share.
+
+* Reads need no lock: writers replace the file atomically (temp file, fsync,
+  rename), so a reader sees the old or the new file, never half of one.
+* Every change is read-modify-write under an exclusive lock on a side file
+  (``tasks.json.lock``), so concurrent ``manage_tasks.py`` processes and the daemon
+  never lose each other's changes.
+* An unreadable or invalid file raises StoreError naming the file and the line and
+  column, or the task and field. The file is never "repaired" by overwriting it.
+* A file in the earlier tool's shape (a bare list) loads as is; the first write
+  keeps the original as ``tasks.json.bak`` and writes the current format.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from src.core import defaults
+from src.core.clock import now as clock_now
+from src.core.errors import (
+    DuplicateTaskName,
+    StoreError,
+    TaskValidationErrors,
+    ValidationError,
+)
+from src.core.legacy import convert_legacy_task, is_legacy_document
+from src.core.lookup import find_task
+from src.core.task import Task
+from src.services.atomic import atomic_write_bytes
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TaskFile:
+    """The parsed contents of tasks.json."""
+
+    tasks: list[Task]
+    extra: dict[str, Any] = field(default_factory=dict)  # top-level keys this version ignores
+    legacy: bool = False
+
+    def find(self, ref: str) -> Task:
+        return find_task(self.tasks, ref)
+
+    def to_document(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"version": FORMAT_VERSION}
+        document.update(self.extra)
+        document["version"] = FORMAT_VERSION
+        document["tasks"] = [task.to_dict() for task in self.tasks]
+        return document
+
+    def check_unique_name(self, name: str, except_id: str | None = None) -> None:
+        folded = name.casefold()
+        for task in self.tasks:
+            if task.id != except_id and task.name.casefold() == folded:
+                raise DuplicateTaskName(
+                    f"a task named {task.name!r} already exists (id {task.id[:8]}); "
+                    "task names are unique regardless of case: pick another name"
+                )
+
+
+def serialize(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class TaskStore:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        default_timezone: str = "UTC",
+        lock_timeout: float = defaults.LOCK_TIMEOUT_SECONDS,
+    ) -> None:
+        self.path = Path(path)
+        self.default_timezone = default_timezone
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.backup_path = self.path.with_name(self.path.name + ".bak")
+        self.lock_timeout = lock_timeout
+
+    # -- reading --
+
+    def read_bytes(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise StoreError(f"{self.path} is a directory; give the path of a tasks file") from None
+        except PermissionError:
+            raise StoreError(
+                f"{self.path}: permission denied; run as the user that owns it or fix its mode"
+            ) from None
+
+    def load(self) -> TaskFile:
+        """The tasks in the file (an empty store when it does not exist)."""
+        return self.parse(self.read_bytes())
+
+    def parse(self, raw: bytes | None) -> TaskFile:
+        if raw is None or not raw.strip():
+            return TaskFile(tasks=[])
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise StoreError(
+                f"{self.path}: not UTF-8 text (byte {exc.start}); save it as UTF-8. "
+                "The file was not changed."
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise StoreError(
+                f"{self.path}: line {exc.lineno} column {exc.colno}: {exc.msg}. "
+                "Fix the JSON by hand (the file was not changed), then run "
+                "`manage_tasks.py validate`."
+            ) from None
+        if is_legacy_document(document):
+            return self._parse_tasks(document, legacy=True, extra={})
+        if not isinstance(document, dict):
+            raise StoreError(
+                f'{self.path}: expected an object {{"version": 1, "tasks": [...]}}, '
+                f"found {type(document).__name__}. The file was not changed."
+            )
+        version = document.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise StoreError(
+                f"{self.path}: format version {version!r} is not supported (this version "
+                f"reads {FORMAT_VERSION}); upgrade db-scheduler. The file was not changed."
+            )
+        items = document.get("tasks", [])
+        if not isinstance(items, list):
+            raise StoreError(f"{self.path}: 'tasks' must be a list. The file was not changed.")
+        extra = {k: v for k, v in document.items() if k not in ("version", "tasks")}
+        return self._parse_tasks(items, legacy=False, extra=extra)
+
+    def _parse_tasks(self, items: list[Any], *, legacy: bool, extra: dict[str, Any]) -> TaskFile:
+        tasks: list[Task] = []
+        problems: list[str] = []
+        for index, item in enumerate(items):
+            label = _label(item, index)
+            try:
+                data = convert_legacy_task(item) if legacy else item
+                tasks.append(Task.from_dict(data, default_timezone=self.default_timezone))
+            except TaskValidationErrors as exc:
+                problems.extend(f"{label}: {err.field}: {err.message}" for err in exc.errors)
+            except ValidationError as exc:
+                problems.append(f"{label}: {exc.field}: {exc.message}")
+        seen_ids: dict[str, str] = {}
+        seen_names: dict[str, str] = {}
+        for task in tasks:
+            if task.id in seen_ids:
+                problems.append(
+                    f"task {task.name!r}: id: {task.id!r} is also used by "
+                    f"{seen_ids[task.id]!r}; ids must be unique"
+                )
+            if task.name.casefold() in seen_names:
+                problems.append(
+                    f"task {task.name!r}: name: also used by another task "
+                    "(names are unique regardless of case)"
+                )
+            seen_ids[task.id] = task.name
+            seen_names[task.name.casefold()] = task.id
+        if problems:
+            listed = "\n".join(f"  {problem}" for problem in problems)
+            raise StoreError(
+                f"{self.path}: {len(problems)} problem(s); the file was not changed:\n{listed}"
+            )
+        return TaskFile(tasks=tasks, extra=extra, legacy=legacy)
+
+    # -- writing --
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        lock = FileLock(self.lock_path, timeout=self.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreError(
+                f"{self.path} is locked by another process (lock file {self.lock_path}) and "
+                f"stayed locked for {self.lock_timeout:g} s; try again, or check that no "
+                "command is stuck"
+            ) from None
+        except PermissionError:
+            raise StoreError(
+                f"cannot create the lock file {self.lock_path}: permission denied; the folder "
+                "must be writable by this user"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def transaction(self) -> Iterator[TaskFile]:
+        """Lock, read, let the caller change the TaskFile, write it back if it changed."""
+        with self.lock():
+            raw = self.read_bytes()
+            task_file = self.parse(raw)
+            before = serialize(task_file.to_document())
+            yield task_file
+            after = serialize(task_file.to_document())
+            if after != before or (task_file.legacy and raw is not None):
+                self._write(after, raw if task_file.legacy else None)
+
+    def _write(self, data: bytes, legacy_original: bytes | None) -> None:
+        if legacy_original is not None and not self.backup_path.exists():
+            shutil.copy2(self.path, self.backup_path)
+        try:
+            atomic_write_bytes(self.path, data)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write {self.path}: {exc.strerror}; the file was not changed"
+            ) from None
+
+    # -- operations the CLI and the daemon use --
+
+    def add(self, task: Task, now: datetime | None = None) -> Task:
+        moment = now or clock_now()
+        with self.transaction() as task_file:
+            task_file.check_unique_name(task.name)
+            if any(existing.id == task.id for existing in task_file.tasks):
+                raise StoreError(f"a task with id {task.id} already exists")
+            task = task.with_changes(created_at=moment, updated_at=moment)
+            task_file.tasks.append(task)
+        return task
+
+    def update(self, ref: str, change: Callable[[Task], Task], now: datetime | None = None) -> Task:
+        """Apply ``change`` to the task ``ref`` names, under the lock; returns the new task."""
+        moment = now or clock_now()
+        with self.transaction() as task_file:
+            current = task_file.find(ref)
+            changed = change(current)
+            task_file.check_unique_name(changed.name, except_id=current.id)
+            if changed != current:
+                changed = changed.with_changes(updated_at=moment)
+            task_file.tasks[task_file.tasks.index(current)] = changed
+        return changed
+
+    def delete(self, ref: str) -> Task:
+        with self.transaction() as task_file:
+            task = task_file.find(ref)
+            task_file.tasks.remove(task)
+        return task
+
+
+def _label(item: Any, index: int) -> str:
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"task #{index + 1} {name!r}" if isinstance(name, str) else f"task #{index + 1}"
