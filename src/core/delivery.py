@@ -1,12 +1,101 @@
-"""Pure decisions about delivering a report: whether to send it, and how to word durations.
+"""Pure checks and decisions about delivering a report by email.
 
-No I/O here: the mail service (``src/services/mail``) and the task model both use
-these, so ``send_if`` is validated when a task is saved and applied when it runs.
+No I/O here (addresses are checked for syntax only, never looked up in DNS): the
+task model calls these when a task is saved, and the mail service calls them again
+when it builds a message, so a bad value is refused early and can never reach SMTP.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+from email_validator import EmailNotValidError, validate_email
+
 from src.core.errors import ValidationError
+
+# C0 controls and DEL. CR and LF would end a header and start another (header
+# injection); the others have no business in a subject or name either. TAB is allowed.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NAME_ADDR = re.compile(r"^(?P<name>.*?)\s*<(?P<addr>[^<>]*)>\s*$", re.DOTALL)
+
+#: Longest subject accepted; RFC 5322 limits a header line to 998 characters.
+MAX_SUBJECT_CHARS = 900
+
+
+def validate_header_text(text: str, field: str) -> str:
+    """Refuse text that cannot be a header value (a subject, a display name).
+
+    A CR or LF would let a value add headers of its own, so it is refused rather
+    than stripped: the person who typed it learns about it at save time.
+    """
+    if not isinstance(text, str):
+        raise ValidationError(field, f"expected text, got {type(text).__name__}")
+    bad = _CONTROL.search(text)
+    if bad:
+        what = {"\r": "a carriage return (CR)", "\n": "a line feed (LF)"}.get(
+            bad.group(), f"the control character {bad.group()!r}"
+        )
+        raise ValidationError(
+            field, f"{text!r} contains {what}; a header must be a single line of text"
+        )
+    if len(text) > MAX_SUBJECT_CHARS:
+        raise ValidationError(
+            field, f"is {len(text)} characters long; use at most {MAX_SUBJECT_CHARS}"
+        )
+    return text
+
+
+def parse_address(addr: str, field: str) -> tuple[str, str]:
+    """Check one address (``a@example.com`` or ``Name <a@example.com>``).
+
+    Returns ``(display_name, address)`` with the address normalized (domain in lower
+    case). Syntax only (no DNS), so it is fast and works offline. Single-label
+    intranet domains (``user@mailhost``) are accepted; reserved names (``localhost``,
+    ``.local``, ``.test``) are refused by email-validator.
+    """
+    if not isinstance(addr, str):
+        raise ValidationError(field, f"expected an email address, got {type(addr).__name__}")
+    if "\r" in addr or "\n" in addr:
+        raise ValidationError(field, f"{addr!r} contains a line break; give one address per entry")
+    text = addr.strip()
+    if not text:
+        raise ValidationError(field, "is empty; give an address such as name@example.com")
+    name = ""
+    match = _NAME_ADDR.match(text)
+    if match:
+        name = match.group("name").strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = re.sub(r"\\(.)", r"\1", name[1:-1]).strip()
+        validate_header_text(name, field)
+        text = match.group("addr").strip()
+    if "," in text or ";" in text:
+        raise ValidationError(
+            field, f"{addr!r} holds several addresses; give one address per entry"
+        )
+    try:
+        checked = validate_email(text, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(field, f"{addr!r} is not a valid email address: {exc}") from None
+    normalized: str = checked.normalized
+    return name, normalized
+
+
+def validate_address(addr: str, field: str) -> str:
+    """Check one address; returns it normalized (``"Name" <a@ex.com>`` or ``a@ex.com``)."""
+    name, normalized = parse_address(addr, field)
+    if name:
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{normalized}>'
+    return normalized
+
+
+def validate_addresses(addrs: Iterable[str], field: str) -> list[str]:
+    """Check a list of addresses; the error names the entry (``email.to[1]``)."""
+    if isinstance(addrs, str):
+        raise ValidationError(field, "expected a list of addresses, got a single text")
+    return [validate_address(a, f"{field}[{i}]") for i, a in enumerate(addrs)]
+
 
 #: Accepted values of a task's ``email.send_if``.
 SEND_IF_CHOICES = ("always", "rows", "no_rows")

@@ -1,0 +1,376 @@
+"""Build a report email: rendered subject and body, preview table, attachments, size policy.
+
+The message is multipart: a plain-text body with an HTML alternative (both carry the
+same text, preview and notes), then the attachments. Everything a person typed is
+checked again here (addresses, subject), so a value that slipped past the task
+model's checks still cannot inject a header.
+
+Size policy, decided on the encoded size (base64 grows files by 4/3 plus line breaks):
+the files are attached as they are if the message fits ``EMAIL_MAX_BYTES``; otherwise
+they are zipped into one ``.zip`` next to them; if that is still too big they are left
+off and both bodies say which files were left off and where they are kept. The
+decision is returned so the run history can record it.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import socket
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from src.core import clock
+from src.core.delivery import (
+    format_duration,
+    parse_address,
+    validate_addresses,
+    validate_header_text,
+)
+from src.core.errors import EmailError
+from src.core.result import Row
+from src.core.templating import render
+from src.services.mail.preview import Preview, html_body, plain_body
+from src.services.mail.settings import SmtpSettings
+
+#: ``Delivery.attachments_mode`` values.
+NO_ATTACHMENTS = "none"
+ATTACHED = "attached"
+ZIPPED = "zipped"
+LEFT_OFF = "left_off"
+
+#: Rows shown in the body's preview table by default.
+DEFAULT_PREVIEW_ROWS = 20
+
+DEFAULT_SUBJECT = "{task_name}: {row_count} rows ({run_date:%Y-%m-%d})"
+DEFAULT_BODY = "The report {task_name} ran and returned {row_count} rows in {duration}."
+
+# mimetypes' table depends on the machine (/etc/mime.types); these are the ones we produce.
+_KNOWN_TYPES = {
+    ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ".pdf": ("application", "pdf"),
+    ".csv": ("text", "csv"),
+    ".zip": ("application", "zip"),
+    ".json": ("application", "json"),
+    ".txt": ("text", "plain"),
+}
+
+
+@dataclass(frozen=True)
+class ReportEmail:
+    """What one run wants to send. ``subject`` and ``body`` are templates.
+
+    ``variables`` are the run variables (``run_date`` ...) and ``run_id``; the builder
+    adds ``task_name``, ``row_count`` and ``duration``. ``preview_rows`` are the first
+    rows of the result (more than ``preview_limit`` is fine: the rest are not shown);
+    ``row_count`` is the total, for the "and N more rows" line.
+    """
+
+    task_name: str
+    to: Sequence[str]
+    subject: str = DEFAULT_SUBJECT
+    body: str = DEFAULT_BODY
+    cc: Sequence[str] = ()
+    bcc: Sequence[str] = ()
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    row_count: int = 0
+    duration: float | None = None
+    columns: Sequence[str] = ()
+    preview_rows: Sequence[Row] = ()
+    preview_limit: int = DEFAULT_PREVIEW_ROWS
+    attachments: Sequence[Path] = ()
+
+
+@dataclass
+class BuiltMessage:
+    """A message ready to send, with its envelope and the size decision."""
+
+    message: EmailMessage
+    from_addr: str
+    recipients: list[str]
+    attachments_mode: str
+    size_bytes: int
+    attached: list[Path] = field(default_factory=list)
+    left_off: list[Path] = field(default_factory=list)
+    task_name: str = ""
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+
+def encoded_size(raw_bytes: int) -> int:
+    """Bytes a file of ``raw_bytes`` takes in a message: base64, 76-char lines, CRLF."""
+    b64 = 4 * ((raw_bytes + 2) // 3)
+    lines = (b64 + 75) // 76
+    return b64 + 2 * lines
+
+
+def message_size(message: EmailMessage) -> int:
+    """Exact size of the message as smtplib sends it (CRLF line ends)."""
+    return len(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+
+
+def build_report_message(
+    report: ReportEmail,
+    settings: SmtpSettings,
+    *,
+    now: datetime | None = None,
+    server_name: str | None = None,
+) -> BuiltMessage:
+    """Render, check and assemble the message for one run, applying the size policy.
+
+    ``server_name`` names this machine in the note about files left off (default:
+    its host name). Raises ValidationError for a bad address or subject, EmailError
+    (permanent) when an attachment is missing or the message cannot fit at all.
+    """
+    if not report.to and not report.cc and not report.bcc:
+        raise EmailError(
+            f"task {report.task_name!r} has no recipients; set email.to", permanent=True
+        )
+    to = validate_addresses(report.to, "email.to")
+    cc = validate_addresses(report.cc, "email.cc")
+    bcc = validate_addresses(report.bcc, "email.bcc")
+
+    values: dict[str, Any] = dict(report.variables)
+    values["task_name"] = report.task_name
+    values["row_count"] = report.row_count
+    values["duration"] = "" if report.duration is None else format_duration(report.duration)
+    subject = validate_header_text(render(report.subject, values, "email.subject"), "email.subject")
+    body = render(report.body, values, "email.body")
+
+    files = [Path(p) for p in report.attachments]
+    for path in files:
+        if not path.is_file():
+            raise EmailError(
+                f"attachment {path} does not exist; the export step should have written it",
+                permanent=True,
+            )
+
+    preview = Preview(
+        columns=[str(c) for c in report.columns],
+        rows=list(report.preview_rows[: max(report.preview_limit, 0)]),
+        total=report.row_count,
+    )
+    envelope = _envelope(to + cc + bcc)
+    when = now or clock.now()
+    limit = settings.max_bytes
+
+    def compose(attach: Sequence[Path], notes: Sequence[str]) -> EmailMessage:
+        msg = _skeleton(settings, to, cc, subject, when)
+        footer = f'Sent by db-scheduler for the task "{report.task_name}".'
+        # quoted-printable keeps the message 7-bit, so it passes servers without 8BITMIME.
+        msg.set_content(plain_body(body, preview, notes, footer), cte="quoted-printable")
+        msg.add_alternative(
+            html_body(body, preview, notes, footer), subtype="html", cte="quoted-printable"
+        )
+        for path in attach:
+            _attach_file(msg, path)
+        return msg
+
+    def built(
+        msg: EmailMessage, mode: str, size: int, attached: list[Path], off: list[Path]
+    ) -> BuiltMessage:
+        return BuiltMessage(
+            message=msg,
+            from_addr=settings.from_addr,
+            recipients=envelope,
+            attachments_mode=mode,
+            size_bytes=size,
+            attached=attached,
+            left_off=off,
+            task_name=report.task_name,
+        )
+
+    bare = compose([], [])
+    bare_size = message_size(bare)
+    if not files:
+        _check_fits(bare_size, limit, report.task_name)
+        return built(bare, NO_ATTACHMENTS, bare_size, [], [])
+
+    # 1. As they are. The lower bound skips reading files that cannot fit anyway.
+    if bare_size + sum(encoded_size(p.stat().st_size) for p in files) <= limit:
+        msg = compose(files, [])
+        size = message_size(msg)
+        if size <= limit:
+            return built(msg, ATTACHED, size, files, [])
+
+    # 2. Zipped into one file next to the first one (kept with the run's exports).
+    zip_path = _zip_files(files, _zip_name(report.task_name, files))
+    note = (
+        f"The attachments were compressed into {zip_path.name} to stay under the mail size "
+        f"limit ({_human(limit)})."
+    )
+    if bare_size + encoded_size(zip_path.stat().st_size) <= limit:
+        msg = compose([zip_path], [note])
+        size = message_size(msg)
+        if size <= limit:
+            return built(msg, ZIPPED, size, [zip_path], [])
+    zip_path.unlink()
+
+    # 3. Left off: say which files and where they are, in both bodies.
+    where = server_name or socket.gethostname()
+    total = sum(encoded_size(p.stat().st_size) for p in files)
+    notes = [
+        f"The attachments were too large to send by email ({_human(total)} encoded, even "
+        f"zipped more than the limit of {_human(limit)}), so they were left off this "
+        f"message. They are kept on the server {where}:",
+        *(f"{p.resolve()} ({_human(p.stat().st_size)})" for p in files),
+    ]
+    msg = compose([], notes)
+    size = message_size(msg)
+    _check_fits(size, limit, report.task_name)
+    return built(msg, LEFT_OFF, size, [], files)
+
+
+def build_simple_message(
+    settings: SmtpSettings,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    *,
+    now: datetime | None = None,
+    task_name: str = "",
+) -> BuiltMessage:
+    """A plain-text message (the ``test-email`` command, notices)."""
+    recipients = validate_addresses(to, "to")
+    subject = validate_header_text(subject, "subject")
+    msg = _skeleton(settings, recipients, [], subject, now or clock.now())
+    msg.set_content(body)
+    return BuiltMessage(
+        message=msg,
+        from_addr=settings.from_addr,
+        recipients=_envelope(recipients),
+        attachments_mode=NO_ATTACHMENTS,
+        size_bytes=message_size(msg),
+        task_name=task_name,
+    )
+
+
+# --- internals -------------------------------------------------------------------
+
+
+def _envelope(addrs: Sequence[str]) -> list[str]:
+    """Bare addresses for RCPT TO, each once (compared case-insensitively)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for addr in addrs:
+        bare = parse_address(addr, "recipient")[1]
+        if bare.lower() not in seen:
+            seen.add(bare.lower())
+            out.append(bare)
+    return out
+
+
+def _address(addr: str) -> Address:
+    name, bare = parse_address(addr, "recipient")
+    return Address(display_name=name, addr_spec=bare)
+
+
+def _skeleton(
+    settings: SmtpSettings, to: Sequence[str], cc: Sequence[str], subject: str, when: datetime
+) -> EmailMessage:
+    """Headers only. Bcc is never a header: those recipients are in the envelope only."""
+    msg = EmailMessage()
+    msg["From"] = Address(display_name=settings.from_name or "", addr_spec=settings.from_addr)
+    if to:
+        msg["To"] = [_address(a) for a in to]
+    else:
+        # Only Bcc recipients: say so without naming them (RFC 5322 3.6.3).
+        msg["To"] = "undisclosed-recipients:;"
+    if cc:
+        msg["Cc"] = [_address(a) for a in cc]
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = make_msgid(domain=_msgid_domain(settings.from_addr))
+    # Tells mail servers and clients not to send auto-replies to a report.
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def _msgid_domain(from_addr: str) -> str:
+    domain = from_addr.rpartition("@")[2] or "localhost"
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "localhost"
+
+
+def _attach_file(msg: EmailMessage, path: Path) -> None:
+    maintype, subtype = _mime_type(path)
+    # Non-ASCII names go out as RFC 2231 (filename*=utf-8''...): the email package
+    # does this itself under the default policy.
+    msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+
+
+def _mime_type(path: Path) -> tuple[str, str]:
+    known = _KNOWN_TYPES.get(path.suffix.lower())
+    if known:
+        return known
+    guessed, encoding = mimetypes.guess_type(path.name)
+    if guessed is None or encoding is not None:
+        return "application", "octet-stream"
+    maintype, _, subtype = guessed.partition("/")
+    return maintype, subtype
+
+
+def _zip_name(task_name: str, files: Sequence[Path]) -> Path:
+    folder = files[0].parent
+    stem = safe_file_part(task_name) or "attachments"
+    candidate = folder / f"{stem}.zip"
+    if candidate in files:
+        candidate = folder / f"{stem}-attachments.zip"
+    return candidate
+
+
+def _zip_files(files: Sequence[Path], target: Path) -> Path:
+    """Deflate the files into ``target`` (written to a temporary name, then renamed)."""
+    tmp = target.with_name(target.name + ".part")
+    used: set[str] = set()
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path in files:
+                name = path.name
+                n = 1
+                while name in used:  # two files with one name from two folders
+                    n += 1
+                    name = f"{path.stem}-{n}{path.suffix}"
+                used.add(name)
+                zf.write(path, arcname=name)
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EmailError(
+            f"cannot write {target} to zip the attachments: {exc}", permanent=True
+        ) from None
+    return target
+
+
+def safe_file_part(text: str, limit: int = 50) -> str:
+    """A piece of a file name made from free text: letters, digits, ``-_.``, at most ``limit``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
+    return cleaned[:limit].rstrip("._")
+
+
+def _check_fits(size: int, limit: int, task_name: str) -> None:
+    if size > limit:
+        raise EmailError(
+            f"the message for task {task_name!r} is {_human(size)} without attachments, over "
+            f"EMAIL_MAX_BYTES ({_human(limit)}); shorten the body template or raise the limit",
+            permanent=True,
+        )
+
+
+def _human(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024**2:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024**2:.1f} MB"

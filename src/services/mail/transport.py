@@ -1,0 +1,419 @@
+"""Send a built message over SMTP, or write it to the outbox folder when no server is set.
+
+Every failure becomes an ``EmailError`` whose ``permanent`` flag says whether trying
+again can help, with the server's code and text and what to check:
+
+* transient (``permanent=False``): connection refused or reset, timeout, DNS failure,
+  the server hanging up, any 4xx reply (421 busy, 451 try later, 454 auth unavailable);
+* permanent (``permanent=True``): 5xx replies (550 unknown recipient, 535 bad login),
+  a certificate that does not verify, a server that lacks STARTTLS or AUTH when the
+  settings need it.
+
+Partly refused recipients: when the server accepts some recipients and refuses others,
+the message is sent to the accepted ones (they get their report) and the refused ones
+come back in ``Delivery.refused``; ``Delivery.refused_error()`` words it as a permanent
+error for the run history, naming each address with the server's answer. It is not
+retried: a retry would send the report a second time to everyone who got it. When every
+recipient is refused, nothing is sent and an EmailError is raised (transient only if
+all refusals were 4xx).
+
+Timeouts: ``SMTP_TIMEOUT`` bounds each network operation (connect, TLS handshake,
+each command and reply), so no call can hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import ssl
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from src.core import clock
+from src.core.errors import EmailError
+from src.services.mail.message import BuiltMessage, build_simple_message, safe_file_part
+from src.services.mail.settings import SmtpSettings
+
+log = logging.getLogger(__name__)
+
+#: File mode of outbox files: they hold report data, so not world-readable.
+OUTBOX_FILE_MODE = 0o640
+OUTBOX_DIR_MODE = 0o750
+
+T = TypeVar("T")
+
+
+@dataclass
+class Delivery:
+    """What happened to one message, for the CLI and the run history."""
+
+    message_id: str
+    recipients: list[str]
+    outbox_path: Path | None
+    attachments_mode: str
+    size_bytes: int
+    #: Recipients the server refused while accepting others: address -> (code, text).
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    left_off: list[Path] = field(default_factory=list)
+    server: str | None = None
+    attempts: int = 1
+
+    @property
+    def delivered_to(self) -> list[str]:
+        """Envelope recipients the server accepted (all of them for the outbox)."""
+        refused = {a.lower() for a in self.refused}
+        return [r for r in self.recipients if r.lower() not in refused]
+
+    def refused_error(self) -> EmailError | None:
+        """The partial refusal as a permanent error to record, or None if there was none."""
+        if not self.refused:
+            return None
+        return EmailError(
+            f"the report went to {', '.join(self.delivered_to)} but the SMTP server "
+            f"{self.server} refused "
+            + "; ".join(f"{a} ({code} {text})" for a, (code, text) in self.refused.items())
+            + "; check these addresses in the task's email.to / cc / bcc",
+            permanent=True,
+        )
+
+    def describe(self) -> str:
+        """One line for people: where the message went."""
+        if self.outbox_path is not None:
+            return f"no SMTP_HOST set: message written to {self.outbox_path}"
+        text = f"sent to {', '.join(self.delivered_to)} via {self.server}"
+        if self.attempts > 1:
+            text += f" (attempt {self.attempts})"
+        if self.refused:
+            text += f"; refused: {', '.join(self.refused)}"
+        return text
+
+
+def send(settings: SmtpSettings, built: BuiltMessage, *, now: datetime | None = None) -> Delivery:
+    """Send once over SMTP, or write to the outbox when ``settings.host`` is not set."""
+    if settings.uses_outbox:
+        path = write_outbox(settings.outbox_dir, built, now=now)
+        return _delivery(built, outbox_path=path)
+    refused = _smtp_send(settings, built)
+    return _delivery(built, refused=refused, server=f"{settings.host}:{settings.port}")
+
+
+def send_with_retry(
+    settings: SmtpSettings,
+    built: BuiltMessage,
+    *,
+    attempts: int = 3,
+    delay: float = 10.0,
+    backoff: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    now: datetime | None = None,
+) -> Delivery:
+    """``send`` with retries of transient failures only: waits ``delay``, then
+    ``delay * backoff``, ... between attempts. A permanent error is raised at once; the
+    last transient one is raised after ``attempts`` tries, saying how many were made."""
+    counter = {"n": 0}
+
+    def once() -> Delivery:
+        counter["n"] += 1
+        return send(settings, built, now=now)
+
+    delivery = retry_transient(once, attempts=attempts, delay=delay, backoff=backoff, sleep=sleep)
+    delivery.attempts = counter["n"]
+    return delivery
+
+
+def retry_transient(
+    func: Callable[[], T],
+    *,
+    attempts: int,
+    delay: float,
+    backoff: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``func`` until it succeeds, retrying ``EmailError(permanent=False)`` only."""
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1, got {attempts}")
+    wait = delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except EmailError as exc:
+            if exc.permanent:
+                raise
+            if attempt == attempts:
+                if attempts > 1:
+                    raise EmailError(
+                        f"{exc} (gave up after {attempts} attempts)", permanent=False
+                    ) from exc
+                raise
+            log.warning(
+                "attempt %d of %d failed, retrying in %gs: %s", attempt, attempts, wait, exc
+            )
+            sleep(wait)
+            wait *= backoff
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def send_test_message(settings: SmtpSettings, to: str, *, now: datetime | None = None) -> Delivery:
+    """Send a short message to ``to`` to check the settings (``manage_tasks.py test-email``)."""
+    when = now or clock.now()
+    body = (
+        "This is a test message from db-scheduler.\n\n"
+        f"Settings used: {settings.describe()}\n"
+        f"Sent at: {when.isoformat(timespec='seconds')}\n\n"
+        "If you can read this, scheduled reports can be delivered to this address.\n"
+    )
+    built = build_simple_message(
+        settings, [to], "db-scheduler test message", body, now=when, task_name="test-email"
+    )
+    return send(settings, built, now=when)
+
+
+def write_outbox(folder: Path, built: BuiltMessage, *, now: datetime | None = None) -> Path:
+    """Write the message as an ``.eml`` file, atomically (temporary file, then rename).
+
+    The name sorts by time and says which task it is for:
+    ``20260102T030405Z_daily-sales_1a2b3c4d5e.eml``. Mode 0o640: reports hold data.
+    """
+    when = (now or clock.now()).astimezone(UTC)
+    stamp = when.strftime("%Y%m%dT%H%M%SZ")
+    task = safe_file_part(built.task_name, 40) or "message"
+    fragment = "".join(ch for ch in built.message_id.partition("@")[0] if ch.isalnum())[-10:]
+    target = folder / f"{stamp}_{task}_{fragment}.eml"
+    data = built.message.as_bytes(policy=built.message.policy.clone(linesep="\r\n"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=OUTBOX_DIR_MODE)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, OUTBOX_FILE_MODE)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise EmailError(
+            f"cannot write the message to the outbox folder {folder}: {exc}; check OUTBOX_DIR "
+            "and that the folder is writable",
+            permanent=True,
+        ) from None
+    return target
+
+
+# --- SMTP ------------------------------------------------------------------------
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """Verifying context: the system's CAs, plus ``SMTP_CA_FILE`` for a private CA.
+
+    There is deliberately no setting to turn verification off.
+    """
+    context = ssl.create_default_context()
+    if settings.ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(settings.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise EmailError(
+                f"cannot load SMTP_CA_FILE {settings.ca_file}: {exc}; give a PEM certificate",
+                permanent=True,
+            ) from None
+    return context
+
+
+def _smtp_send(settings: SmtpSettings, built: BuiltMessage) -> dict[str, tuple[int, str]]:
+    assert settings.host is not None
+    where = f"{settings.host}:{settings.port}"
+    stage = "connect"
+    smtp: smtplib.SMTP | None = None
+    try:
+        if settings.security == "ssl":
+            stage = "connect (TLS)"
+            smtp = smtplib.SMTP_SSL(
+                settings.host,
+                settings.port,
+                local_hostname=settings.helo_name,
+                timeout=settings.timeout,
+                context=tls_context(settings),
+            )
+        else:
+            smtp = smtplib.SMTP(
+                settings.host,
+                settings.port,
+                local_hostname=settings.helo_name,
+                timeout=settings.timeout,
+            )
+        stage = "EHLO"
+        smtp.ehlo()
+        if settings.security == "starttls":
+            if not smtp.has_extn("starttls"):
+                raise EmailError(
+                    f"SMTP server {where} does not offer STARTTLS; use SMTP_SECURITY=ssl if "
+                    "it expects TLS from the start (port 465), or SMTP_SECURITY=none only on "
+                    "a trusted network",
+                    permanent=True,
+                )
+            stage = "STARTTLS"
+            smtp.starttls(context=tls_context(settings))
+            smtp.ehlo()
+        if settings.user:
+            stage = "login"
+            if not smtp.has_extn("auth"):
+                raise EmailError(
+                    f"SMTP server {where} does not offer AUTH (login) "
+                    f"with SMTP_SECURITY={settings.security}; most servers offer it only "
+                    "over TLS (starttls or ssl), or leave SMTP_USER empty if the server "
+                    "takes mail without login",
+                    permanent=True,
+                )
+            smtp.login(settings.user, settings.password or "")
+        stage = "send"
+        raw = smtp.send_message(built.message, built.from_addr, built.recipients)
+        refused = {addr: (code, _text(msg)) for addr, (code, msg) in raw.items()}
+    except OSError as exc:  # smtplib's and ssl's exceptions are OSErrors too
+        raise _translate(exc, settings, stage) from exc
+    finally:
+        if smtp is not None:
+            _close(smtp)
+    if refused:
+        log.warning("SMTP server %s refused some recipients: %s", where, refused)
+    return refused
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    # The outcome is already decided (sent, or an error is on its way); a failing QUIT
+    # must not turn a delivered message into a failure, so its errors are ignored.
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _reply(code: int, msg: bytes | str) -> str:
+    return f"{code} {_text(msg)}".strip()
+
+
+def _translate(exc: OSError, settings: SmtpSettings, stage: str) -> EmailError:
+    """Turn what smtplib / ssl / socket raised into an EmailError saying what to check."""
+    where = f"SMTP server {settings.host}:{settings.port}"
+    # Order matters: SMTP exceptions and SSL errors are OSErrors too.
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refusals = {a: (c, _text(m)) for a, (c, m) in exc.recipients.items()}
+        permanent = any(c >= 500 for c, _ in refusals.values())
+        listed = "; ".join(f"{a}: {c} {m}" for a, (c, m) in refusals.items())
+        hint = (
+            "check the addresses in the task's email.to / cc / bcc"
+            if permanent
+            else "the server asks to try again later"
+        )
+        return EmailError(
+            f"{where} refused every recipient ({listed}); {hint}", permanent=permanent
+        )
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return EmailError(
+            f"{where} refused the login (authentication failed) for user {settings.user!r}: "
+            f"{_reply(exc.smtp_code, exc.smtp_error)}; check SMTP_USER and SMTP_PASSWORD",
+            permanent=exc.smtp_code >= 500,
+        )
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return EmailError(
+            f"{where} refused the sender {_text(exc.sender)}: "
+            f"{_reply(exc.smtp_code, exc.smtp_error)}; check SMTP_FROM (many servers only "
+            "accept the address of the login user)",
+            permanent=exc.smtp_code >= 500,
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        what = {
+            "connect": "answered the connection with",
+            "EHLO": "refused EHLO with",
+            "STARTTLS": "refused STARTTLS with",
+            "send": "refused the message with",
+        }.get(stage, f"answered {stage} with")
+        permanent = exc.smtp_code >= 500
+        hint = (
+            "the server says the message cannot be accepted; see its answer"
+            if permanent
+            else "the server is busy or asks to try again later"
+        )
+        return EmailError(
+            f"{where} {what} {_reply(exc.smtp_code, exc.smtp_error)}; {hint}", permanent=permanent
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return EmailError(
+            f"{where} closed the connection during {stage}: {exc}; it may be restarting or "
+            "overloaded",
+            permanent=False,
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return EmailError(f"{where} does not support what {stage} needs: {exc}", permanent=True)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return EmailError(
+            f"the TLS certificate of {where} could not be verified: "
+            f"{exc.verify_message or exc}; if the server uses a private CA, set SMTP_CA_FILE "
+            "to that CA's certificate (PEM); check SMTP_HOST is the name in the certificate",
+            permanent=True,
+        )
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return EmailError(f"{where} closed the TLS connection during {stage}: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return EmailError(
+            f"TLS with {where} failed during {stage}: {exc}; check SMTP_SECURITY matches the "
+            "port (ssl for 465, starttls for 587, none for 25)",
+            permanent=True,
+        )
+    if isinstance(exc, socket.gaierror):
+        return EmailError(
+            f"cannot resolve SMTP_HOST {settings.host!r}: {exc}; check the host name",
+            permanent=False,
+        )
+    if isinstance(exc, TimeoutError):
+        return EmailError(
+            f"{where} did not answer within {settings.timeout:g} s (SMTP_TIMEOUT) during "
+            f"{stage}; check SMTP_HOST, SMTP_PORT and the network",
+            permanent=False,
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return EmailError(
+            f"cannot connect to {where}: connection refused; check SMTP_HOST and SMTP_PORT "
+            "and that the mail server is running",
+            permanent=False,
+        )
+    if isinstance(exc, smtplib.SMTPException):
+        return EmailError(f"{where} failed during {stage}: {exc}", permanent=True)
+    return EmailError(
+        f"network error talking to {where} during {stage}: {exc}; check SMTP_HOST, "
+        "SMTP_PORT and the network",
+        permanent=False,
+    )
+
+
+def _delivery(
+    built: BuiltMessage,
+    *,
+    outbox_path: Path | None = None,
+    refused: dict[str, tuple[int, str]] | None = None,
+    server: str | None = None,
+) -> Delivery:
+    return Delivery(
+        message_id=built.message_id,
+        recipients=list(built.recipients),
+        outbox_path=outbox_path,
+        attachments_mode=built.attachments_mode,
+        size_bytes=built.size_bytes,
+        refused=dict(refused or {}),
+        left_off=list(built.left_off),
+        server=server,
+    )
