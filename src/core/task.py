@@ -217,7 +217,7 @@ def check_timezone(name: Any, field: str = "timezone") -> str:
     except (ZoneInfoNotFoundError, ValueError):
         close = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else "use a name such as 'Europe/Berlin'"
-        raise ValidationError(field, f"timezone {name!r} is not an IANA zone; {hint}") from None
+        raise ValidationError(field, f"{name!r} is not an IANA zone; {hint}") from None
     return name
 
 
@@ -252,17 +252,6 @@ def check_connection(value: Any, field: str = "connection", *, allow_password: b
             "(letters, digits, underscores)",
         )
     return text
-
-
-def connection_env_var(connection: str) -> str | None:
-    """The environment variable a connection name refers to (None for a literal URL)."""
-    if "://" in connection:
-        return None
-    if connection == "DATABASE_URL" or (
-        connection.startswith("DB_") and connection.endswith("_URL")
-    ):
-        return connection
-    return f"DB_{connection.upper()}_URL"
 
 
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]")

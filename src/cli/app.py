@@ -1,0 +1,326 @@
+"""manage_tasks.py: define, inspect and change scheduled report tasks in tasks.json."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from src.cli import render
+from src.cli.interactive import prompt_task
+from src.cli.task_options import any_task_option, apply_options, task_options
+from src.core import defaults
+from src.core.clock import now as clock_now
+from src.core.errors import SchedulerError, TaskValidationErrors
+from src.core.task import Task, check_connection, new_task_id
+from src.services.config import load_env, resolve_connection
+from src.services.task_checks import task_warnings
+from src.services.task_store import TaskStore
+
+
+@dataclass
+class Context:
+    store: TaskStore
+    env: dict[str, str]
+    env_file: Path
+
+    @property
+    def default_timezone(self) -> str:
+        return self.env.get("DEFAULT_TIMEZONE") or "UTC"
+
+
+class Group(click.Group):
+    """Turns the domain's named errors into `Error: ...` and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TaskValidationErrors as exc:
+            raise click.ClickException(_one_line_each(exc)) from None
+        except SchedulerError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _one_line_each(exc: TaskValidationErrors) -> str:
+    lines = [f"{err.field}: {err.message}" for err in exc.errors]
+    return lines[0] if len(lines) == 1 else "\n".join(["the task is not valid:", *lines])
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--tasks-file",
+    envvar="TASKS_FILE",
+    default=defaults.TASKS_FILE,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The tasks file (env TASKS_FILE).",
+)
+@click.option(
+    "--env-file",
+    envvar="ENV_FILE",
+    default=".env",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file with connection URLs and SMTP (env ENV_FILE).",
+)
+@click.pass_context
+def cli(ctx: click.Context, tasks_file: Path, env_file: Path) -> None:
+    """Scheduled SQL reports: define tasks that run a query on a schedule and email
+    the result as Excel, PDF or CSV.
+
+    \b
+    Examples:
+      manage_tasks.py add --name "Daily sales" --query "SELECT * FROM sales" \\
+          --cron "0 9 * * 1-5" --timezone Europe/Berlin --to boss@example.com
+      manage_tasks.py list
+      manage_tasks.py show "Daily sales"
+    """
+    env = load_env(env_file)
+    store = TaskStore(tasks_file, default_timezone=env.get("DEFAULT_TIMEZONE") or "UTC")
+    ctx.obj = Context(store=store, env=env, env_file=env_file)
+
+
+def _context() -> Context:
+    obj = click.get_current_context().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def _next_line(task: Task, now: datetime) -> str:
+    upcoming = task.next_run(now)
+    if not task.enabled:
+        return "Next run: none (the task is disabled)"
+    if upcoming is None:
+        return "Next run: none (the schedule has no time left)"
+    return f"Next run: {render.local_time(upcoming, task)} ({task.timezone})"
+
+
+def _check_runnable(task: Task, env: dict[str, str]) -> None:
+    """What `add` and `edit` refuse beyond the model's own checks."""
+    check_connection(task.connection, allow_password=False)
+    resolve_connection(task.connection, env)
+
+
+@cli.command()
+@task_options
+@click.option("--disabled", is_flag=True, help="Create the task disabled.")
+@click.option(
+    "--interactive",
+    "-i",
+    is_flag=True,
+    help="Ask for each field (the default at a terminal with no options).",
+)
+def add(disabled: bool, interactive: bool, **opts: Any) -> None:
+    """Add a task.
+
+    \b
+    Examples:
+      manage_tasks.py add                      # asks for each field
+      manage_tasks.py add --name "Daily sales" --connection sales \\
+          --query "SELECT * FROM orders WHERE day = :yesterday" \\
+          --cron "0 7 * * *" --timezone Europe/Berlin \\
+          --to sales@example.com --xlsx --pdf
+      manage_tasks.py add --name "Stock check" --query-file stock.sql --every 6h
+    """
+    ctx = _context()
+    if interactive or (not any_task_option(opts) and not disabled and sys.stdin.isatty()):
+        data = prompt_task(ctx.default_timezone, ctx.env)
+    else:
+        if not opts.get("name"):
+            raise click.UsageError("give --name (or run `add` at a terminal to be asked)")
+        data = apply_options({"exports": {"xlsx": True}}, opts)
+    data.update(id=new_task_id(), enabled=not disabled)
+    if "schedule" not in data:
+        raise click.UsageError("give a schedule: --cron '0 9 * * *', --every 15m or --at ISO")
+    task = Task.from_dict(data, default_timezone=ctx.default_timezone)
+    _check_runnable(task, ctx.env)
+    now = clock_now()
+    task = ctx.store.add(task, now)
+    click.echo(f"Added task {task.name!r} with id {task.id}")
+    click.echo(_next_line(task, now))
+
+
+@cli.command()
+@click.argument("ref")
+@task_options
+@click.option("--enable/--disable", "enabled", default=None, help="Enable or disable the task.")
+def edit(ref: str, enabled: bool | None, **opts: Any) -> None:
+    """Change a task: only the options given change.
+
+    REF is the task's id, a unique id prefix (4+ characters) or its name.
+
+    \b
+    Examples:
+      manage_tasks.py edit "Daily sales" --cron "0 8 * * 1-5"
+      manage_tasks.py edit 3f2a --to a@example.com --to b@example.com --pdf
+    """
+    ctx = _context()
+    if not any_task_option(opts) and enabled is None:
+        raise click.UsageError("nothing to change; give at least one option (see --help)")
+
+    def change(task: Task) -> Task:
+        data = apply_options(task.to_dict(), opts)
+        if enabled is not None:
+            data["enabled"] = enabled
+        changed = Task.from_dict(data, default_timezone=ctx.default_timezone)
+        if changed.connection != task.connection:
+            _check_runnable(changed, ctx.env)
+        return changed
+
+    now = clock_now()
+    task = ctx.store.update(ref, change, now)
+    click.echo(f"Updated task {task.name!r} ({task.id})")
+    click.echo(_next_line(task, now))
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def delete(ref: str, yes: bool) -> None:
+    """Delete a task (asks first unless --yes).
+
+    \b
+    Example:
+      manage_tasks.py delete "Daily sales" --yes
+    """
+    ctx = _context()
+    task = ctx.store.load().find(ref)
+    if not yes:
+        click.confirm(f"Delete task {task.name!r} ({task.id})?", abort=True)
+    ctx.store.delete(task.id)
+    click.echo(f"Deleted task {task.name!r} ({task.id})")
+
+
+def _set_enabled(ref: str, enabled: bool) -> None:
+    ctx = _context()
+    now = clock_now()
+    task = ctx.store.update(ref, lambda t: t.with_changes(enabled=enabled), now)
+    click.echo(f"{'Enabled' if enabled else 'Disabled'} task {task.name!r} ({task.id})")
+    click.echo(_next_line(task, now))
+
+
+@cli.command()
+@click.argument("ref")
+def enable(ref: str) -> None:
+    """Enable a task so the daemon runs it.
+
+    \b
+    Example:
+      manage_tasks.py enable "Daily sales"
+    """
+    _set_enabled(ref, True)
+
+
+@cli.command()
+@click.argument("ref")
+def disable(ref: str) -> None:
+    """Disable a task: it stays in tasks.json but does not run.
+
+    \b
+    Example:
+      manage_tasks.py disable "Daily sales"
+    """
+    _set_enabled(ref, False)
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_tasks(as_json: bool) -> None:
+    """List the tasks: id prefix, name, schedule, zone, enabled, next run, last status.
+
+    \b
+    Examples:
+      manage_tasks.py list
+      manage_tasks.py list --json
+    """
+    ctx = _context()
+    tasks = ctx.store.load().tasks
+    now = clock_now()
+    if as_json:
+        click.echo(render.dumps([render.task_json(task, now) for task in tasks]))
+    elif not tasks:
+        click.echo(f"No tasks in {ctx.store.path}. Add one with `manage_tasks.py add`.")
+    else:
+        click.echo(render.task_table(tasks, now))
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(ref: str, as_json: bool) -> None:
+    """Show one task, with its next 5 fire times in its zone.
+
+    \b
+    Examples:
+      manage_tasks.py show "Daily sales"
+      manage_tasks.py show 3f2a --json
+    """
+    ctx = _context()
+    task = ctx.store.load().find(ref)
+    now = clock_now()
+    if as_json:
+        click.echo(render.dumps(render.task_json(task, now, defaults.SHOW_UPCOMING)))
+    else:
+        click.echo(render.task_details(task, now, defaults.SHOW_UPCOMING))
+
+
+@cli.command("next")
+@click.option("--count", "-n", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"]),
+    help="List runs after this UTC time instead of now (e.g. 2026-03-07T00:00).",
+)
+@click.option("--task", "ref", help="Only this task.")
+def next_runs(count: int, start: datetime | None, ref: str | None) -> None:
+    """Upcoming runs across all enabled tasks, soonest first, in each task's zone.
+
+    \b
+    Examples:
+      manage_tasks.py next
+      manage_tasks.py next -n 3 --task "Daily sales" --from 2026-03-07T00:00
+    """
+    ctx = _context()
+    task_file = ctx.store.load()
+    tasks = [task_file.find(ref)] if ref else task_file.tasks
+    now = start.replace(tzinfo=clock_now().tzinfo) if start else clock_now()
+    runs = sorted(
+        ((moment, task) for task in tasks for moment in task.upcoming(now, count)),
+        key=lambda pair: (pair[0], pair[1].name),
+    )[:count]
+    if not runs:
+        click.echo("No upcoming runs (no enabled task with a time left).")
+        return
+    rows = [
+        [render.local_time(moment, task), moment.strftime("%Y-%m-%d %H:%M UTC"), task.name]
+        for moment, task in runs
+    ]
+    click.echo(render.table(["WHEN (TASK ZONE)", "UTC", "TASK"], rows, {2: 40}))
+
+
+@cli.command()
+def validate() -> None:
+    """Check tasks.json and the settings each task needs; exit 1 on any error.
+
+    Warnings (a password in a task's connection URL, a connection missing from
+    .env, unknown fields, no recipients) do not fail the check.
+
+    \b
+    Example:
+      manage_tasks.py validate
+    """
+    ctx = _context()
+    task_file = ctx.store.load()
+    base = ctx.store.path.resolve().parent
+    warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base)]
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    kind = " (earlier tool's format; converted on the next change)" if task_file.legacy else ""
+    click.echo(
+        f"{ctx.store.path}: {len(task_file.tasks)} task(s) valid{kind}, {len(warnings)} warning(s)"
+    )

@@ -1,0 +1,95 @@
+"""`add` at a terminal: ask for each field, checking every answer before moving on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from src.core.errors import ConfigError, ValidationError
+from src.core.schedule import parse_schedule
+from src.core.task import check_address, check_connection, check_timezone
+from src.core.templating import check_template
+from src.services.config import resolve_connection
+
+
+def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
+    """A click value_proc: re-ask with the check's message when the answer is refused."""
+
+    def proc(value: str) -> str:
+        try:
+            check(value)
+        except (ValidationError, ConfigError) as exc:
+            raise click.BadParameter(getattr(exc, "message", str(exc))) from None
+        return value
+
+    return proc
+
+
+def _non_empty(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("value", "this cannot be empty")
+
+
+def _addresses(value: str) -> list[str]:
+    parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    for index, part in enumerate(parts):
+        check_address(part, f"recipient {index + 1}")
+    return parts
+
+
+def prompt_task(default_timezone: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """Ask for a task's fields; returns the tasks.json form (validated again on save)."""
+    data: dict[str, Any] = {}
+    data["name"] = click.prompt("Task name", value_proc=_checked(_non_empty))
+    data["description"] = click.prompt("Description", default="", show_default=False)
+
+    def connection_ok(value: str) -> None:
+        check_connection(value, allow_password=False)
+        resolve_connection(value, env)
+
+    data["connection"] = click.prompt(
+        "Connection (name in .env)", default="DATABASE_URL", value_proc=_checked(connection_ok)
+    )
+    data["query"] = click.prompt("SQL query", value_proc=_checked(_non_empty))
+    data["timezone"] = click.prompt(
+        "Timezone", default=default_timezone, value_proc=_checked(check_timezone)
+    )
+    kind = click.prompt(
+        "Schedule kind", type=click.Choice(["cron", "interval", "once"]), default="cron"
+    )
+    zone = ZoneInfo(data["timezone"])
+    questions = {
+        "cron": ("Cron expression (minute hour day month weekday)", "0 9 * * 1-5"),
+        "interval": ("Every (e.g. 15m, 6h, 1d)", "1d"),
+        "once": ("Run at (ISO date-time, e.g. 2026-12-01T09:00)", None),
+    }
+    question, default = questions[kind]
+
+    def schedule_ok(value: str) -> None:
+        parse_schedule({kind: value}, zone, datetime.now(UTC))
+
+    data["schedule"] = {
+        kind: click.prompt(question, default=default, value_proc=_checked(schedule_ok))
+    }
+    to = click.prompt(
+        "Recipients (comma-separated, empty for none)",
+        default="",
+        show_default=False,
+        value_proc=_checked(_addresses),
+    )
+    subject = click.prompt(
+        "Subject",
+        default="{task_name} - {run_date:%Y-%m-%d}",
+        value_proc=_checked(lambda v: check_template(v, "subject")),
+    )
+    data["email"] = {"to": _addresses(to), "subject": subject}
+    data["exports"] = {
+        "xlsx": click.confirm("Attach Excel (.xlsx)?", default=True),
+        "pdf": click.confirm("Attach PDF?", default=False),
+        "csv": click.confirm("Attach CSV?", default=False),
+    }
+    return data

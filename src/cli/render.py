@@ -1,0 +1,120 @@
+"""How tasks look on a terminal: tables, details, times in the task's zone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from src.core.task import Task
+
+
+def local_time(moment: datetime | None, task: Task) -> str:
+    """An instant in the task's zone, e.g. ``2026-11-24 09:00 CET``."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(task.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dict[int, int]) -> str:
+    """A plain aligned text table; cells longer than their column's cap end in an ellipsis."""
+
+    def cut(text: str, index: int) -> str:
+        cap = max_widths.get(index)
+        return text if cap is None or len(text) <= cap else text[: cap - 1] + "…"
+
+    cells = [[cut(str(c), i) for i, c in enumerate(row)] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def task_table(tasks: Sequence[Task], now: datetime) -> str:
+    rows = [
+        [
+            task.id[:8],
+            task.name,
+            task.schedule.describe(),
+            task.timezone,
+            "yes" if task.enabled else "no",
+            local_time(task.next_run(now), task),
+            task.summary.last_status or "-",
+        ]
+        for task in tasks
+    ]
+    headers = ["ID", "NAME", "SCHEDULE", "ZONE", "ENABLED", "NEXT RUN", "LAST STATUS"]
+    return table(headers, rows, {1: 32, 2: 48})
+
+
+def task_json(task: Task, now: datetime, upcoming: int | None = None) -> dict[str, Any]:
+    """The task as stored, plus what `list`/`show` compute (next run, fire times)."""
+    data = task.to_dict()
+    data["schedule_text"] = task.schedule.describe()
+    computed = task.next_run(now)
+    data["next_run"] = computed.isoformat().replace("+00:00", "Z") if computed else None
+    if upcoming:
+        data["upcoming"] = [
+            t.isoformat().replace("+00:00", "Z") for t in task.upcoming(now, upcoming)
+        ]
+    return data
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def task_details(task: Task, now: datetime, upcoming: int) -> str:
+    email = task.email
+    exports = ", ".join(
+        fmt + (f" {_options(opts)}" if _options(opts) else "")
+        for fmt, opts in task.exports.items()
+        if opts.get("enabled")
+    )
+    query = task.query if task.query is not None else f"(from file {task.query_file})"
+    lines = [
+        f"ID:           {task.id}",
+        f"Name:         {task.name}",
+        f"Description:  {task.description or '-'}",
+        f"Enabled:      {'yes' if task.enabled else 'no'}",
+        f"Connection:   {task.connection}",
+        f"Schedule:     {task.schedule.describe()}",
+        f"Timezone:     {task.timezone}",
+        f"Exports:      {exports or 'none'}",
+        f"To:           {', '.join(email.to) or '-'}",
+    ]
+    if email.cc:
+        lines.append(f"Cc:           {', '.join(email.cc)}")
+    if email.bcc:
+        lines.append(f"Bcc:          {', '.join(email.bcc)}")
+    lines += [
+        f"Subject:      {email.subject}",
+        f"Send if:      {email.send_if}",
+        f"Timeout:      {task.timeout_seconds:g} s",
+        f"Retry:        {task.retry.max_retries} retries, {task.retry.delay_seconds:g} s delay, "
+        f"x{task.retry.backoff:g} backoff",
+        f"Created:      {local_time(task.created_at, task)}",
+        f"Updated:      {local_time(task.updated_at, task)}",
+        f"Last run:     {local_time(task.summary.last_run, task)}"
+        + (f" ({task.summary.last_status})" if task.summary.last_status else ""),
+        f"Runs:         {task.summary.run_count} ({task.summary.error_count} failed)",
+    ]
+    if task.summary.last_error:
+        lines.append(f"Last error:   {task.summary.last_error}")
+    if task.params:
+        lines.append(f"Params:       {json.dumps(dict(task.params), default=str)}")
+    lines.append("Query:")
+    lines += [f"  {line}" for line in (query or "").splitlines()]
+    times = task.upcoming(now, upcoming)
+    lines.append(f"Next {upcoming} runs:" if times else "Next runs:    none")
+    lines += [f"  {local_time(t, task)}" for t in times]
+    if not task.enabled:
+        lines.append("  (disabled: enable it with `manage_tasks.py enable`)")
+    return "\n".join(lines)
+
+
+def _options(options: Any) -> str:
+    shown = {k: v for k, v in dict(options).items() if k != "enabled"}
+    return json.dumps(shown) if shown else ""
