@@ -1,0 +1,156 @@
+"""CSV export: UTF-8, RFC 4180 quoting, CRLF line ends, a header row.
+
+(The module is ``csv_export`` so that it does not shadow the standard ``csv`` module.)
+
+Values: None -> empty field; bool -> ``true`` / ``false``; Decimal -> its exact digits
+(never exponent notation); float -> Python's shortest round-trip form; date, time and
+datetime -> ISO 8601 (``2026-01-02``, ``2026-01-02T03:04:05``); an aware datetime is
+converted to the run's zone and keeps its offset (``2026-01-02T03:04:05+01:00``);
+bytes -> ``0x`` + hex; dict / list (json columns) -> JSON; anything else -> ``str``.
+
+Options:
+
+* ``bom`` (true/false, default false): start the file with a UTF-8 byte order mark,
+  which Excel needs to read UTF-8 CSV files correctly when opened by double-click.
+* ``delimiter`` (one character, default ``,``): e.g. ``;`` for locales where the comma
+  is the decimal separator, or ``\\t``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from src.core.errors import ExportError, ValidationError
+from src.core.result import Column, Row
+from src.services.export.base import (
+    AtomicFile,
+    ExportContext,
+    Exporter,
+    ExportFile,
+    io_error,
+    opt_bool,
+    opt_str,
+)
+
+# Types the csv module already writes as wanted (None -> "", float -> repr).
+_PASS_THROUGH = frozenset({str, int, float, type(None)})
+
+
+def csv_value(value: Any, zone: ZoneInfo) -> Any:
+    """A value as text for CSV (see the module docstring)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if type(value) in _PASS_THROUGH:
+        return value
+    return str(value)
+
+
+class CsvWriter:
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        bom: bool,
+        delimiter: str,
+    ) -> None:
+        self.path = path
+        self.zone = context.zone
+        self.rows_total = 0
+        self._done = False
+        self._file = AtomicFile(path)
+        self._text = io.TextIOWrapper(
+            self._file.file, encoding="utf-8-sig" if bom else "utf-8", newline="",
+            write_through=True,
+        )  # fmt: skip
+        self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\r\n")
+        try:
+            self._csv.writerow([c.name for c in columns])
+        except OSError as exc:
+            self._fail(exc)
+
+    def write_batch(self, rows: Sequence[Row]) -> None:
+        if self._done:
+            raise ExportError(f"{self.path}: write after close/abort", permanent=True)
+        zone, passing = self.zone, _PASS_THROUGH
+        try:
+            self._csv.writerows(
+                [
+                    row
+                    if all(type(v) in passing for v in row)
+                    else [v if type(v) in passing else csv_value(v, zone) for v in row]
+                    for row in rows
+                ]
+            )
+        except OSError as exc:
+            self._fail(exc)
+        self.rows_total += len(rows)
+
+    def close(self) -> ExportFile:
+        if self._done:
+            raise ExportError(f"{self.path}: already closed or aborted", permanent=True)
+        try:
+            self._text.flush()
+        except OSError as exc:
+            self._fail(exc)
+        self._text.detach()  # the AtomicFile closes the binary file
+        self._done = True
+        size = self._file.commit()
+        return ExportFile("csv", self.path, size, self.rows_total, self.rows_total)
+
+    def abort(self) -> None:
+        self._done = True
+        self._file.discard()
+
+    def _fail(self, exc: OSError) -> None:
+        self.abort()
+        raise io_error(self.path, exc) from exc
+
+
+class CsvExporter(Exporter):
+    name = "csv"
+    extension = "csv"
+    options_help: ClassVar[Mapping[str, str]] = {
+        "bom": "start with a UTF-8 byte order mark, for Excel (default false)",
+        "delimiter": "field separator, one character (default ',')",
+    }
+
+    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        bom = opt_bool(self.name, options, "bom", False)
+        delimiter = opt_str(self.name, options, "delimiter", ",")
+        if delimiter is None or len(delimiter) != 1 or delimiter in ('"', "\r", "\n"):
+            raise ValidationError(
+                "csv.delimiter",
+                f"must be one character other than a quote or line break, got {delimiter!r}",
+            )
+        return {"bom": bom, "delimiter": delimiter}
+
+    def open(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        options: Mapping[str, Any] | None = None,
+    ) -> CsvWriter:
+        checked = self.check_options(options or {})
+        return CsvWriter(path, columns, context, checked["bom"], checked["delimiter"])

@@ -1,0 +1,422 @@
+"""PDF export (reportlab): a table drawn straight on the canvas, page by page.
+
+Drawing on the canvas is about twice as fast as platypus ``LongTable`` for the same
+content (docs/performance.md), and lets rows stream: each batch is drawn as it comes.
+
+* First page: the title, the run time with its zone, and a summary line (row count,
+  or the truncation note). Every page: the header row, and a footer with the title
+  and ``page X of Y``. ``Y`` and the summary are not known until the end, so they are
+  PDF form objects referenced on each page and defined when the file is closed
+  (one pass, no page kept aside).
+* Cells are one line high; text that does not fit its column is cut with an ellipsis,
+  line breaks become spaces. Numbers are right-aligned. Aware datetimes are shown in
+  the run's zone. Right-to-left text is drawn in stored (logical) order.
+* The font is DejaVu Sans (fonts-dejavu-core), which covers Latin, Greek, Cyrillic,
+  Hebrew, Arabic letters and many symbols; without it Helvetica is used and characters
+  outside Latin-1 may show as boxes. Emoji have no glyph in either.
+* A row cap keeps the file readable and its build bounded (reportlab holds the whole
+  document until it is saved). Rows past the cap are only counted, and the cut is
+  said on the first page and after the last row, never silently.
+
+Options:
+
+* ``max_rows`` (whole number >= 1, default 5000): rows drawn at most.
+* ``title`` (text, default the task name): the heading of the first page.
+* ``orientation`` (``auto`` | ``portrait`` | ``landscape``, default ``auto``): ``auto``
+  turns the page to landscape when the columns do not fit portrait.
+* ``full_result_in`` (``xlsx`` | ``csv`` | null, default null): which other file of the
+  same run holds every row, so the truncation note can point at it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from reportlab.lib.pagesizes import A4, landscape, portrait
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from src.core.errors import ExportError, ValidationError
+from src.core.result import Column, Row
+from src.services.export.base import (
+    AtomicFile,
+    ExportContext,
+    Exporter,
+    ExportFile,
+    io_error,
+    opt_choice,
+    opt_int,
+    opt_str,
+)
+
+DEFAULT_MAX_ROWS = 5000
+FONT_FILES = {
+    "DejaVuSans": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    "DejaVuSans-Bold": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+}
+MARGIN = 36.0  # points (half an inch)
+FONT_SIZE = 7.5
+ROW_HEIGHT = 11.0
+CELL_PAD = 3.0
+MAX_COL_WIDTH = 240.0  # points: one very long column must not squeeze the others away
+MIN_COL_WIDTH = 28.0
+SAMPLE_ROWS = 200
+FULL_RESULT_NAMES = {"xlsx": "the Excel file", "csv": "the CSV file"}
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]+")
+_NUMERIC = (int, float, Decimal)
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    regular: str
+    bold: str
+
+
+_fonts: _Fonts | None = None
+
+
+def fonts() -> _Fonts:
+    """DejaVu Sans registered with reportlab (once per process), or Helvetica."""
+    global _fonts
+    if _fonts is None:
+        if all(p.exists() for p in FONT_FILES.values()):
+            for name, path in FONT_FILES.items():
+                pdfmetrics.registerFont(TTFont(name, str(path)))
+            _fonts = _Fonts("DejaVuSans", "DejaVuSans-Bold")
+        else:
+            _fonts = _Fonts("Helvetica", "Helvetica-Bold")
+    return _fonts
+
+
+def pdf_text(value: Any, zone: ZoneInfo) -> str:
+    """A value as one line of text for a table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _CONTROL.sub(" ", value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(zone).replace(tzinfo=None)
+        return value.isoformat(sep=" ", timespec="seconds" if not value.microsecond else "auto")
+    if isinstance(value, date | time):
+        return str(value.isoformat())
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        return "0x" + data.hex() if len(data) <= 32 else f"<{len(data)} bytes>"
+    if isinstance(value, dict | list):
+        return _CONTROL.sub(" ", json.dumps(value, ensure_ascii=False, default=str))
+    return _CONTROL.sub(" ", str(value))
+
+
+def fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut with an ellipsis so that it is at most ``width`` points wide."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    lo, hi = 0, min(len(text), int(width / (size * 0.2)) + 1)
+    while lo < hi:  # longest prefix that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if pdfmetrics.stringWidth(text[:mid] + "…", font, size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "…" if lo else ""
+
+
+class PdfWriter:
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        max_rows: int,
+        title: str,
+        orientation: str,
+        full_result_in: str | None,
+    ) -> None:
+        self.path = path
+        self.columns = list(columns)
+        self.context = context
+        self.zone = context.zone
+        self.max_rows = max_rows
+        self.title = title
+        self.orientation = orientation
+        self.full_result_in = full_result_in
+        self.fonts = fonts()
+        self.rows_total = 0
+        self.rows_written = 0
+        self._done = False
+        self._canvas: Canvas | None = None
+        self._page = 0
+        self._y = 0.0
+        self._file = AtomicFile(path)
+
+    # -- the ExportWriter protocol
+
+    def write_batch(self, rows: Sequence[Row]) -> None:
+        if self._done:
+            raise ExportError(f"{self.path}: write after close/abort", permanent=True)
+        self.rows_total += len(rows)
+        room = self.max_rows - self.rows_written
+        if room <= 0 or not rows:
+            return
+        if self._canvas is None:
+            self._start(rows)
+        for row in rows[:room]:
+            self._draw_row(row)
+        self.rows_written += min(room, len(rows))
+
+    def close(self) -> ExportFile:
+        if self._done:
+            raise ExportError(f"{self.path}: already closed or aborted", permanent=True)
+        if self._canvas is None:
+            self._start([])
+        canvas = self._canvas
+        assert canvas is not None
+        note = self.truncation_note()
+        if note:
+            if self._y - 2 * ROW_HEIGHT < MARGIN + ROW_HEIGHT:
+                self._new_page()
+            canvas.setFont(self.fonts.bold, FONT_SIZE + 1)
+            canvas.drawString(MARGIN, self._y - ROW_HEIGHT * 1.5, note)
+        if self.rows_total == 0:
+            canvas.setFont(self.fonts.regular, FONT_SIZE + 1)
+            canvas.drawString(MARGIN, self._y - ROW_HEIGHT * 1.5, "The query returned no rows.")
+        self._define_forms(note)
+        self._done = True
+        try:
+            canvas.showPage()
+            canvas.save()
+        except OSError as exc:
+            self.abort()
+            raise io_error(self.path, exc) from exc
+        size = self._file.commit()
+        return ExportFile(
+            "pdf", self.path, size, self.rows_written, self.rows_total, [note] if note else []
+        )
+
+    def abort(self) -> None:
+        self._done = True
+        self._file.discard()
+
+    # -- layout
+
+    def truncation_note(self) -> str:
+        if self.rows_total <= self.rows_written:
+            return ""
+        shown = f"Showing the first {self.rows_written:,} of {self.rows_total:,} rows"
+        if self.full_result_in:
+            return f"{shown}; the full result is in {FULL_RESULT_NAMES[self.full_result_in]}."
+        return (
+            f"{shown}: the PDF stops at {self.max_rows:,} rows (pdf option max_rows); "
+            "add an xlsx or csv export for the full result."
+        )
+
+    def _start(self, sample: Sequence[Row]) -> None:
+        regular, bold = self.fonts.regular, self.fonts.bold
+        self.headers = [_CONTROL.sub(" ", c.name) for c in self.columns]
+        natural = [pdfmetrics.stringWidth(h, bold, FONT_SIZE) + 2 * CELL_PAD for h in self.headers]
+        for row in sample[:SAMPLE_ROWS]:
+            for i, value in enumerate(row[: len(natural)]):
+                w = pdfmetrics.stringWidth(pdf_text(value, self.zone)[:80], regular, FONT_SIZE)
+                natural[i] = max(natural[i], w + 2 * CELL_PAD)
+        natural = [min(max(w, MIN_COL_WIDTH), MAX_COL_WIDTH) for w in natural]
+        usable_portrait = A4[0] - 2 * MARGIN
+        wide = sum(natural) > usable_portrait
+        if self.orientation == "landscape" or (self.orientation == "auto" and wide):
+            self.pagesize = landscape(A4)
+        else:
+            self.pagesize = portrait(A4)
+        self.widths = _fit_widths(natural, self.pagesize[0] - 2 * MARGIN)
+        self.x = [MARGIN]
+        for w in self.widths[:-1]:
+            self.x.append(self.x[-1] + w)
+        self.numeric = [False] * len(self.columns)
+        for row in sample[:SAMPLE_ROWS]:
+            for i, value in enumerate(row[: len(self.numeric)]):
+                if isinstance(value, _NUMERIC) and not isinstance(value, bool):
+                    self.numeric[i] = True
+        self.header_cells = [
+            fit(h, bold, FONT_SIZE, w - 2 * CELL_PAD)
+            for h, w in zip(self.headers, self.widths, strict=True)
+        ]
+        canvas = Canvas(self._file.file, pagesize=self.pagesize, pageCompression=1)
+        canvas.setTitle(self.title)
+        canvas.setAuthor("db-scheduler")
+        self._canvas = canvas
+        self._new_page()
+
+    def _new_page(self) -> None:
+        canvas = self._canvas
+        assert canvas is not None
+        if self._page:
+            canvas.showPage()
+        self._page += 1
+        width, height = self.pagesize
+        y = height - MARGIN
+        if self._page == 1:
+            canvas.setFont(self.fonts.bold, 14)
+            canvas.drawString(MARGIN, y - 14, fit(self.title, self.fonts.bold, 14, width - 72))
+            local = self.context.local_run_at
+            offset = local.strftime("%z")
+            canvas.setFont(self.fonts.regular, 9)
+            canvas.drawString(
+                MARGIN,
+                y - 30,
+                f"Run at {local:%Y-%m-%d %H:%M} {self.zone.key} (UTC{offset[:3]}:{offset[3:]})",
+            )
+            canvas.saveState()
+            canvas.translate(MARGIN, y - 44)
+            canvas.doForm("summary")
+            canvas.restoreState()
+            y -= 56
+        # footer: title left, page X of Y right (Y is a form defined on close)
+        canvas.setFont(self.fonts.regular, 7)
+        canvas.setFillGray(0.35)
+        canvas.drawString(MARGIN, MARGIN / 2, fit(self.title, self.fonts.regular, 7, width / 2))
+        label = f"page {self._page} of "
+        x = width - MARGIN - 60
+        canvas.drawString(x, MARGIN / 2, label)
+        canvas.saveState()
+        canvas.translate(x + pdfmetrics.stringWidth(label, self.fonts.regular, 7), MARGIN / 2)
+        canvas.doForm("pages")
+        canvas.restoreState()
+        # header row
+        canvas.setFillGray(0.86)
+        table_width = sum(self.widths)
+        canvas.rect(MARGIN, y - ROW_HEIGHT - 1, table_width, ROW_HEIGHT + 1, stroke=0, fill=1)
+        canvas.setFillGray(0)
+        canvas.setFont(self.fonts.bold, FONT_SIZE)
+        self._draw_cells(y - ROW_HEIGHT + 2, self.header_cells, header=True)
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN, y - ROW_HEIGHT - 1, MARGIN + table_width, y - ROW_HEIGHT - 1)
+        canvas.setFont(self.fonts.regular, FONT_SIZE)
+        self._y = y - ROW_HEIGHT - 1
+        self._row_on_page = 0
+
+    def _draw_row(self, row: Row) -> None:
+        if self._y - ROW_HEIGHT < MARGIN:
+            self._new_page()
+        canvas = self._canvas
+        assert canvas is not None
+        self._row_on_page += 1
+        if self._row_on_page % 2 == 0:
+            canvas.setFillGray(0.95)
+            canvas.rect(MARGIN, self._y - ROW_HEIGHT, sum(self.widths), ROW_HEIGHT, 0, 1)
+            canvas.setFillGray(0)
+        regular, zone = self.fonts.regular, self.zone
+        cells = [
+            fit(pdf_text(v, zone), regular, FONT_SIZE, w - 2 * CELL_PAD)
+            for v, w in zip(row, self.widths, strict=False)
+        ]
+        self._draw_cells(self._y - ROW_HEIGHT + 3, cells)
+        self._y -= ROW_HEIGHT
+
+    def _draw_cells(self, y: float, cells: Sequence[str], header: bool = False) -> None:
+        canvas = self._canvas
+        assert canvas is not None
+        for i, text in enumerate(cells):
+            if not text:
+                continue
+            if self.numeric[i] and not header:
+                canvas.drawRightString(self.x[i] + self.widths[i] - CELL_PAD, y, text)
+            else:
+                canvas.drawString(self.x[i] + CELL_PAD, y, text)
+
+    def _define_forms(self, note: str) -> None:
+        canvas = self._canvas
+        assert canvas is not None
+        canvas.beginForm("pages")
+        canvas.setFont(self.fonts.regular, 7)
+        canvas.setFillGray(0.35)
+        canvas.drawString(0, 0, str(self._page))
+        canvas.endForm()
+        canvas.beginForm("summary")
+        if note:
+            canvas.setFont(self.fonts.bold, 9)
+            canvas.setFillColorRGB(0.6, 0.1, 0.1)
+            summary = note
+        else:
+            canvas.setFont(self.fonts.regular, 9)
+            summary = f"{self.rows_total:,} row{'s' if self.rows_total != 1 else ''}"
+        canvas.drawString(0, 0, fit(summary, self.fonts.bold, 9, self.pagesize[0] - 2 * MARGIN))
+        canvas.endForm()
+
+
+def _fit_widths(natural: list[float], usable: float) -> list[float]:
+    """Column widths filling ``usable``: shrink the widest first when too wide, else
+    share the spare room in proportion."""
+    if not natural:
+        return []
+    total = sum(natural)
+    if total <= usable:
+        return [w * usable / total for w in natural]
+    # water-filling: find a cap so that sum(min(w, cap)) == usable
+    widths = sorted(natural)
+    remaining, count = usable, len(widths)
+    cap = usable / count
+    for w in widths:
+        if w * count > remaining:
+            cap = remaining / count
+            break
+        remaining -= w
+        count -= 1
+    return [min(w, cap) for w in natural]
+
+
+class PdfExporter(Exporter):
+    name = "pdf"
+    extension = "pdf"
+    options_help: ClassVar[Mapping[str, str]] = {
+        "max_rows": f"rows drawn at most (default {DEFAULT_MAX_ROWS})",
+        "title": "heading of the first page (default the task name)",
+        "orientation": "auto, portrait or landscape (default auto)",
+        "full_result_in": "xlsx or csv: the file of the same run that has every row",
+    }
+
+    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        full = options.get("full_result_in")
+        if full is not None and full not in FULL_RESULT_NAMES:
+            raise ValidationError("pdf.full_result_in", f"must be xlsx, csv or null, got {full!r}")
+        return {
+            "max_rows": opt_int(self.name, options, "max_rows", DEFAULT_MAX_ROWS, 1),
+            "title": opt_str(self.name, options, "title", None),
+            "orientation": opt_choice(
+                self.name, options, "orientation", "auto", ("auto", "portrait", "landscape")
+            ),
+            "full_result_in": full,
+        }
+
+    def open(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        options: Mapping[str, Any] | None = None,
+    ) -> PdfWriter:
+        checked = self.check_options(options or {})
+        return PdfWriter(
+            path,
+            columns,
+            context,
+            max_rows=checked["max_rows"],
+            title=checked["title"] or context.title,
+            orientation=checked["orientation"],
+            full_result_in=checked["full_result_in"],
+        )

@@ -1,0 +1,530 @@
+"""Excel (.xlsx) export: a streaming SpreadsheetML writer over ``zipfile``.
+
+Rows are turned into sheet XML (inline strings, no shared-string table) and
+streamed straight into the zip entry, so memory stays flat however many rows come;
+the workbook parts (content types, workbook, styles) are written on ``close()``.
+A hand-written writer was chosen over xlsxwriter / openpyxl for speed (see
+docs/performance.md); tests read every feature back with openpyxl and LibreOffice.
+
+Cells keep their types:
+
+* int, float, Decimal -> numbers. Integers of 16 digits or more are written as text,
+  because Excel keeps only 15 significant digits and would silently change them;
+  NaN and infinities (which a sheet cannot hold) are written as text too.
+* date -> a date (``yyyy-mm-dd``), datetime -> a date-time (``yyyy-mm-dd hh:mm:ss``),
+  time -> a time (``hh:mm:ss``). Excel has no time zones: an aware datetime is
+  converted to the run's zone and written without its zone. Dates before
+  1900-03-01 (outside Excel's date range) are written as ISO text.
+* bool -> a boolean; None -> an empty cell.
+* bytes -> ``0x`` + hex (up to 64 bytes), else ``<N bytes>``.
+* dict / list (json columns) -> JSON text; anything else (UUID, timedelta, ...) -> ``str``.
+* Text that Excel would read as a formula (``=``, ``+``, ``-``, ``@``) stays text (a
+  string cell, marked with a quote prefix). Control characters XML cannot carry are
+  removed; text longer than Excel's 32,767 characters per cell is cut (said in a note).
+
+The header row is bold, frozen and carries an autofilter; column widths come from the
+header and the first rows. Past Excel's 1,048,576 rows per sheet (header included),
+rows continue on a new sheet (``Sheet 2``, ...) with the header repeated.
+
+Options:
+
+* ``sheet_name`` (text, default ``Sheet 1``): name of the first sheet; further sheets
+  are named ``<name> 2``, ``<name> 3``... (``Sheet 2`` with the default). At most 31
+  characters, none of ``[ ] : * ? / \\``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, ClassVar
+from xml.sax.saxutils import escape, quoteattr
+from zoneinfo import ZoneInfo
+
+from src.core.errors import ExportError, ValidationError
+from src.core.result import Column, Row
+from src.services.export.base import (
+    AtomicFile,
+    ExportContext,
+    Exporter,
+    ExportFile,
+    io_error,
+    opt_str,
+)
+
+#: Rows per sheet in Excel, header included.
+EXCEL_MAX_ROWS = 1_048_576
+#: Characters per cell in Excel.
+EXCEL_MAX_CELL_CHARS = 32_767
+#: Rows sampled (with the header) to size the columns.
+WIDTH_SAMPLE_ROWS = 200
+MIN_WIDTH, MAX_WIDTH = 6, 60
+#: zlib level: 1 is ~3x faster than the default 6 for ~15% larger files on sheet XML.
+COMPRESS_LEVEL = 1
+DEFAULT_SHEET = "Sheet 1"
+
+# Style indexes in styles.xml (cellXfs order).
+_S_HEADER, _S_DATE, _S_DATETIME, _S_TIME, _S_QUOTED = 1, 2, 3, 4, 5
+
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+_EPOCH_DATE = date(1899, 12, 30)
+_EPOCH_DT = datetime(1899, 12, 30)
+_MIN_DATE = date(1900, 3, 1)  # before this Excel's serials are off by its 1900 leap-year bug
+_MAX_INT = 10**15  # Excel keeps 15 significant digits
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def clean_text(text: str) -> str:
+    """Remove what XML 1.0 cannot carry (most C0 controls, lone surrogates, U+FFFE/F)."""
+    return _ILLEGAL_XML.sub("", text)
+
+
+class _Cells:
+    """Turns Python values into ``<c>`` elements; one instance per writer (zone, counters)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.cut_cells = 0
+        conv: dict[type, Callable[[Any], str]] = {
+            str: self.text,
+            int: self.integer,
+            float: self.floating,
+            Decimal: self.decimal,
+            bool: self.boolean,
+            type(None): self.empty,
+            datetime: self.datetime_,
+            date: self.date_,
+            time: self.time_,
+            bytes: self.binary,
+            bytearray: self.binary,
+            memoryview: self.binary,
+            dict: self.json_,
+            list: self.json_,
+        }
+        self.conv = conv
+
+    def cell(self, value: Any) -> str:
+        fn = self.conv.get(type(value))
+        if fn is None:
+            fn = self._for_subclass(value)
+        return fn(value)
+
+    def _for_subclass(self, value: Any) -> Callable[[Any], str]:
+        for kind in (bool, int, float, Decimal, str, datetime, date, time, dict, list):
+            if isinstance(value, kind):
+                return self.conv[kind]
+        return self.other
+
+    def text(self, value: str) -> str:
+        if len(value) > EXCEL_MAX_CELL_CHARS:
+            value = value[: EXCEL_MAX_CELL_CHARS - 1] + "…"
+            self.cut_cells += 1
+        value = escape(_ILLEGAL_XML.sub("", value))
+        space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
+        style = ' s="5"' if value[:1] in ("=", "+", "-", "@") else ""
+        return f'<c t="inlineStr"{style}><is><t{space}>{value}</t></is></c>'
+
+    @staticmethod
+    def empty(_value: None) -> str:
+        return "<c/>"
+
+    def integer(self, value: int) -> str:
+        if -_MAX_INT < value < _MAX_INT:
+            return f"<c><v>{value}</v></c>"
+        return self.text(str(value))
+
+    def floating(self, value: float) -> str:
+        if math.isfinite(value):
+            return f"<c><v>{value!r}</v></c>"
+        return self.text(str(value))
+
+    def decimal(self, value: Decimal) -> str:
+        if value.is_finite():
+            return f"<c><v>{value}</v></c>"
+        return self.text(str(value))
+
+    @staticmethod
+    def boolean(value: bool) -> str:
+        return f'<c t="b"><v>{int(value)}</v></c>'
+
+    def datetime_(self, value: datetime) -> str:
+        if value.tzinfo is not None:
+            value = value.astimezone(self.zone).replace(tzinfo=None)
+        if value.date() < _MIN_DATE:
+            return self.text(value.isoformat(sep=" "))
+        serial = (value - _EPOCH_DT) / timedelta(days=1)
+        return f'<c s="3"><v>{serial!r}</v></c>'
+
+    def date_(self, value: date) -> str:
+        if value < _MIN_DATE:
+            return self.text(value.isoformat())
+        return f'<c s="2"><v>{(value - _EPOCH_DATE).days}</v></c>'
+
+    @staticmethod
+    def time_(value: time) -> str:
+        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+        return f'<c s="4"><v>{seconds / 86400!r}</v></c>'
+
+    def binary(self, value: bytes | bytearray | memoryview) -> str:
+        data = bytes(value)
+        return self.text("0x" + data.hex() if len(data) <= 64 else f"<{len(data)} bytes>")
+
+    def json_(self, value: Any) -> str:
+        return self.text(json.dumps(value, ensure_ascii=False, default=str))
+
+    def other(self, value: Any) -> str:
+        return self.text(str(value))
+
+
+def _display_width(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 19
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, str):
+        return max((len(line) for line in value[:500].splitlines()), default=0)
+    return len(str(value))
+
+
+def check_sheet_name(name: str) -> None:
+    if not name or len(name) > 31:
+        raise ValidationError("xlsx.sheet_name", f"must be 1 to 31 characters, got {name!r}")
+    if _SHEET_NAME_BAD.search(name) or name.startswith("'") or name.endswith("'"):
+        raise ValidationError(
+            "xlsx.sheet_name",
+            f"{name!r} has a character Excel refuses in sheet names: [ ] : * ? / \\ "
+            "or a leading/trailing apostrophe",
+        )
+    if name.lower() == "history":
+        raise ValidationError("xlsx.sheet_name", "'History' is reserved by Excel")
+
+
+class XlsxWriter:
+    """Streams rows into ``xl/worksheets/sheetN.xml`` of a zip written to a temp file."""
+
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        sheet_name: str,
+        max_rows_per_sheet: int = EXCEL_MAX_ROWS,
+    ) -> None:
+        if max_rows_per_sheet < 2:
+            raise ValueError("a sheet holds the header and at least one row")
+        self.path = path
+        self.columns = list(columns)
+        self.context = context
+        self.sheet_base = "Sheet" if sheet_name == DEFAULT_SHEET else sheet_name[:28]
+        self.sheet_names: list[str] = []
+        self.first_sheet_name = sheet_name
+        self.max_data_rows = max_rows_per_sheet - 1
+        self.cells = _Cells(context.zone)
+        self.rows_total = 0
+        self.widths: list[float] | None = None
+        self._sheet: IO[bytes] | None = None
+        self._sheet_rows = 0  # data rows in the current sheet
+        self._sheet_last_rows: list[int] = []  # last row number of each finished sheet
+        self._done = False
+        self._file = AtomicFile(path)
+        try:
+            self._zip = zipfile.ZipFile(
+                self._file.file, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+            )
+        except OSError as exc:
+            self._fail(exc)
+
+    # -- the ExportWriter protocol
+
+    def write_batch(self, rows: Sequence[Row]) -> None:
+        if self._done:
+            raise ExportError(f"{self.path}: write after close/abort", permanent=True)
+        if not rows:
+            return
+        try:
+            if self.widths is None:
+                self._size_columns(rows)
+            start = 0
+            while start < len(rows):
+                if self._sheet is None or self._sheet_rows >= self.max_data_rows:
+                    self._next_sheet()
+                take = min(len(rows) - start, self.max_data_rows - self._sheet_rows)
+                self._write_rows(rows[start : start + take] if start or take < len(rows) else rows)
+                start += take
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> ExportFile:
+        if self._done:
+            raise ExportError(f"{self.path}: already closed or aborted", permanent=True)
+        try:
+            if self.widths is None:
+                self._size_columns([])
+            if self._sheet is None:
+                self._next_sheet()
+            self._end_sheet()
+            self._write_package()
+            self._zip.close()
+        except OSError as exc:
+            self._fail(exc)
+        self._done = True
+        size = self._file.commit()
+        notes = []
+        if len(self.sheet_names) > 1:
+            notes.append(
+                f"{self.rows_total:,} rows exceed Excel's {self.max_data_rows + 1:,} rows per "
+                f"sheet: they continue on sheets {', '.join(self.sheet_names[1:])}"
+            )
+        if self.cells.cut_cells:
+            notes.append(
+                f"{self.cells.cut_cells:,} cells longer than Excel's "
+                f"{EXCEL_MAX_CELL_CHARS:,} characters were cut"
+            )
+        return ExportFile("xlsx", self.path, size, self.rows_total, self.rows_total, notes)
+
+    def abort(self) -> None:
+        self._done = True
+        self._file.discard()
+
+    # -- internals
+
+    def _fail(self, exc: OSError) -> None:
+        self.abort()
+        raise io_error(self.path, exc) from exc
+
+    def _size_columns(self, rows: Sequence[Row]) -> None:
+        widths = [float(len(c.name)) + 3 for c in self.columns]  # + room for the filter button
+        for row in rows[:WIDTH_SAMPLE_ROWS]:
+            for i, value in enumerate(row[: len(widths)]):
+                widths[i] = max(widths[i], _display_width(value) + 1.5)
+        self.widths = [min(max(w, MIN_WIDTH), MAX_WIDTH) for w in widths]
+
+    def _next_sheet(self) -> None:
+        if self._sheet is not None:
+            self._end_sheet()
+        number = len(self.sheet_names) + 1
+        name = self.first_sheet_name if number == 1 else f"{self.sheet_base} {number}"
+        self.sheet_names.append(name)
+        self._sheet = self._zip.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True)
+        self._sheet_rows = 0
+        assert self.widths is not None
+        cols = "".join(
+            f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>'
+            for i, w in enumerate(self.widths, start=1)
+        )
+        header = "".join(
+            f'<c t="inlineStr" s="{_S_HEADER}"><is><t>{escape(clean_text(c.name))}</t></is></c>'
+            for c in self.columns
+        )
+        self._sheet.write(
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<worksheet xmlns="{_NS}" xmlns:r="{_NS_R}">'
+                '<sheetViews><sheetView workbookViewId="0"'
+                + (' tabSelected="1"' if number == 1 else "")
+                + '><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView>'
+                '</sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+                + (f"<cols>{cols}</cols>" if cols else "")
+                + f'<sheetData><row r="1">{header}</row>'
+            ).encode()
+        )
+
+    def _write_rows(self, rows: Sequence[Row]) -> None:
+        assert self._sheet is not None
+        cell = self.cells.cell
+        conv = self.cells.conv
+        n = self._sheet_rows + 1  # row number of the previous row
+        parts = []
+        for row in rows:
+            n += 1
+            cells = "".join([(conv.get(type(v)) or cell)(v) for v in row])
+            parts.append(f'<row r="{n}">{cells}</row>')
+        self._sheet.write("".join(parts).encode())
+        self._sheet_rows += len(rows)
+        self.rows_total += len(rows)
+
+    def _end_sheet(self) -> None:
+        assert self._sheet is not None
+        last_row = self._sheet_rows + 1
+        tail = "</sheetData>"
+        if self.columns:
+            tail += f'<autoFilter ref="A1:{column_letter(len(self.columns) - 1)}{last_row}"/>'
+        tail += (
+            '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+            'footer="0.3"/></worksheet>'
+        )
+        self._sheet.write(tail.encode())
+        self._sheet.close()
+        self._sheet = None
+        self._sheet_last_rows.append(last_row)
+
+    def _write_package(self) -> None:
+        n = len(self.sheet_names)
+        last_col = column_letter(max(len(self.columns), 1) - 1)
+        sheets = "".join(
+            f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
+            for i, name in enumerate(self.sheet_names, start=1)
+        )
+        defined = "".join(
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+            + escape(f"'{name.replace(chr(39), chr(39) * 2)}'!$A$1:${last_col}${last}")
+            + "</definedName>"
+            for i, (name, last) in enumerate(
+                zip(self.sheet_names, self._sheet_last_rows, strict=True)
+            )
+        )
+        workbook = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<workbook xmlns="{_NS}" xmlns:r="{_NS_R}">'
+            '<workbookPr/><bookViews><workbookView activeTab="0"/></bookViews>'
+            f"<sheets>{sheets}</sheets>"
+            + (f"<definedNames>{defined}</definedNames>" if self.columns else "")
+            + "</workbook>"
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{i}" Type="{_NS_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+            for i in range(1, n + 1)
+        )
+        workbook_rels = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<Relationships xmlns="{_NS_PKG}">{rels}'
+            f'<Relationship Id="rId{n + 1}" Type="{_NS_R}/styles" Target="styles.xml"/>'
+            "</Relationships>"
+        )
+        overrides = "".join(
+            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for i in range(1, n + 1)
+        )
+        content_types = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            '<Override PartName="/docProps/core.xml" '
+            'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+            '<Override PartName="/docProps/app.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+            f"{overrides}</Types>"
+        )
+        root_rels = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<Relationships xmlns="{_NS_PKG}">'
+            f'<Relationship Id="rId1" Type="{_NS_R}/officeDocument" Target="xl/workbook.xml"/>'
+            f'<Relationship Id="rId2" Type="{_NS_PKG}/metadata/core-properties" '
+            'Target="docProps/core.xml"/>'
+            f'<Relationship Id="rId3" Type="{_NS_R}/extended-properties" '
+            'Target="docProps/app.xml"/>'
+            "</Relationships>"
+        )
+        created = self.context.run_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+        core = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
+            'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f"<dc:title>{escape(clean_text(self.context.title))}</dc:title>"
+            "<dc:creator>db-scheduler</dc:creator>"
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{created}</dcterms:created>'
+            "</cp:coreProperties>"
+        )
+        app = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'extended-properties"><Application>db-scheduler</Application></Properties>'
+        )
+        for name, text in (
+            ("xl/workbook.xml", workbook),
+            ("xl/_rels/workbook.xml.rels", workbook_rels),
+            ("xl/styles.xml", _STYLES),
+            ("[Content_Types].xml", content_types),
+            ("_rels/.rels", root_rels),
+            ("docProps/core.xml", core),
+            ("docProps/app.xml", app),
+        ):
+            self._zip.writestr(name, text.encode())
+
+
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet xmlns="{_NS}">'
+    '<numFmts count="3">'
+    '<numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
+    '<numFmt numFmtId="166" formatCode="hh:mm:ss"/>'
+    "</numFmts>"
+    '<fonts count="2">'
+    '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    "</fonts>"
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="6">'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+class XlsxExporter(Exporter):
+    name = "xlsx"
+    extension = "xlsx"
+    options_help: ClassVar[Mapping[str, str]] = {
+        "sheet_name": "name of the first sheet (default 'Sheet 1')"
+    }
+
+    def __init__(self, max_rows_per_sheet: int = EXCEL_MAX_ROWS) -> None:
+        # A parameter so tests can roll sheets over without writing a million rows.
+        self.max_rows_per_sheet = max_rows_per_sheet
+
+    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        sheet_name = opt_str(self.name, options, "sheet_name", DEFAULT_SHEET)
+        assert sheet_name is not None
+        check_sheet_name(sheet_name)
+        return {"sheet_name": sheet_name}
+
+    def open(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        options: Mapping[str, Any] | None = None,
+    ) -> XlsxWriter:
+        checked = self.check_options(options or {})
+        return XlsxWriter(path, columns, context, checked["sheet_name"], self.max_rows_per_sheet)
