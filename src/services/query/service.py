@@ -1,0 +1,278 @@
+"""QueryService: run a task's SQL on its connection and stream the rows.
+
+    service = QueryService(load_env(Path(".env")))
+    with service.execute("sales", "SELECT * FROM orders WHERE day = {yesterday}",
+                         run_at=occurrence, zone=ZoneInfo("Europe/Berlin"),
+                         timeout_seconds=300, read_only=True) as result:
+        for batch in result.batches:   # lists of up to batch_size rows
+            ...
+
+Rows come from a server-side cursor (PostgreSQL named cursor, MySQL/MariaDB
+unbuffered cursor), ``batch_size`` at a time, so memory stays flat whatever the
+row count. The timeout is enforced by the server where it has one, with a
+client-side watchdog as a backstop; both end in QueryTimeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
+
+from src.core.errors import QueryError
+from src.core.result import Column, QueryResult, Row
+from src.core.runvars import run_variables
+from src.services.config import mask_url, resolve_connection
+from src.services.query.backends import (
+    WATCHDOG_GRACE_SECONDS,
+    Backend,
+    backend_for,
+    location,
+    product_name,
+)
+from src.services.query.classify import classify
+from src.services.query.sqltext import prepare_sql
+
+DEFAULT_BATCH_SIZE = 5000  # rows per batch: ~1-5 MB of Python objects for typical reports
+CONNECT_TIMEOUT_SECONDS = 10  # a server that does not answer is reported, not waited on
+
+
+class Watchdog:
+    """Client-side backstop: calls ``cancel`` if a guarded call outlives ``seconds``."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.cancel: Any = None
+        self.fired = False
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        if self.seconds is None or self.cancel is None:
+            yield
+            return
+        timer = threading.Timer(self.seconds, self._fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        self.cancel()
+
+
+def _connect_args(url: sa.engine.URL) -> dict[str, Any]:
+    driver = url.get_driver_name()
+    if driver in {"psycopg2", "pymysql"}:
+        return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if driver == "pyodbc":
+        return {"timeout": CONNECT_TIMEOUT_SECONDS}  # login timeout
+    return {}
+
+
+def _odbc_drivers() -> list[str]:
+    try:
+        import pyodbc
+
+        return list(pyodbc.drivers())
+    except Exception:  # unixODBC missing: there are no drivers to list
+        return []
+
+
+def _type_name(dialect: str, type_code: Any) -> str | None:
+    """The driver's name for a column type code, if it has one (informative only)."""
+    if isinstance(type_code, type):  # pyodbc gives Python types
+        return type_code.__name__
+    if not isinstance(type_code, int):
+        return None
+    if dialect == "postgresql":
+        with contextlib.suppress(ImportError):
+            import psycopg2.extensions
+
+            caster = psycopg2.extensions.string_types.get(type_code)
+            return str(caster.name) if caster is not None else None
+    if dialect in {"mysql", "mariadb"}:
+        with contextlib.suppress(ImportError):
+            from pymysql.constants import FIELD_TYPE
+
+            names = {v: k for k, v in vars(FIELD_TYPE).items() if isinstance(v, int)}
+            return names.get(type_code)
+    return None
+
+
+class QueryService:
+    """Runs SQL on named connections; one SQLAlchemy engine per URL, reused."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = dict(env)
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    # --- public ----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def execute(
+        self,
+        connection: str,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        run_at: datetime,
+        zone: ZoneInfo,
+        timeout_seconds: float | None,
+        read_only: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Iterator[QueryResult]:
+        """Run ``sql`` and yield its result; rows are read while the block runs.
+
+        ``{name}`` and ``:name`` in the SQL are bound from the run variables (computed
+        from ``run_at`` in ``zone``) and ``params`` (which win on a clash). Raises
+        ConfigError (connection not configured), QueryError, QueryTimeout. A statement
+        that returns no rows gives ``columns == []`` and ``rowcount`` = rows affected;
+        it is committed unless ``read_only``.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        url = resolve_connection(connection, self._env)
+        where = f"connection {connection!r} ({mask_url(url)})"
+        engine = self._engine(url, where)
+        backend = backend_for(engine.dialect.name)
+        values = {**run_variables(run_at, zone), **(params or {})}
+        prepared = prepare_sql(sql, values, backslash_escapes=backend.backslash_escapes)
+        grace = WATCHDOG_GRACE_SECONDS if backend.server_timeout else 0.0
+        watchdog = Watchdog(None if timeout_seconds is None else timeout_seconds + grace)
+
+        def translate(error: BaseException) -> QueryError:
+            return classify(
+                error,
+                where=where,
+                timeout_seconds=timeout_seconds,
+                timed_out=watchdog.fired,
+                odbc_drivers=_odbc_drivers(),
+            )
+
+        try:
+            conn = engine.connect()
+        except Exception as error:
+            raise translate(error) from error
+        state = {"exhausted": False}
+        try:
+            try:
+                notes = backend.begin(conn, read_only=read_only, timeout=timeout_seconds)
+                if timeout_seconds is not None:
+                    watchdog.cancel = backend.canceller(engine, conn)
+                options: dict[str, Any] = (
+                    {"yield_per": batch_size} if prepared.returns_rows_hint else {}
+                )
+                with watchdog.guard():
+                    result = conn.execution_options(**options).execute(
+                        sa.text(prepared.text), prepared.params
+                    )
+            except QueryError:
+                raise
+            except Exception as error:
+                raise translate(error) from error
+            if result.returns_rows:
+                columns = [
+                    Column(str(d[0]), _type_name(engine.dialect.name, d[1]))
+                    for d in result.cursor.description or ()
+                ]
+                batches = self._batches(result, batch_size, watchdog, translate, state)
+                yield QueryResult(columns, batches, None, notes)
+            else:
+                state["exhausted"] = True
+                yield QueryResult([], iter(()), result.rowcount, notes)
+            self._finish(conn, backend, read_only=read_only, clean=state["exhausted"])
+        except BaseException:
+            # The connection's state is unknown (statement cut short, cursor half read):
+            # do not return it to the pool.
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+            raise
+        finally:
+            conn.close()
+
+    def test_connection(self, connection: str) -> str:
+        """Connect, ask the server its version: ``PostgreSQL 15.18 at 127.0.0.1:5432/db``."""
+        url = resolve_connection(connection, self._env)
+        where = f"connection {connection!r} ({mask_url(url)})"
+        engine = self._engine(url, where)
+        backend = backend_for(engine.dialect.name)
+        try:
+            with engine.connect() as conn:
+                version = backend.version(conn)
+                product = product_name(backend, conn)
+                conn.rollback()
+        except Exception as error:
+            raise classify(
+                error,
+                where=where,
+                timeout_seconds=None,
+                timed_out=False,
+                odbc_drivers=_odbc_drivers(),
+            ) from error
+        return f"{product} {version} at {location(engine.url)}"
+
+    def close(self) -> None:
+        """Close every pooled connection; the service can still be used afterwards."""
+        with self._lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            engine.dispose()
+
+    # --- internals -------------------------------------------------------------------
+    def _engine(self, url: str, where: str) -> Engine:
+        with self._lock:
+            engine = self._engines.get(url)
+            if engine is None:
+                try:
+                    parsed = make_url(url)
+                    engine = sa.create_engine(
+                        parsed, pool_pre_ping=True, connect_args=_connect_args(parsed)
+                    )
+                except Exception as error:
+                    raise classify(
+                        error, where=where, timeout_seconds=None, timed_out=False
+                    ) from error
+                self._engines[url] = engine
+            return engine
+
+    @staticmethod
+    def _batches(
+        result: CursorResult[Any],
+        batch_size: int,
+        watchdog: Watchdog,
+        translate: Any,
+        state: dict[str, bool],
+    ) -> Iterator[list[Row]]:
+        partitions = result.partitions(batch_size)
+        while True:
+            try:
+                with watchdog.guard():
+                    batch = next(partitions, None)
+            except Exception as error:
+                raise translate(error) from error
+            if batch is None:
+                state["exhausted"] = True
+                return
+            yield [tuple(row) for row in batch]
+
+    @staticmethod
+    def _finish(conn: Connection, backend: Backend, *, read_only: bool, clean: bool) -> None:
+        if not clean:
+            # The caller stopped reading early; an unbuffered MySQL cursor would
+            # otherwise drain every remaining row on close.
+            conn.invalidate()
+            return
+        if read_only:
+            conn.rollback()
+        else:
+            conn.commit()
+        backend.end(conn)
