@@ -108,11 +108,12 @@ def pdf_text(value: Any, zone: ZoneInfo) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(zone).replace(tzinfo=None)
-        return value.isoformat(sep=" ", timespec="seconds" if not value.microsecond else "auto")
+        moment: datetime = value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(zone).replace(tzinfo=None)
+        return moment.isoformat(sep=" ", timespec="auto" if moment.microsecond else "seconds")
     if isinstance(value, date | time):
-        return str(value.isoformat())
+        return value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else str(value)
     if isinstance(value, float):
