@@ -4,7 +4,7 @@ Two spellings name a value, and both are sent to the driver as bound parameters,
 never pasted into the SQL text:
 
 * ``:today`` - SQLAlchemy ``text()`` bind syntax;
-* ``{today}`` - rewritten here to ``:today``.
+* ``{today}`` - rewritten here to ``:today`` (``(:today)`` before a ``::cast``).
 
 The rule: placeholders and binds are recognised only *outside* string literals
 (``'...'``, ``$tag$...$tag$``), quoted identifiers (``"..."``, ```...```) and comments
@@ -37,6 +37,12 @@ class PreparedSql:
     text: str
     params: dict[str, Any]
     returns_rows_hint: bool
+
+
+def _bind_marker(match: re.Match[str]) -> str:
+    # "{today}::date" -> "(:today)::date": SQLAlchemy does not see ":today::" as a bind.
+    after = match.string[match.end() : match.end() + 1]
+    return f"(:{match.group(1)})" if after == ":" else f":{match.group(1)}"
 
 
 def split_sql(sql: str, *, backslash_escapes: bool = False) -> Iterator[tuple[bool, str]]:
@@ -116,7 +122,7 @@ def prepare_sql(
     used: list[str] = []
     for is_code, piece in split_sql(sql, backslash_escapes=backslash_escapes):
         if is_code:
-            piece = _PLACEHOLDER.sub(lambda m: f":{m.group(1)}", piece)
+            piece = _PLACEHOLDER.sub(_bind_marker, piece)
             used.extend(m.group(1) for m in BIND_PARAMS.finditer(piece))
         else:
             # Escape would-be binds inside literals; SQLAlchemy un-escapes "\:".
