@@ -71,7 +71,7 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
     exports = ", ".join(
         fmt + (f" {_options(opts)}" if _options(opts) else "")
         for fmt, opts in task.exports.items()
-        if opts.get("enabled")
+        if opts.get("enabled", True)
     )
     query = task.query if task.query is not None else f"(from file {task.query_file})"
     lines = [

@@ -328,10 +328,11 @@ class IntervalSchedule(Schedule):
     kind = "interval"
 
     def next_after(self, after: datetime) -> datetime | None:
-        if after < self.start:
-            return self.start.astimezone(UTC)
-        steps = (after - self.start) // self.period + 1
-        return (self.start + steps * self.period).astimezone(UTC)
+        # In UTC: arithmetic on datetimes sharing a zone is wall-clock arithmetic in Python.
+        start, moment = self.start.astimezone(UTC), after.astimezone(UTC)
+        if moment < start:
+            return start
+        return start + ((moment - start) // self.period + 1) * self.period
 
     def describe(self) -> str:
         return _period_words(self.period)

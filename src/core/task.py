@@ -141,7 +141,11 @@ class Task:
 
     @property
     def enabled_exports(self) -> list[str]:
-        return [fmt for fmt in EXPORT_FORMATS if self.exports.get(fmt, {}).get("enabled")]
+        return [
+            fmt
+            for fmt in EXPORT_FORMATS
+            if fmt in self.exports and self.exports[fmt].get("enabled", True)
+        ]
 
     def upcoming(self, now: datetime, count: int = 5) -> list[datetime]:
         """The next ``count`` fire times after ``now`` (UTC); none when disabled."""
@@ -192,8 +196,8 @@ class Task:
 
 def _export_to_json(options: Mapping[str, Any]) -> Any:
     """``{"enabled": true}`` is written as ``true``: the short form people write by hand."""
-    if set(options) <= {"enabled"}:
-        return bool(options.get("enabled"))
+    if set(options) == {"enabled"}:
+        return bool(options["enabled"])
     return dict(options)
 
 
@@ -449,9 +453,8 @@ class _TaskReader:
             if isinstance(value, bool):
                 exports[fmt] = {"enabled": value}
             elif isinstance(value, Mapping):
-                options = dict(value)
-                options.setdefault("enabled", True)
-                if not isinstance(options["enabled"], bool):
+                options = dict(value)  # kept as written: "enabled" defaults to true
+                if not isinstance(options.get("enabled", True), bool):
                     self.fail(f"exports.{fmt}.enabled", f"{options['enabled']!r} is not a boolean")
                 if "filename" in options:
                     self.attempt(
