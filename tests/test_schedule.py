@@ -19,13 +19,14 @@ from src.core.schedule import (
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
 SYDNEY = ZoneInfo("Australia/Sydney")
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def local(times: list[datetime], zone: ZoneInfo) -> list[str]:
     return [t.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") for t in times]
 
 
-def cron(expression: str, zone: ZoneInfo = ZoneInfo("UTC")) -> CronSchedule:
+def cron(expression: str, zone: ZoneInfo = UTC_ZONE) -> CronSchedule:
     return CronSchedule.parse(expression, zone)
 
 
