@@ -305,6 +305,11 @@ class XlsxWriter:
 
     def abort(self) -> None:
         self._done = True
+        zf = getattr(self, "_zip", None)
+        if zf is not None:
+            # The temp file is discarded: nothing is left for the zip to finish, and its
+            # __del__ must not try to write a central directory into a closed file.
+            zf.fp = None
         self._file.discard()
 
     # -- internals

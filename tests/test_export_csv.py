@@ -1,0 +1,84 @@
+"""The CSV exporter, read back with the csv module and as raw bytes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from src.core.errors import ValidationError
+from src.core.result import Column
+from src.services.export import ExportContext, get_exporter
+
+CONTEXT = ExportContext(
+    "Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), ZoneInfo("Europe/Berlin")
+)
+
+
+def write(path: Path, columns: list[str], rows: list[list[Any]], **options: Any) -> Any:
+    writer = get_exporter("csv").open(path, [Column(c) for c in columns], CONTEXT, options)
+    writer.write_batch(rows)
+    return writer.close()
+
+
+def test_values_quoting_and_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    rows = [
+        [1, 2.5, Decimal("0.0000000000"), Decimal("12345678901234567890.12"), None, True, False],
+        [date(2024, 2, 29), datetime(2024, 3, 31, 1, 2, 3), datetime(2024, 7, 1, 12, tzinfo=UTC),
+         time(13, 45), b"\x01\xff", {"a": [1, "é"]}, 'say "hi", then\nleave'],
+    ]  # fmt: skip
+    result = write(path, ["a", "b", "c", "d", "e", "f", "g"], rows)
+    raw = path.read_bytes()
+    assert raw.startswith(b"a,b,c,d,e,f,g\r\n")  # no BOM, CRLF
+    assert raw.count(b"\r\n") == 3
+    with open(path, encoding="utf-8", newline="") as f:
+        got = list(csv.reader(f))
+    assert got[1] == ["1", "2.5", "0.0000000000", "12345678901234567890.12", "", "true", "false"]
+    assert got[2] == [
+        "2024-02-29",
+        "2024-03-31T01:02:03",
+        "2024-07-01T14:00:00+02:00",
+        "13:45:00",
+        "0x01ff",
+        '{"a": [1, "é"]}',
+        'say "hi", then\nleave',
+    ]
+    assert b'"say ""hi"", then\nleave"\r\n' in raw  # RFC 4180 quoting
+    assert result.rows_written == 2 and result.size_bytes == len(raw)
+
+
+def test_unicode_and_long_text_are_kept_whole(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    text = "Grüße 👋 שלום مرحبا " + "x" * 40_000
+    write(path, ["t"], [[text], ["=1+2"]])
+    got = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    assert got == [["t"], [text], ["=1+2"]]
+
+
+def test_bom_and_delimiter_options(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    write(path, ["a", "b"], [[Decimal("1.5"), "x;y"]], bom=True, delimiter=";")
+    raw = path.read_bytes()
+    assert raw == b'\xef\xbb\xbfa;b\r\n1.5;"x;y"\r\n'
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"bom": "yes"}, "csv.bom: must be true or false, got 'yes'"),
+        ({"delimiter": ";;"}, "csv.delimiter: must be one character other than a quote"),
+        ({"delimiter": '"'}, "csv.delimiter: must be one character other than a quote"),
+        ({"quote": "'"}, "csv.quote: unknown csv option 'quote'; known: bom, delimiter"),
+    ],
+)
+def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        get_exporter("csv").open(tmp_path / "x.csv", [Column("a")], CONTEXT, options)
+    assert str(err.value).startswith(message)

@@ -1,0 +1,152 @@
+"""The PDF exporter, read back with pypdf."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pypdf import PdfReader
+
+from src.core.errors import ValidationError
+from src.core.result import Column
+from src.services.export import ExportContext, get_exporter
+from src.services.export.pdf import FONT_FILES, fit, fonts
+
+CONTEXT = ExportContext(
+    "Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), ZoneInfo("Europe/Berlin")
+)
+
+
+def write(path: Path, columns: list[str], rows: list[list[Any]], **options: Any) -> Any:
+    writer = get_exporter("pdf").open(path, [Column(c) for c in columns], CONTEXT, options)
+    for start in range(0, len(rows), 50):
+        writer.write_batch(rows[start : start + 50])
+    return writer.close()
+
+
+def pages_text(path: Path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def rows_of(n: int) -> list[list[Any]]:
+    return [
+        [
+            i,
+            f"customer {i}",
+            date(2024, 1, 1),
+            Decimal("12.50"),
+            datetime(2024, 7, 1, 10, tzinfo=UTC),
+        ]
+        for i in range(1, n + 1)
+    ]
+
+
+COLUMNS = ["id", "customer", "day", "amount", "at"]
+
+
+def test_title_run_time_header_values_and_page_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "r.pdf"
+    result = write(path, COLUMNS, rows_of(120))
+    texts = pages_text(path)
+    assert len(texts) >= 2
+    first = texts[0]
+    assert "Daily sales" in first
+    assert "Run at 2026-03-02 07:00 Europe/Berlin (UTC+01:00)" in first
+    assert "120 rows" in first
+    assert "customer 1" in first and "2024-01-01" in first and "12.50" in first
+    assert "2024-07-01 12:00:00" in first  # aware datetime shown in the run's zone
+    for number, text in enumerate(texts, start=1):
+        assert re.search(rf"page {number} of\s*{len(texts)}", text), text[-80:]
+        assert "customer" in text and "amount" in text  # header on every page
+    all_text = "\n".join(texts)
+    assert "customer 120" in all_text
+    assert result.rows_written == result.rows_total == 120
+    assert result.notes == []
+    assert PdfReader(path).metadata.title == "Daily sales"
+
+
+def test_rows_past_the_cap_are_counted_and_said(tmp_path: Path) -> None:
+    path = tmp_path / "capped.pdf"
+    result = write(path, COLUMNS, rows_of(130), max_rows=100, full_result_in="xlsx")
+    note = "Showing the first 100 of 130 rows; the full result is in the Excel file."
+    assert result.notes == [note]
+    assert (result.rows_written, result.rows_total) == (100, 130)
+    texts = pages_text(path)
+    assert note in texts[0]  # on the first page ...
+    assert note in texts[-1]  # ... and after the last row
+    all_text = "\n".join(texts)
+    assert "customer 100" in all_text and "customer 101" not in all_text
+
+
+def test_cap_note_without_an_excel_file(tmp_path: Path) -> None:
+    result = write(tmp_path / "c.pdf", COLUMNS, rows_of(12), max_rows=10)
+    assert result.notes == [
+        "Showing the first 10 of 12 rows: the PDF stops at 10 rows (pdf option max_rows); "
+        "add an xlsx or csv export for the full result."
+    ]
+
+
+def test_wide_tables_turn_landscape_and_long_cells_are_cut(tmp_path: Path) -> None:
+    narrow, wide = tmp_path / "narrow.pdf", tmp_path / "wide.pdf"
+    write(narrow, ["a", "b"], [[1, "x"]])
+    columns = [f"column_{i}" for i in range(12)]
+    write(wide, columns, [[f"value {i} " * 3 for i in range(11)] + ["word " * 200]])
+    box = PdfReader(narrow).pages[0].mediabox
+    assert box.width < box.height
+    box = PdfReader(wide).pages[0].mediabox
+    assert box.width > box.height
+    text = pages_text(wide)[0]
+    assert "…" in text
+    assert "word " * 100 not in text
+
+
+def test_portrait_can_be_forced(tmp_path: Path) -> None:
+    path = tmp_path / "p.pdf"
+    write(path, [f"column_{i}" for i in range(12)], [["v"] * 12], orientation="portrait")
+    box = PdfReader(path).pages[0].mediabox
+    assert box.width < box.height
+
+
+@pytest.mark.skipif(not FONT_FILES["DejaVuSans"].exists(), reason="fonts-dejavu-core missing")
+def test_unicode_beyond_latin1_is_embedded(tmp_path: Path) -> None:
+    path = tmp_path / "u.pdf"
+    write(path, ["text"], [["Grüße Ωμέγα Привет שלום"]])
+    text = pages_text(path)[0]
+    assert "Grüße" in text and "Ωμέγα" in text and "Привет" in text
+    assert fonts().regular == "DejaVuSans"
+
+
+def test_empty_result_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "e.pdf"
+    result = write(path, COLUMNS, [])
+    text = pages_text(path)[0]
+    assert "The query returned no rows." in text and "0 rows" in text
+    assert result.rows_total == 0
+
+
+def test_fit_cuts_with_an_ellipsis() -> None:
+    font = fonts().regular
+    assert fit("short", font, 8, 100) == "short"
+    cut = fit("x" * 500, font, 8, 50)
+    assert cut.endswith("…") and 1 < len(cut) < 50
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_rows": 0}, "pdf.max_rows: must be a whole number >= 1, got 0"),
+        ({"max_rows": "10"}, "pdf.max_rows: must be a whole number >= 1, got '10'"),
+        ({"orientation": "sideways"}, "pdf.orientation: must be one of auto, portrait, landscape"),
+        ({"full_result_in": "docx"}, "pdf.full_result_in: must be xlsx, csv or null"),
+        ({"title": 5}, "pdf.title: must be text, got 5"),
+    ],
+)
+def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        get_exporter("pdf").open(tmp_path / "x.pdf", [Column("a")], CONTEXT, options)
+    assert str(err.value).startswith(message)
