@@ -351,6 +351,11 @@ def _translate(exc: OSError, settings: SmtpSettings, stage: str) -> EmailError:
         return EmailError(
             f"{where} {what} {_reply(exc.smtp_code, exc.smtp_error)}; {hint}", permanent=permanent
         )
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(
+        exc.__context__, TimeoutError
+    ):
+        # smtplib reports a read timeout as "Connection unexpectedly closed: timed out".
+        exc = exc.__context__
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return EmailError(
             f"{where} closed the connection during {stage}: {exc}; it may be restarting or "
