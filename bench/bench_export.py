@@ -7,9 +7,10 @@ one contender's memory never hides another's.
 Contenders (same query, same table, ``ORDER BY id``):
 
 * ``copy``   - ``psql -c "\\copy (query) to file csv header"``: the floor.
-* ``fetch``  - server-side cursor, rows fetched and dropped: the floor for Python.
-* ``csv`` / ``xlsx`` / ``pdf`` - this tool's exporters fed from a server-side cursor
-  (psycopg2 named cursor, batches of 10,000 rows; pdf capped at its default 5,000 rows).
+* ``fetch_raw`` - psycopg2 named cursor, rows fetched and dropped: the floor for Python.
+* ``fetch``  - the same through this tool's QueryService (SQLAlchemy): the floor for a run.
+* ``csv`` / ``xlsx`` / ``pdf`` - this tool's exporters fed by QueryService
+  (server-side cursor, batches of 10,000 rows; pdf capped at its default 5,000 rows).
 * ``all``    - xlsx + csv + pdf written from ONE pass over the rows (how a run does it).
 * ``pandas`` - ``pandas.read_sql`` + ``DataFrame.to_excel`` (openpyxl): what a user
   would write by hand.
@@ -19,8 +20,10 @@ Usage (from the repository root)::
     bench/run.sh                                 # setup + 100k and 1M rows, all contenders
     .venv/bin/python bench/bench_export.py --rows 100000 --contenders xlsx,csv
 
-The database comes from ``BENCH_DSN`` (default: the ``export_bench`` role/db on
-127.0.0.1); ``--setup`` (re)creates the 1,000,000-row table ``bench_export``.
+The database comes from ``BENCH_DSN``, else ``TEST_PG_URL`` in .test-services.env
+(the ``dbsched`` role and ``dbsched_test`` database made by scripts/setup-services.sh).
+The 1,000,000-row table ``bench_export`` is created there when missing (``--setup``
+recreates it).
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DSN = "postgresql://export_bench:export_bench@127.0.0.1:5432/export_bench"
+# The test database made by scripts/setup-services.sh (role dbsched).
+DEFAULT_DSN = "postgresql://dbsched:dbsched@127.0.0.1:5432/dbsched_test"
 TABLE = "bench_export"
 BATCH = 10_000
-ALL_CONTENDERS = ("copy", "fetch", "csv", "xlsx", "pdf", "all", "pandas")
+ALL_CONTENDERS = ("copy", "fetch_raw", "fetch", "csv", "xlsx", "pdf", "all", "pandas")
 
 # Ten columns: ints (with NULLs), timestamps, dates, text (with NULLs), numeric, float,
 # booleans. Timestamps are without zone so the pandas baseline can write them at all
@@ -75,6 +79,26 @@ ANALYZE {TABLE};
 """
 
 
+def default_dsn() -> str:
+    """BENCH_DSN, else TEST_PG_URL from .test-services.env, else the dbsched default."""
+    if os.environ.get("BENCH_DSN"):
+        return os.environ["BENCH_DSN"]
+    env_file = ROOT / ".test-services.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            if line.startswith("TEST_PG_URL="):
+                return (
+                    line.partition("=")[2]
+                    .strip()
+                    .replace("postgresql+psycopg2://", "postgresql://")
+                )
+    return DEFAULT_DSN
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
 def query(rows: int) -> str:
     return f"SELECT * FROM {TABLE} WHERE id <= {int(rows)} ORDER BY id"
 
@@ -83,32 +107,44 @@ def query(rows: int) -> str:
 
 
 def _stream(dsn: str, sql: str) -> tuple[list[Any], Any]:
-    """Columns and a generator of row batches from a psycopg2 named (server-side) cursor."""
-    import psycopg2
+    """Columns and row batches through this tool's QueryService (server-side cursor)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
 
-    from src.core.result import Column
+    from src.services.query import QueryService
 
-    conn = psycopg2.connect(dsn)
-    cur = conn.cursor(name="bench_export")
-    cur.itersize = BATCH
-    cur.execute(sql)
-    first = cur.fetchmany(BATCH)
-    columns = [Column(d.name) for d in cur.description]
+    service = QueryService({"DB_BENCH_URL": sqlalchemy_url(dsn)})
+    block = service.execute(
+        "bench", sql, run_at=datetime.now(UTC), zone=ZoneInfo("UTC"),
+        timeout_seconds=3600, read_only=True, batch_size=BATCH,
+    )  # fmt: skip
+    result = block.__enter__()
 
     def batches() -> Any:
-        batch = first
-        while batch:
-            yield batch
-            batch = cur.fetchmany(BATCH)
-        cur.close()
-        conn.close()
+        yield from result.batches
+        block.__exit__(None, None, None)
+        service.close()
 
-    return columns, batches()
+    return result.columns, batches()
 
 
 def child_fetch(dsn: str, rows: int, out: Path) -> int:
     _columns, batches = _stream(dsn, query(rows))
     return sum(len(b) for b in batches)
+
+
+def child_fetch_raw(dsn: str, rows: int, out: Path) -> int:
+    """psycopg2 named cursor, no SQLAlchemy: the floor for any Python-side export."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    cur = conn.cursor(name="bench_export")
+    cur.execute(query(rows))
+    n = 0
+    while batch := cur.fetchmany(BATCH):
+        n += len(batch)
+    conn.close()
+    return n
 
 
 def child_tool(dsn: str, rows: int, out: Path, formats: list[str]) -> int:
@@ -123,8 +159,8 @@ def child_tool(dsn: str, rows: int, out: Path, formats: list[str]) -> int:
     for name in formats:
         exporter = get_exporter(name)
         options: dict[str, Any] = {}
-        if name == "pdf":
-            options["full_result_in_xlsx"] = "xlsx" in formats
+        if name == "pdf" and "xlsx" in formats:
+            options["full_result_in"] = "xlsx"
         writers.append(
             exporter.open(out / f"bench.{exporter.extension}", columns, context, options)
         )
@@ -142,7 +178,7 @@ def child_pandas(dsn: str, rows: int, out: Path) -> int:
     import pandas as pd
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(dsn.replace("postgresql://", "postgresql+psycopg2://"))
+    engine = sqlalchemy.create_engine(sqlalchemy_url(dsn))
     df = pd.read_sql(query(rows), engine)
     df.to_excel(out / "pandas.xlsx", index=False, engine="openpyxl")
     return len(df)
@@ -151,6 +187,8 @@ def child_pandas(dsn: str, rows: int, out: Path) -> int:
 def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
     if contender == "fetch":
         return child_fetch(dsn, rows, out)
+    if contender == "fetch_raw":
+        return child_fetch_raw(dsn, rows, out)
     if contender in ("csv", "xlsx", "pdf"):
         return child_tool(dsn, rows, out, [contender])
     if contender == "all":
@@ -245,10 +283,26 @@ def setup(dsn: str) -> None:
     )  # fmt: skip
 
 
+def table_ready(dsn: str) -> bool:
+    probe = subprocess.run(
+        ["psql", dsn, "-tAq", "-c", f"SELECT count(*) FROM {TABLE}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return probe.returncode == 0 and probe.stdout.strip() == "1000000"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dsn", default=os.environ.get("BENCH_DSN", DEFAULT_DSN))
-    parser.add_argument("--setup", action="store_true", help="(re)create the 1M-row table")
+    parser.add_argument(
+        "--dsn",
+        default=default_dsn(),
+        help="libpq URL (default: BENCH_DSN, else TEST_PG_URL of .test-services.env)",
+    )
+    parser.add_argument(
+        "--setup",
+        action="store_true",
+        help="(re)create the 1M-row table (done anyway when it is missing)",
+    )
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--contenders", default=",".join(ALL_CONTENDERS))
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -261,7 +315,8 @@ def main() -> None:
         if n != args.rows[0]:
             raise SystemExit(f"{args.child}: expected {args.rows[0]} rows, got {n}")
         return
-    if args.setup:
+    if args.setup or not table_ready(args.dsn):
+        print(f"creating {TABLE} (1,000,000 rows)...", file=sys.stderr, flush=True)
         setup(args.dsn)
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
     unknown = set(contenders) - set(ALL_CONTENDERS)

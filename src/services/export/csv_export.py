@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -65,6 +65,26 @@ def csv_value(value: Any, zone: ZoneInfo) -> Any:
     return str(value)
 
 
+def _converters(zone: ZoneInfo) -> dict[type, Callable[[Any], Any]]:
+    """Fast paths by exact type for the common column types; others go to csv_value."""
+
+    def aware_or_naive(value: datetime) -> str:
+        if value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return value.isoformat()
+
+    def decimal(value: Decimal) -> str:
+        return format(value, "f") if value.is_finite() else str(value)
+
+    return {
+        bool: lambda v: "true" if v else "false",
+        Decimal: decimal,
+        datetime: aware_or_naive,
+        date: date.isoformat,
+        time: time.isoformat,
+    }
+
+
 class CsvWriter:
     def __init__(
         self,
@@ -76,6 +96,7 @@ class CsvWriter:
     ) -> None:
         self.path = path
         self.zone = context.zone
+        self._conv = _converters(context.zone)
         self.rows_total = 0
         self._done = False
         self._file = AtomicFile(path)
@@ -92,16 +113,16 @@ class CsvWriter:
     def write_batch(self, rows: Sequence[Row]) -> None:
         if self._done:
             raise ExportError(f"{self.path}: write after close/abort", permanent=True)
-        zone, passing = self.zone, _PASS_THROUGH
+        passing, conv = _PASS_THROUGH, self._conv
+
+        def slow(value: Any) -> Any:
+            return csv_value(value, self.zone)
+
         try:
             self._csv.writerows(
-                [
-                    row
-                    if all(type(v) in passing for v in row)
-                    else [v if type(v) in passing else csv_value(v, zone) for v in row]
-                    for row in rows
-                ]
-            )
+                [[v if type(v) in passing else conv.get(type(v), slow)(v) for v in row]
+                 for row in rows]
+            )  # fmt: skip
         except OSError as exc:
             self._fail(exc)
         self.rows_total += len(rows)
