@@ -261,3 +261,13 @@ def test_test_message_over_smtp_and_into_the_outbox(
     assert delivery.outbox_path is not None
     assert delivery.outbox_path.parent == tmp_path / "outbox"
     assert b"db-scheduler test message" in delivery.outbox_path.read_bytes()
+
+
+def test_non_ascii_address_is_sent_with_smtputf8(smtp_server: SmtpServer, tmp_path: Path) -> None:
+    settings = SmtpSettings.from_env(smtp_server.env())
+    built = message_for(settings, tmp_path, to=["jürgen@bücher.example"], cc=[], bcc=[])
+    assert built.smtputf8
+    send(settings, built)
+    got = only(smtp_server)
+    assert got.rcpt_tos == ["jürgen@bücher.example"]
+    assert got.message["To"] == "jürgen@bücher.example"

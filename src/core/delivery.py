@@ -83,11 +83,15 @@ def parse_address(addr: str, field: str) -> tuple[str, str]:
 
 def validate_address(addr: str, field: str) -> str:
     """Check one address; returns it normalized (``"Name" <a@ex.com>`` or ``a@ex.com``)."""
-    name, normalized = parse_address(addr, field)
-    if name:
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{quoted}" <{normalized}>'
-    return normalized
+    return format_address(*parse_address(addr, field))
+
+
+def format_address(name: str, addr: str) -> str:
+    """``"Name" <addr>`` (name quoted and escaped), or the bare address without a name."""
+    if not name:
+        return addr
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{addr}>'
 
 
 def validate_addresses(addrs: Iterable[str], field: str) -> list[str]:

@@ -21,14 +21,15 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
 from src.core import clock
 from src.core.delivery import (
+    format_address,
     format_duration,
     parse_address,
     validate_addresses,
@@ -96,7 +97,9 @@ class BuiltMessage:
     from_addr: str
     recipients: list[str]
     attachments_mode: str
-    size_bytes: int
+    #: The message as it goes on the wire (CRLF), kept from measuring it, so sending
+    #: and writing the outbox do not serialize a 20 MB message again.
+    data: bytes = field(repr=False)
     attached: list[Path] = field(default_factory=list)
     left_off: list[Path] = field(default_factory=list)
     task_name: str = ""
@@ -104,6 +107,15 @@ class BuiltMessage:
     @property
     def message_id(self) -> str:
         return str(self.message["Message-ID"])
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether an address needs the SMTPUTF8 extension (non-ASCII local part or domain)."""
+        return needs_smtputf8([self.from_addr, *self.recipients])
 
 
 def encoded_size(raw_bytes: int) -> int:
@@ -113,9 +125,18 @@ def encoded_size(raw_bytes: int) -> int:
     return b64 + 2 * lines
 
 
+def needs_smtputf8(addrs: Sequence[str]) -> bool:
+    return not all(a.isascii() for a in addrs)
+
+
+def wire_bytes(message: EmailMessage, utf8: bool = False) -> bytes:
+    """The message as smtplib sends it: CRLF line ends; raw UTF-8 headers for SMTPUTF8."""
+    return message.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
+
+
 def message_size(message: EmailMessage) -> int:
-    """Exact size of the message as smtplib sends it (CRLF line ends)."""
-    return len(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    """Exact size of the message on the wire."""
+    return len(wire_bytes(message))
 
 
 def build_report_message(
@@ -175,32 +196,37 @@ def build_report_message(
             _attach_file(msg, path)
         return msg
 
+    utf8 = needs_smtputf8([settings.from_addr, *envelope])
+
     def built(
-        msg: EmailMessage, mode: str, size: int, attached: list[Path], off: list[Path]
+        msg: EmailMessage, mode: str, data: bytes, attached: list[Path], off: list[Path]
     ) -> BuiltMessage:
         return BuiltMessage(
             message=msg,
             from_addr=settings.from_addr,
             recipients=envelope,
             attachments_mode=mode,
-            size_bytes=size,
+            data=data,
             attached=attached,
             left_off=off,
             task_name=report.task_name,
         )
 
     bare = compose([], [])
-    bare_size = message_size(bare)
+    bare_data = wire_bytes(bare, utf8)
+    bare_size = len(bare_data)
     if not files:
         _check_fits(bare_size, limit, report.task_name)
-        return built(bare, NO_ATTACHMENTS, bare_size, [], [])
+        return built(bare, NO_ATTACHMENTS, bare_data, [], [])
 
     # 1. As they are. The lower bound skips reading files that cannot fit anyway.
-    if bare_size + sum(encoded_size(p.stat().st_size) for p in files) <= limit:
+    total = bare_size + sum(encoded_size(p.stat().st_size) for p in files)
+    if total <= limit:
         msg = compose(files, [])
-        size = message_size(msg)
-        if size <= limit:
-            return built(msg, ATTACHED, size, files, [])
+        data = wire_bytes(msg, utf8)
+        if len(data) <= limit:
+            return built(msg, ATTACHED, data, files, [])
+        total = len(data)
 
     # 2. Zipped into one file next to the first one (kept with the run's exports).
     zip_path = _zip_files(files, _zip_name(report.task_name, files))
@@ -210,24 +236,23 @@ def build_report_message(
     )
     if bare_size + encoded_size(zip_path.stat().st_size) <= limit:
         msg = compose([zip_path], [note])
-        size = message_size(msg)
-        if size <= limit:
-            return built(msg, ZIPPED, size, [zip_path], [])
+        data = wire_bytes(msg, utf8)
+        if len(data) <= limit:
+            return built(msg, ZIPPED, data, [zip_path], [])
     zip_path.unlink()
 
     # 3. Left off: say which files and where they are, in both bodies.
     where = server_name or socket.gethostname()
-    total = sum(encoded_size(p.stat().st_size) for p in files)
     notes = [
-        f"The attachments were too large to send by email ({_human(total)} encoded, even "
-        f"zipped more than the limit of {_human(limit)}), so they were left off this "
-        f"message. They are kept on the server {where}:",
+        f"The attachments are too large to send by email, even zipped: with them this "
+        f"message would be about {_human(total)}, over the limit of {_human(limit)}. They "
+        f"were left off this message and are kept on the server {where}:",
         *(f"{p.resolve()} ({_human(p.stat().st_size)})" for p in files),
     ]
     msg = compose([], notes)
-    size = message_size(msg)
-    _check_fits(size, limit, report.task_name)
-    return built(msg, LEFT_OFF, size, [], files)
+    data = wire_bytes(msg, utf8)
+    _check_fits(len(data), limit, report.task_name)
+    return built(msg, LEFT_OFF, data, [], files)
 
 
 def build_simple_message(
@@ -244,12 +269,13 @@ def build_simple_message(
     subject = validate_header_text(subject, "subject")
     msg = _skeleton(settings, recipients, [], subject, now or clock.now())
     msg.set_content(body)
+    envelope = _envelope(recipients)
     return BuiltMessage(
         message=msg,
         from_addr=settings.from_addr,
-        recipients=_envelope(recipients),
+        recipients=envelope,
         attachments_mode=NO_ATTACHMENTS,
-        size_bytes=message_size(msg),
+        data=wire_bytes(msg, needs_smtputf8([settings.from_addr, *envelope])),
         task_name=task_name,
     )
 
@@ -269,24 +295,21 @@ def _envelope(addrs: Sequence[str]) -> list[str]:
     return out
 
 
-def _address(addr: str) -> Address:
-    name, bare = parse_address(addr, "recipient")
-    return Address(display_name=name, addr_spec=bare)
-
-
 def _skeleton(
     settings: SmtpSettings, to: Sequence[str], cc: Sequence[str], subject: str, when: datetime
 ) -> EmailMessage:
     """Headers only. Bcc is never a header: those recipients are in the envelope only."""
     msg = EmailMessage()
-    msg["From"] = Address(display_name=settings.from_name or "", addr_spec=settings.from_addr)
+    # Headers are set from the checked, quoted text rather than headerregistry.Address,
+    # which refuses non-ASCII local parts that SMTPUTF8 servers accept.
+    msg["From"] = format_address(settings.from_name or "", settings.from_addr)
     if to:
-        msg["To"] = [_address(a) for a in to]
+        msg["To"] = ", ".join(to)
     else:
         # Only Bcc recipients: say so without naming them (RFC 5322 3.6.3).
         msg["To"] = "undisclosed-recipients:;"
     if cc:
-        msg["Cc"] = [_address(a) for a in cc]
+        msg["Cc"] = ", ".join(cc)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = make_msgid(domain=_msgid_domain(settings.from_addr))

@@ -186,7 +186,7 @@ def write_outbox(folder: Path, built: BuiltMessage, *, now: datetime | None = No
     task = safe_file_part(built.task_name, 40) or "message"
     fragment = "".join(ch for ch in built.message_id.partition("@")[0] if ch.isalnum())[-10:]
     target = folder / f"{stamp}_{task}_{fragment}.eml"
-    data = built.message.as_bytes(policy=built.message.policy.clone(linesep="\r\n"))
+    data = built.data
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=OUTBOX_DIR_MODE)
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
@@ -277,7 +277,16 @@ def _smtp_send(settings: SmtpSettings, built: BuiltMessage) -> dict[str, tuple[i
                 )
             smtp.login(settings.user, settings.password or "")
         stage = "send"
-        raw = smtp.send_message(built.message, built.from_addr, built.recipients)
+        options: list[str] = []
+        if built.smtputf8:
+            if not smtp.has_extn("smtputf8"):
+                raise EmailError(
+                    f"SMTP server {where} does not support SMTPUTF8, which the non-ASCII "
+                    f"addresses among {', '.join(built.recipients)} need; use ASCII addresses",
+                    permanent=True,
+                )
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        raw = smtp.sendmail(built.from_addr, built.recipients, built.data, options)
         refused = {addr: (code, _text(msg)) for addr, (code, msg) in raw.items()}
     except OSError as exc:  # smtplib's and ssl's exceptions are OSErrors too
         raise _translate(exc, settings, stage) from exc
