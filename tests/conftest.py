@@ -11,7 +11,6 @@ Each skips locally and fails under CI=true when its service is missing (see
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,8 +18,7 @@ from sqlalchemy.engine import make_url
 
 from tests.services import OdbcTarget, require, service_settings, unique_name
 
-if (Path(__file__).parent / "fixtures" / "smtp.py").exists():
-    pytest_plugins = ["tests.fixtures.smtp"]
+pytest_plugins = ["tests.fixtures.smtp"]
 
 _CONNECT_TIMEOUT = {"connect_timeout": 5}
 
