@@ -271,3 +271,30 @@ def test_non_ascii_address_is_sent_with_smtputf8(smtp_server: SmtpServer, tmp_pa
     got = only(smtp_server)
     assert got.rcpt_tos == ["jürgen@bücher.example"]
     assert got.message["To"] == "jürgen@bücher.example"
+
+
+def test_permanent_refusal_of_the_message_is_not_retried(
+    smtp_server_factory: Any, tmp_path: Path
+) -> None:
+    server: SmtpServer = smtp_server_factory(data_replies=["554 5.6.0 Message rejected"])
+    settings = SmtpSettings.from_env(server.env())
+    sleeps = Sleeps()
+    with pytest.raises(EmailError) as info:
+        send_with_retry(settings, message_for(settings, tmp_path), attempts=3, sleep=sleeps)
+    assert info.value.permanent
+    assert "554 5.6.0 Message rejected" in str(info.value)
+    assert sleeps.delays == []
+    assert server.handler.data_calls == 1
+
+
+def test_temporarily_refused_recipient_is_transient(
+    smtp_server_factory: Any, tmp_path: Path
+) -> None:
+    server: SmtpServer = smtp_server_factory(
+        refuse={"anna@example.com": "450 4.2.1 Mailbox busy, try later"}
+    )
+    settings = SmtpSettings.from_env(server.env())
+    with pytest.raises(EmailError) as info:
+        send(settings, message_for(settings, tmp_path, cc=[], bcc=[]))
+    assert not info.value.permanent
+    assert "anna@example.com: 450 4.2.1 Mailbox busy" in str(info.value)
