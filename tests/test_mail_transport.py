@@ -26,8 +26,6 @@ from src.services.mail import (
 )
 from tests.fixtures.smtp import REFUSED_RECIPIENT, SENDER, TEST_USER, Received, SmtpServer
 
-pytest_plugins = ["tests.fixtures.smtp"]
-
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
