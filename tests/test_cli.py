@@ -115,8 +115,8 @@ def test_add_prints_id_and_next_run(run):
         ),
         (
             ["--cron", "0 9 * * *", "--to", "bob@"],
-            "Error: email.to[0]: 'bob@' is not a valid e-mail address (There must be something "
-            "after the @-sign.); write it as name@example.com\n",
+            "Error: email.to[0]: 'bob@' is not a valid email address: There must be something "
+            "after the @-sign.\n",
         ),
         (
             ["--cron", "0 9 * * *", "--connection", "crm"],
@@ -136,8 +136,8 @@ def test_add_prints_id_and_next_run(run):
         ),
         (
             ["--cron", "0 9 * * *", "--subject", "Report\nBcc: evil@example.com"],
-            "Error: email.subject: 'Report\\nBcc: evil@example.com' contains a line break; use a "
-            "single line\n",
+            "Error: email.subject: 'Report\\nBcc: evil@example.com' contains a line feed (LF); a "
+            "header must be a single line of text\n",
         ),
         (
             ["--cron", "0 9 * * *", "--subject", "{tsk_name}"],
@@ -167,8 +167,7 @@ def test_add_several_problems_are_listed_together(run):
     assert result.output.splitlines() == [
         "Error: the task is not valid:",
         "query: the query is empty; give the SQL text (or query_file)",
-        "email.to[0]: 'nope' is not a valid e-mail address (An email address must have an "
-        "@-sign.); write it as name@example.com",
+        "email.to[0]: 'nope' is not a valid email address: An email address must have an @-sign.",
     ]
 
 

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from src.core.delivery import validate_address
 from src.core.errors import ConfigError, ValidationError
 from src.core.schedule import parse_schedule
-from src.core.task import check_address, check_connection, check_timezone
+from src.core.task import check_connection, check_timezone
 from src.core.templating import check_template
 from src.services.config import resolve_connection
 
@@ -37,7 +38,7 @@ def _non_empty(value: str) -> None:
 def _addresses(value: str) -> list[str]:
     parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
     for index, part in enumerate(parts):
-        check_address(part, f"recipient {index + 1}")
+        validate_address(part, f"recipient {index + 1}")
     return parts
 
 

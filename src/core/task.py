@@ -18,16 +18,15 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from email_validator import EmailNotValidError, validate_email
-
 from src.core import defaults
 from src.core.clock import parse_instant, to_utc_iso
+from src.core.delivery import SEND_IF_CHOICES, validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError
 from src.core.schedule import Schedule, parse_schedule
 from src.core.templating import check_template
 
 EXPORT_FORMATS = ("xlsx", "pdf", "csv")
-SEND_IF = ("always", "rows", "no_rows")
+SEND_IF = SEND_IF_CHOICES
 STATUSES = ("success", "failed", "timeout", "skipped", "interrupted", "running")
 
 # Options each export format accepts; anything else is kept but reported by `validate`.
@@ -261,27 +260,6 @@ def check_connection(value: Any, field: str = "connection", *, allow_password: b
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]")
 
 
-def check_header_text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(field, f"{value!r} is not text")
-    if _HEADER_BREAKS.search(value):
-        raise ValidationError(field, f"{value!r} contains a line break; use a single line")
-    return value
-
-
-def check_address(value: Any, field: str) -> str:
-    """A plain e-mail address (``name@example.com``); line breaks are refused so no header
-    can be injected."""
-    text = check_header_text(value, field).strip()
-    try:
-        validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationError(
-            field, f"{text!r} is not a valid e-mail address ({exc}); write it as name@example.com"
-        ) from None
-    return text
-
-
 def suggest_field(name: str, known: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -483,11 +461,11 @@ class _TaskReader:
                 self.fail(f"email.{key}", f"{value!r} is not a list of addresses")
                 value = []
             checked = [
-                self.attempt(check_address, v, f"email.{key}[{i}]") for i, v in enumerate(value)
+                self.attempt(validate_address, v, f"email.{key}[{i}]") for i, v in enumerate(value)
             ]
             lists[key] = tuple(a for a in checked if a is not None)
         subject = raw.get("subject", defaults.EMAIL_SUBJECT)
-        if self.attempt(check_header_text, subject, "email.subject") is not None:
+        if self.attempt(validate_header_text, subject, "email.subject") is not None:
             self.attempt(check_template, subject, "email.subject")
         body = raw.get("body", defaults.EMAIL_BODY)
         if not isinstance(body, str):

@@ -230,14 +230,25 @@ class TaskStore:
             task_file.tasks.append(task)
         return task
 
-    def update(self, ref: str, change: Callable[[Task], Task], now: datetime | None = None) -> Task:
-        """Apply ``change`` to the task ``ref`` names, under the lock; returns the new task."""
+    def update(
+        self,
+        ref: str,
+        change: Callable[[Task], Task],
+        now: datetime | None = None,
+        *,
+        touch: bool = True,
+    ) -> Task:
+        """Apply ``change`` to the task ``ref`` names, under the lock; returns the new task.
+
+        ``touch`` sets ``updated_at`` (a person's edit); the daemon's summary updates
+        pass ``touch=False``.
+        """
         moment = now or clock_now()
         with self.transaction() as task_file:
             current = task_file.find(ref)
             changed = change(current)
             task_file.check_unique_name(changed.name, except_id=current.id)
-            if changed != current:
+            if touch and changed != current:
                 changed = changed.with_changes(updated_at=moment)
             task_file.tasks[task_file.tasks.index(current)] = changed
         return changed

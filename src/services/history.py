@@ -1,0 +1,145 @@
+"""Run history: an append-only JSON-lines file, one line per step of a run.
+
+A run writes ``started`` when it begins, a line per step it completes
+(``exported``, ``emailed``) and ``finished`` at the end, all with the same
+``run_id``. Lines are appended under a lock and flushed to disk, so a crash
+loses at most the step in progress, and what was already done (an email sent)
+is on record. Readers fold the lines of a run into one record.
+
+Retention: lines older than ``keep_days`` are dropped (rewriting the file
+atomically, under the same lock) at most once per process per day.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from src.core.clock import parse_instant, to_utc_iso
+from src.services.atomic import atomic_write_bytes
+
+#: Statuses a finished run can have; ``running`` means no ``finished`` line (yet).
+FINAL_STATUSES = ("success", "failed", "timeout", "skipped", "interrupted")
+
+
+@dataclass
+class RunRecord:
+    """A run, folded from its lines."""
+
+    run_id: str
+    task_id: str
+    task_name: str
+    status: str = "running"
+    steps: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.data)
+        out.update(
+            run_id=self.run_id,
+            task_id=self.task_id,
+            task_name=self.task_name,
+            status=self.status,
+            steps=list(self.steps),
+        )
+        out.pop("event", None)
+        out.pop("at", None)
+        return out
+
+
+class RunHistory:
+    def __init__(self, path: Path, keep_days: int = 90) -> None:
+        self.path = path
+        self.keep_days = keep_days
+        self._lock = FileLock(str(path) + ".lock", timeout=30)
+        self._pruned_on: str | None = None
+
+    def append(self, event: str, run_id: str, at: datetime, **fields: Any) -> None:
+        """Append one line for ``run_id``; durable when this returns."""
+        line = {"event": event, "run_id": run_id, "at": to_utc_iso(at), **fields}
+        data = (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._maybe_prune(at)
+
+    def lines(self) -> Iterator[dict[str, Any]]:
+        """Every line, oldest first; a torn last line (a crash mid-write) is skipped."""
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            for raw in handle:
+                try:
+                    item = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(item, dict) and "run_id" in item:
+                    yield item
+
+    def runs(self, task_id: str | None = None) -> list[RunRecord]:
+        """Runs folded from their lines, oldest first (optionally of one task)."""
+        records: dict[str, RunRecord] = {}
+        for line in self.lines():
+            if task_id is not None and line.get("task_id") != task_id:
+                continue
+            run_id = str(line["run_id"])
+            record = records.get(run_id)
+            if record is None:
+                record = records[run_id] = RunRecord(
+                    run_id=run_id,
+                    task_id=str(line.get("task_id", "")),
+                    task_name=str(line.get("task_name", "")),
+                )
+            record.steps.append(str(line.get("event")))
+            record.data.update({k: v for k, v in line.items() if v is not None})
+            if line.get("event") == "finished":
+                record.status = str(line.get("status", "failed"))
+        return list(records.values())
+
+    def get(self, run_id: str) -> RunRecord | None:
+        for record in self.runs():
+            if record.run_id == run_id:
+                return record
+        return None
+
+    def _maybe_prune(self, now: datetime) -> None:
+        today = now.date().isoformat()
+        if self._pruned_on == today:
+            return
+        self._pruned_on = today
+        self.prune(now)
+
+    def prune(self, now: datetime) -> int:
+        """Drop lines of runs that started more than ``keep_days`` ago; returns lines dropped."""
+        cutoff = now - timedelta(days=self.keep_days)
+        with self._lock:
+            lines = list(self.lines())
+            old_runs = {
+                line["run_id"]
+                for line in lines
+                if line.get("event") == "started" and parse_instant(str(line["at"])) < cutoff
+            }
+            if not old_runs:
+                return 0
+            kept = [line for line in lines if line["run_id"] not in old_runs]
+            data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in kept)
+            atomic_write_bytes(self.path, data.encode("utf-8"), mode=0o640)
+            return len(lines) - len(kept)

@@ -1,0 +1,335 @@
+"""One run of one task, end to end: query -> exports -> email -> history and summary.
+
+What the daemon calls at each fire time and what ``manage_tasks.py run`` calls.
+The result of the query is read once, in batches, and fed to every export at the
+same time, so memory stays flat whatever the row count. A failure at any step
+becomes data (a ``failed`` or ``timeout`` record, the task's ``last_error``), never
+a half-sent report: files of a failed export are removed, and the email is built
+only from finished files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from src.core.clock import now as clock_now
+from src.core.clock import to_utc_iso
+from src.core.errors import (
+    ConfigError,
+    QueryTimeout,
+    RunError,
+    StoreError,
+    TaskNotFound,
+    ValidationError,
+)
+from src.core.result import Row
+from src.core.runvars import run_variables
+from src.core.task import Summary, Task
+from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
+from src.services.export.files import prune_exports, render_filename, run_folder
+from src.services.history import RunHistory
+from src.services.mail import (
+    Delivery,
+    ReportEmail,
+    build_report_message,
+    send_with_retry,
+    should_send,
+)
+from src.services.query import QueryService
+from src.services.settings import Settings
+from src.services.task_store import TaskStore
+
+log = logging.getLogger(__name__)
+
+TRIGGERS = ("manual", "schedule", "webhook", "catch-up")
+_TASK_ONLY_OPTIONS = ("enabled", "filename")
+
+
+@dataclass
+class RunOutcome:
+    """What a run did, for the CLI and the daemon."""
+
+    run_id: str
+    task: Task
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    rows: int = 0
+    rowcount: int | None = None
+    files: list[ExportFile] = field(default_factory=list)
+    delivery: Delivery | None = None
+    email_skipped: str | None = None
+    error: RunError | None = None
+    notes: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    preview: list[Row] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+class Runner:
+    def __init__(
+        self,
+        store: TaskStore,
+        settings: Settings,
+        query: QueryService,
+        *,
+        clock: Callable[[], datetime] = clock_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.query = query
+        self.clock = clock
+        self.sleep = sleep
+        self.history = RunHistory(settings.history_path, settings.history_keep_days)
+
+    def run(
+        self,
+        task: Task,
+        *,
+        trigger: str = "manual",
+        scheduled_for: datetime | None = None,
+        attempt: int = 1,
+        run_id: str | None = None,
+    ) -> RunOutcome:
+        """Run ``task`` once; always returns an outcome (never raises a RunError)."""
+        run_id = run_id or str(uuid.uuid4())
+        started = self.clock()
+        run_at = scheduled_for or started
+        self.history.append(
+            "started",
+            run_id,
+            started,
+            task_id=task.id,
+            task_name=task.name,
+            trigger=trigger,
+            scheduled_for=to_utc_iso(run_at),
+            started_at=to_utc_iso(started),
+            attempt=attempt,
+        )
+        outcome = RunOutcome(run_id, task, "running", started, started)
+        try:
+            self._query_and_export(task, run_id, run_at, outcome)
+            self.history.append(
+                "exported",
+                run_id,
+                self.clock(),
+                task_id=task.id,
+                rows=outcome.rows,
+                files=[_file_json(f) for f in outcome.files],
+            )
+            self._email(task, run_id, run_at, outcome)
+            outcome.status = "success"
+        except (RunError, ConfigError, ValidationError) as exc:
+            error = exc if isinstance(exc, RunError) else RunError(str(exc), permanent=True)
+            outcome.error = error
+            outcome.status = "timeout" if isinstance(exc, QueryTimeout) else "failed"
+        outcome.finished_at = self.clock()
+        self._finish(task, outcome, trigger)
+        return outcome
+
+    # -- steps --
+
+    def _sql(self, task: Task) -> str:
+        if task.query is not None:
+            return task.query
+        path = Path(task.query_file or "")
+        if not path.is_absolute():
+            path = self.store.path.resolve().parent / path
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RunError(
+                f"query_file {task.query_file!r}: cannot read {path}: {exc.strerror}",
+                permanent=True,
+            ) from None
+
+    def _query_and_export(
+        self, task: Task, run_id: str, run_at: datetime, outcome: RunOutcome
+    ) -> None:
+        sql = self._sql(task)
+        folder = run_folder(self.settings.exports_dir, task.name, run_id, run_at)
+        values = self._template_values(task, run_id, run_at)
+        context = ExportContext(title=task.name, run_at=run_at, zone=task.zone)
+        formats = task.enabled_exports
+        writers: list[ExportWriter] = []
+        preview = outcome.preview
+        try:
+            with self.query.execute(
+                task.connection,
+                sql,
+                task.params,
+                run_at=run_at,
+                zone=task.zone,
+                timeout_seconds=task.timeout_seconds,
+                read_only=bool(task.extra.get("read_only", False)),
+            ) as result:
+                outcome.rowcount = result.rowcount
+                outcome.notes.extend(result.notes)
+                outcome.columns = [c.name for c in result.columns]
+                for fmt in formats if result.columns else []:
+                    options = {
+                        k: v for k, v in task.exports[fmt].items() if k not in _TASK_ONLY_OPTIONS
+                    }
+                    if fmt == "pdf" and "full_result_in" not in options:
+                        full = next((f for f in ("xlsx", "csv") if f in formats), None)
+                        options["full_result_in"] = full
+                    template = str(task.exports[fmt].get("filename") or "")
+                    name = render_filename(template or self.settings.filename_template, values, fmt)
+                    exporter = get_exporter(fmt)
+                    writers.append(exporter.open(folder / name, result.columns, context, options))
+                for batch in result.batches:
+                    outcome.rows += len(batch)
+                    if len(preview) < self.settings.preview_rows:
+                        preview.extend(batch[: self.settings.preview_rows - len(preview)])
+                    for writer in writers:
+                        writer.write_batch(batch)
+            outcome.files = [writer.close() for writer in writers]
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        for exported in outcome.files:
+            outcome.notes.extend(exported.notes)
+
+    def _template_values(self, task: Task, run_id: str, run_at: datetime) -> dict[str, Any]:
+        values: dict[str, Any] = dict(run_variables(run_at, task.zone))
+        values.update(task_name=task.name, run_id=run_id, row_count=0, duration="")
+        return values
+
+    def _email(self, task: Task, run_id: str, run_at: datetime, outcome: RunOutcome) -> None:
+        email = task.email
+        if not email.recipients:
+            outcome.email_skipped = "the task has no recipients"
+            return
+        if not should_send(email.send_if, outcome.rows):
+            outcome.email_skipped = f"send_if is {email.send_if!r} and the result has " + (
+                f"{outcome.rows} rows" if outcome.rows else "no rows"
+            )
+            return
+        variables: dict[str, Any] = dict(run_variables(run_at, task.zone))
+        variables["run_id"] = run_id
+        report = ReportEmail(
+            task_name=task.name,
+            to=email.to,
+            cc=email.cc,
+            bcc=email.bcc,
+            subject=email.subject,
+            body=email.body,
+            variables=variables,
+            row_count=outcome.rows,
+            duration=(self.clock() - outcome.started_at).total_seconds(),
+            columns=outcome.columns,
+            preview_rows=outcome.preview,
+            preview_limit=self.settings.preview_rows,
+            attachments=[f.path for f in outcome.files],
+        )
+        built = build_report_message(report, self.settings.smtp, now=self.clock())
+        delivery = send_with_retry(
+            self.settings.smtp,
+            built,
+            attempts=self.settings.smtp_retries,
+            delay=self.settings.smtp_retry_delay,
+            sleep=self.sleep,
+            now=self.clock(),
+        )
+        outcome.delivery = delivery
+        self.history.append(
+            "emailed",
+            run_id,
+            self.clock(),
+            task_id=task.id,
+            email=_delivery_json(delivery),
+        )
+        refused = delivery.refused_error()
+        if refused is not None:
+            raise refused
+
+    def _finish(self, task: Task, outcome: RunOutcome, trigger: str) -> None:
+        error = outcome.error
+        self.history.append(
+            "finished",
+            outcome.run_id,
+            outcome.finished_at,
+            task_id=task.id,
+            task_name=task.name,
+            trigger=trigger,
+            status=outcome.status,
+            finished_at=to_utc_iso(outcome.finished_at),
+            duration_seconds=round(outcome.duration, 3),
+            rows=outcome.rows,
+            rowcount=outcome.rowcount,
+            files=[_file_json(f) for f in outcome.files],
+            email=_delivery_json(outcome.delivery) if outcome.delivery else None,
+            email_skipped=outcome.email_skipped,
+            notes=outcome.notes or None,
+            error=(
+                {"type": error.kind, "message": str(error), "permanent": error.permanent}
+                if error
+                else None
+            ),
+        )
+        self._update_summary(task, outcome)
+        prune_exports(self.settings.exports_dir, self.settings.exports_keep_days, self.clock())
+
+    def _update_summary(self, task: Task, outcome: RunOutcome) -> None:
+        """Only the summary fields change, under the store's lock, on the task as it is
+        now in tasks.json (never a stale copy of its definition)."""
+
+        def change(current: Task) -> Task:
+            summary = current.summary
+            return current.with_changes(
+                summary=Summary(
+                    last_run=outcome.started_at,
+                    last_status=outcome.status,
+                    last_error=str(outcome.error) if outcome.error else None,
+                    next_run=current.next_run(outcome.finished_at),
+                    run_count=summary.run_count + 1,
+                    error_count=summary.error_count + (0 if outcome.ok else 1),
+                )
+            )
+
+        try:
+            self.store.update(task.id, change, touch=False)
+        except TaskNotFound:
+            log.info("task %s was deleted during its run; the run is in the history", task.id)
+        except StoreError as exc:
+            # tasks.json broken by hand mid-run: the history holds the run; say so loudly
+            log.warning("run %s: could not update the task summary: %s", outcome.run_id, exc)
+            outcome.notes.append(f"task summary not updated: {exc}")
+
+
+def _file_json(exported: ExportFile) -> dict[str, Any]:
+    return {
+        "format": exported.format,
+        "path": str(exported.path),
+        "size_bytes": exported.size_bytes,
+        "rows": exported.rows_written,
+    }
+
+
+def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "recipients": delivery.recipients,
+        "message_id": delivery.message_id,
+        "outbox_path": str(delivery.outbox_path) if delivery.outbox_path else None,
+        "attachments": delivery.attachments_mode,
+        "size_bytes": delivery.size_bytes,
+        "server": delivery.server,
+        "attempts": delivery.attempts,
+        "refused": {k: f"{c} {t}" for k, (c, t) in delivery.refused.items()} or None,
+    }

@@ -1,0 +1,99 @@
+"""Where a run puts things, read from .env / the environment.
+
+Relative paths are taken from the folder of tasks.json, so the daemon, the CLI
+and a systemd unit agree whatever their working directory.
+
+| Variable | Default | Meaning |
+|---|---|---|
+| ``DATA_DIR`` | ``data`` | Exports, outbox and run history live here. |
+| ``EXPORTS_DIR`` | ``$DATA_DIR/exports`` | One folder per run. |
+| ``EXPORTS_KEEP_DAYS`` | ``30`` | Run folders older than this are removed. |
+| ``HISTORY_FILE`` | ``$DATA_DIR/runs.jsonl`` | The run history. |
+| ``HISTORY_KEEP_DAYS`` | ``90`` | Runs older than this are dropped from the history. |
+| ``OUTBOX_DIR`` | ``$DATA_DIR/outbox`` | Messages land here when no ``SMTP_HOST`` is set. |
+| ``EMAIL_PREVIEW_ROWS`` | ``20`` | Rows shown in the message body. |
+| ``EXPORT_FILENAME`` | ``{task_name}_{run_date:%Y-%m-%d}`` | File name template. |
+| ``SMTP_RETRIES`` | ``3`` | Tries of a transient SMTP failure within a run. |
+| ``SMTP_RETRY_DELAY`` | ``10`` | Seconds before the first SMTP retry. |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.core import defaults
+from src.core.errors import ConfigError
+from src.core.templating import check_template
+from src.services.mail import SmtpSettings
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name}={text!r} is not a whole number of at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_dir: Path
+    data_dir: Path
+    exports_dir: Path
+    exports_keep_days: int
+    history_path: Path
+    history_keep_days: int
+    preview_rows: int
+    filename_template: str
+    smtp: SmtpSettings
+    smtp_retries: int
+    smtp_retry_delay: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], base_dir: Path) -> Settings:
+        def path(name: str, default: Path) -> Path:
+            text = (env.get(name) or "").strip()
+            chosen = Path(text).expanduser() if text else default
+            return chosen if chosen.is_absolute() else base_dir / chosen
+
+        data_dir = path("DATA_DIR", Path("data"))
+        template = (env.get("EXPORT_FILENAME") or "").strip() or defaults.FILENAME_TEMPLATE
+        try:
+            check_template(template, "EXPORT_FILENAME")
+        except Exception as exc:
+            raise ConfigError(str(exc)) from None
+        outbox = path("OUTBOX_DIR", data_dir / "outbox")
+        smtp = SmtpSettings.from_env({**env, "OUTBOX_DIR": str(outbox)}, base_dir=base_dir)
+        return cls(
+            base_dir=base_dir,
+            data_dir=data_dir,
+            exports_dir=path("EXPORTS_DIR", data_dir / "exports"),
+            exports_keep_days=_int(env, "EXPORTS_KEEP_DAYS", 30, minimum=1),
+            history_path=path("HISTORY_FILE", data_dir / "runs.jsonl"),
+            history_keep_days=_int(env, "HISTORY_KEEP_DAYS", 90, minimum=1),
+            preview_rows=_int(env, "EMAIL_PREVIEW_ROWS", 20),
+            filename_template=template,
+            smtp=smtp,
+            smtp_retries=_int(env, "SMTP_RETRIES", 3, minimum=1),
+            smtp_retry_delay=_float(env, "SMTP_RETRY_DELAY", 10.0),
+        )
