@@ -5,6 +5,16 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
+# The main job on the embedded default: the bundled SQLite demo database, email to
+# data/outbox/ unless SMTP_HOST is set in .env.
+run: venv demo
+	$(BIN)/python manage_tasks.py run "Demo sales"
+	@echo "Reports are in data/exports/, the email in data/outbox/; see: $(BIN)/python manage_tasks.py history"
+
+# The demo database (data/demo.db), built on first use.
+demo: venv
+	@$(BIN)/python -m src.services.demo data/demo.db
+
 # Create .venv and install requirements-dev.txt when the requirement files changed.
 venv:
 	@bash scripts/ensure-venv.sh

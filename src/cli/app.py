@@ -18,6 +18,11 @@ from src.core.clock import now as clock_now
 from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task, check_connection, new_task_id
 from src.services.config import load_env, resolve_connection
+from src.services.history import RunHistory
+from src.services.mail import send_test_message
+from src.services.query import QueryService
+from src.services.runner import Runner
+from src.services.settings import Settings
 from src.services.task_checks import task_warnings
 from src.services.task_store import TaskStore
 
@@ -324,3 +329,91 @@ def validate() -> None:
     click.echo(
         f"{ctx.store.path}: {len(task_file.tasks)} task(s) valid{kind}, {len(warnings)} warning(s)"
     )
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def _settings(ctx: Context) -> Settings:
+    return Settings.from_env(ctx.env, ctx.store.path.resolve().parent)
+
+
+@cli.command()
+@click.argument("ref")
+def run(ref: str) -> None:
+    """Run a task now: query, export, email, record. Exit 1 if the run fails.
+
+    Runs even when the task is disabled. Without SMTP_HOST in .env the message is
+    written to the outbox folder instead of being sent.
+
+    \b
+    Example:
+      manage_tasks.py run "Daily sales"
+    """
+    ctx = _context()
+    task = ctx.store.load().find(ref)
+    settings = _settings(ctx)
+    query = QueryService(ctx.env)
+    try:
+        outcome = Runner(ctx.store, settings, query).run(task, trigger="manual")
+    finally:
+        query.close()
+    click.echo(render.outcome_text(outcome))
+    if not outcome.ok:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history(ref: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs, newest first (of one task when REF is given).
+
+    \b
+    Examples:
+      manage_tasks.py history
+      manage_tasks.py history "Daily sales" -n 5 --json
+    """
+    ctx = _context()
+    task = ctx.store.load().find(ref) if ref else None
+    records = RunHistory(_settings(ctx).history_path).runs(task.id if task else None)
+    newest = list(reversed(records))[:limit]
+    if as_json:
+        click.echo(render.dumps([record.to_json() for record in newest]))
+    elif not newest:
+        click.echo("No runs recorded yet. Run a task with `manage_tasks.py run NAME`.")
+    else:
+        click.echo(render.history_table(newest))
+
+
+@cli.command("test-connection")
+@click.argument("name", default="DATABASE_URL")
+def test_connection(name: str) -> None:
+    """Connect to a database from .env and run a trivial query.
+
+    NAME is DATABASE_URL (default), DB_SALES_URL or its short form sales.
+
+    \b
+    Example:
+      manage_tasks.py test-connection sales
+    """
+    query = QueryService(_context().env)
+    try:
+        click.echo(f"OK: {query.test_connection(name)}")
+    finally:
+        query.close()
+
+
+@cli.command("test-email")
+@click.option("--to", "to", required=True, help="Where to send the test message.")
+def test_email(to: str) -> None:
+    """Send a test message through the configured SMTP server (or the outbox).
+
+    \b
+    Example:
+      manage_tasks.py test-email --to me@example.com
+    """
+    settings = _settings(_context())
+    delivery = send_test_message(settings.smtp, to)
+    click.echo(f"OK: {delivery.describe()}")

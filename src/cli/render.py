@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from src.core.task import Task
+from src.services.history import RunRecord
+from src.services.runner import RunOutcome
 
 
 def local_time(moment: datetime | None, task: Task) -> str:
@@ -118,3 +120,48 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
 def _options(options: Any) -> str:
     shown = {k: v for k, v in dict(options).items() if k != "enabled"}
     return json.dumps(shown) if shown else ""
+
+
+def outcome_text(outcome: RunOutcome) -> str:
+    """What `run` prints: status, rows, files, where the email went, the error."""
+    task = outcome.task
+    lines = [
+        f"Run {outcome.run_id} of {task.name!r}: {outcome.status} in {outcome.duration:.1f} s",
+    ]
+    if outcome.rowcount is not None and not outcome.columns:
+        lines.append(f"Statement affected {outcome.rowcount} rows")
+    else:
+        lines.append(f"Rows: {outcome.rows}")
+    for exported in outcome.files:
+        lines.append(f"File: {exported.path} ({exported.size_bytes:,} bytes)")
+    if outcome.delivery is not None:
+        lines.append(f"Email: {outcome.delivery.describe()}")
+    elif outcome.email_skipped:
+        lines.append(f"Email: not sent ({outcome.email_skipped})")
+    lines += [f"Note: {note}" for note in outcome.notes]
+    if outcome.error is not None:
+        kind = "permanent" if outcome.error.permanent else "transient, worth a retry"
+        lines.append(f"Error ({outcome.error.kind}, {kind}): {outcome.error}")
+    return "\n".join(lines)
+
+
+def history_table(records: Sequence[RunRecord]) -> str:
+    rows = []
+    for record in records:
+        data = record.data
+        started = str(data.get("started_at") or data.get("at") or "-").replace("T", " ")
+        error = data.get("error") or {}
+        rows.append(
+            [
+                record.run_id[:8],
+                started.replace("Z", " UTC"),
+                record.task_name,
+                str(data.get("trigger", "-")),
+                record.status,
+                str(data.get("rows", "-")),
+                f"{data['duration_seconds']:.1f}s" if "duration_seconds" in data else "-",
+                str(error.get("message", "")) if isinstance(error, dict) else str(error),
+            ]
+        )
+    headers = ["RUN", "STARTED", "TASK", "TRIGGER", "STATUS", "ROWS", "TIME", "ERROR"]
+    return table(headers, rows, {2: 32, 7: 60})
