@@ -1,0 +1,396 @@
+"""One run end to end against real servers: query -> xlsx/csv/pdf -> email -> history.
+
+Every produced file is read back with a real reader (openpyxl, csv, pypdf), and
+every message is received by a real SMTP server (aiosmtpd) or read from the outbox.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from src.core.task import Task
+from src.services.query import QueryService
+from src.services.runner import Runner, RunOutcome
+from src.services.settings import Settings
+from src.services.task_store import TaskStore
+
+LONG_TEXT = "long " * 2000  # 10,000 characters
+UNICODE = "Zoë 🚀 שלום"
+
+
+def make_task(**fields: Any) -> dict[str, Any]:
+    task = {
+        "id": "7c1e4b1a-0000-4000-8000-000000000001",
+        "name": "Typed report",
+        "connection": "DATABASE_URL",
+        "query": "SELECT * FROM typed ORDER BY id",
+        "schedule": {"cron": "0 9 * * *"},
+        "timezone": "Europe/Berlin",
+        "exports": {"xlsx": True, "csv": True, "pdf": True},
+        "email": {"to": ["team@example.com"]},
+        "timeout_seconds": 30,
+    }
+    task.update(fields)
+    return task
+
+
+class Harness:
+    """A tasks.json, settings and a runner in a temp folder."""
+
+    def __init__(self, folder: Path, env: dict[str, str], task: dict[str, Any]) -> None:
+        self.folder = folder
+        self.env = env
+        self.store = TaskStore(folder / "tasks.json")
+        self.store.path.write_text(json.dumps({"version": 1, "tasks": [task]}))
+        self.settings = Settings.from_env(env, folder)
+        self.query = QueryService(env)
+        self.sleeps: list[float] = []
+        self.runner = Runner(self.store, self.settings, self.query, sleep=self.sleeps.append)
+
+    @property
+    def task(self) -> Task:
+        return self.store.load().tasks[0]
+
+    def run(self) -> RunOutcome:
+        return self.runner.run(self.task, scheduled_for=datetime(2026, 11, 23, 8, tzinfo=UTC))
+
+    def history(self) -> list[dict[str, Any]]:
+        return [r.to_json() for r in self.runner.history.runs()]
+
+    def outbox(self) -> list[Path]:
+        return sorted(self.settings.smtp.outbox_dir.glob("*.eml"))
+
+    def export_files(self) -> list[Path]:
+        return sorted(p for p in self.settings.exports_dir.rglob("*") if p.is_file())
+
+    def close(self) -> None:
+        self.query.close()
+
+
+@pytest.fixture
+def harness(tmp_path: Path):
+    made: list[Harness] = []
+
+    def make(env: dict[str, str], **task_fields: Any) -> Harness:
+        h = Harness(tmp_path, env, make_task(**task_fields))
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()
+
+
+# -- the typed table on each backend ------------------------------------------------------
+
+PG_TABLE = f"""
+CREATE TABLE typed (
+    id integer PRIMARY KEY, amount numeric(12, 2), ratio double precision, day date,
+    ts timestamp, tstz timestamptz, flag boolean, missing text, name text, long_text text
+);
+INSERT INTO typed VALUES
+ (1, 1234.50, 0.25, '2026-11-22', '2026-11-22 13:45:00', '2026-11-22 12:00:00+00',
+  true, NULL, '{UNICODE}', '{LONG_TEXT}'),
+ (2, -0.01, 1e10, '2024-02-29', '2024-02-29 00:00:01', '2024-02-29 23:30:00+00',
+  false, NULL, '=SUM(A1:A9)', 'short');
+"""
+
+MARIADB_TABLE = f"""
+CREATE TABLE typed (
+    id integer PRIMARY KEY, amount decimal(12, 2), ratio double, day date,
+    ts datetime, tstz timestamp NULL, flag boolean, missing text, name text, long_text text
+) CHARACTER SET utf8mb4;
+INSERT INTO typed VALUES
+ (1, 1234.50, 0.25, '2026-11-22', '2026-11-22 13:45:00', '2026-11-22 12:00:00',
+  true, NULL, '{UNICODE}', '{LONG_TEXT}'),
+ (2, -0.01, 1e10, '2024-02-29', '2024-02-29 00:00:01', '2024-02-29 23:30:00',
+  false, NULL, '=SUM(A1:A9)', 'short');
+"""
+
+SQLITE_TABLE = PG_TABLE.replace("timestamptz", "timestamp").replace("+00'", "'")
+
+
+def load_table(url: str, script: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET time_zone = '+00:00'"))
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "mariadb", "sqlite"])
+def typed_url(request, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_fresh_url")
+        load_table(url, PG_TABLE)
+    elif request.param == "mariadb":
+        url = request.getfixturevalue("mariadb_fresh_url")
+        load_table(url, MARIADB_TABLE)
+    else:
+        url = f"sqlite:///{tmp_path / 'typed.db'}"
+        load_table(url, SQLITE_TABLE)
+    return url
+
+
+def test_types_round_trip_through_every_export(harness, typed_url):
+    h = harness({"DATABASE_URL": typed_url})
+    outcome = h.run()
+    assert outcome.status == "success", outcome.error
+    assert outcome.rows == 2
+    by_format = {f.format: f.path for f in outcome.files}
+    assert set(by_format) == {"xlsx", "csv", "pdf"}
+    sqlite = typed_url.startswith("sqlite")
+
+    # xlsx: typed cells, read back with openpyxl
+    sheet = openpyxl.load_workbook(by_format["xlsx"]).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == (
+        "id",
+        "amount",
+        "ratio",
+        "day",
+        "ts",
+        "tstz",
+        "flag",
+        "missing",
+        "name",
+        "long_text",
+    )
+    first, second = rows[1], rows[2]
+    assert first[0] == 1 and isinstance(first[0], int | float)
+    assert first[1] == pytest.approx(1234.5) and second[1] == pytest.approx(-0.01)
+    assert first[2] == pytest.approx(0.25) and second[2] == pytest.approx(1e10)
+    if not sqlite:  # SQLite has no date type: dates come back as text there
+        assert first[3].date() == date(2026, 11, 22)
+        assert first[4] == datetime(2026, 11, 22, 13, 45)
+        # timestamptz shown in the task's zone (Berlin, UTC+1 in November)
+        expected_tstz = datetime(2026, 11, 22, 13, 0) if "postgresql" in typed_url else None
+        if expected_tstz:
+            assert first[5] == expected_tstz
+    assert first[6] in (True, 1)
+    assert first[7] is None
+    assert first[8] == UNICODE
+    assert first[9] == LONG_TEXT
+    assert second[8] == "=SUM(A1:A9)"  # stored as text, never a formula
+    assert sheet.cell(row=3, column=9).data_type == "s"
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref is not None
+    assert sheet.cell(row=1, column=1).font.b
+
+    # csv: UTF-8, RFC 4180, exact decimals, ISO dates
+    with by_format["csv"].open(newline="", encoding="utf-8") as handle:
+        records = list(csv.reader(handle))
+    assert records[0][0] == "id"
+    assert records[1][1] == "1234.50" if not sqlite else records[1][1] in ("1234.5", "1234.50")
+    assert records[1][3] == "2026-11-22"
+    assert records[1][7] == ""
+    assert records[1][8] == UNICODE
+    assert records[1][9] == LONG_TEXT
+    assert records[2][8] == "=SUM(A1:A9)"
+
+    # pdf: text extracted with pypdf
+    text = "\n".join(page.extract_text() for page in PdfReader(by_format["pdf"]).pages)
+    assert "Typed report" in text
+    assert "amount" in text and "long_text" in text
+    assert "1234.50" in text or "1,234.50" in text or "1234.5" in text
+    assert "2026-11-22" in text
+    assert "Page 1 of" in text or "page 1 of" in text
+
+    # the email (outbox: no SMTP_HOST) carries the same bytes
+    (eml,) = h.outbox()
+    message = message_from_bytes(eml.read_bytes(), policy=default_policy)
+    attached = {
+        part.get_filename(): part.get_payload(decode=True) for part in message.iter_attachments()
+    }
+    assert attached == {p.name: p.read_bytes() for p in by_format.values()}
+
+
+# -- email -------------------------------------------------------------------------------
+
+
+def test_starttls_and_auth_delivery_with_history(harness, smtp_tls_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    load_table(url, SQLITE_TABLE)
+    env = {"DATABASE_URL": url, **smtp_tls_server.env()}
+    h = harness(
+        env,
+        email={
+            "to": ["team@example.com"],
+            "bcc": ["audit@example.com"],
+            "subject": "Report {run_date:%d.%m.%Y}: {row_count} rows",
+        },
+    )
+    outcome = h.run()
+    assert outcome.status == "success", outcome.error
+    (received,) = smtp_tls_server.messages
+    assert received.login == "reporter"  # AUTH after STARTTLS
+    assert sorted(received.rcpt_tos) == ["audit@example.com", "team@example.com"]
+    message = received.message
+    assert message["Subject"] == "Report 23.11.2026: 2 rows"
+    assert "Bcc" not in message
+    assert {p.get_filename() for p in message.iter_attachments()} == {
+        f.path.name for f in outcome.files
+    }
+    (record,) = h.history()
+    assert record["status"] == "success"
+    assert record["steps"] == ["started", "exported", "emailed", "finished"]
+    assert record["email"]["message_id"] == message["Message-ID"]
+    assert h.outbox() == []
+    summary = json.loads(h.store.path.read_text())["tasks"][0]
+    assert (summary["last_status"], summary["run_count"], summary["error_count"]) == (
+        "success",
+        1,
+        0,
+    )
+
+
+def test_outbox_is_the_default_and_send_if_rows_skips_empty(harness, tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    load_table(url, "CREATE TABLE typed (id integer)")
+    h = harness({"DATABASE_URL": url}, email={"to": ["a@example.com"], "send_if": "rows"})
+    outcome = h.run()
+    assert outcome.status == "success"
+    assert outcome.email_skipped == "send_if is 'rows' and the result has no rows"
+    assert h.outbox() == []
+    h2 = harness({"DATABASE_URL": url}, email={"to": ["a@example.com"], "send_if": "no_rows"})
+    assert h2.run().delivery.outbox_path in h2.outbox()
+
+
+# -- failures: each a clear recorded error, nothing half-sent ------------------------------
+
+
+def assert_failed_cleanly(h: Harness, outcome: RunOutcome, status: str, message: str) -> dict:
+    assert outcome.status == status
+    assert message in str(outcome.error)
+    (record,) = h.history()
+    assert record["status"] == status
+    assert message in record["error"]["message"]
+    saved = json.loads(h.store.path.read_text())["tasks"][0]
+    assert saved["last_status"] == status and saved["error_count"] == 1
+    assert message in saved["last_error"]
+    return record
+
+
+def test_unknown_connection_is_recorded_and_nothing_sent(harness):
+    h = harness({}, connection="crm")
+    outcome = h.run()
+    record = assert_failed_cleanly(
+        h, outcome, "failed", "connection 'crm': DB_CRM_URL is not set in .env or the environment"
+    )
+    assert record["error"]["permanent"] is True
+    assert h.outbox() == [] and h.export_files() == []
+
+
+def test_bad_password_is_recorded_without_the_password(harness, pg_url):
+    bad = sa.engine.make_url(pg_url).set(password="WrongPassw0rd!")
+    h = harness({"DATABASE_URL": bad.render_as_string(hide_password=False)})
+    outcome = h.run()
+    assert outcome.status == "failed"
+    text = h.settings.history_path.read_text() + h.store.path.read_text() + str(outcome.error)
+    assert "WrongPassw0rd!" not in text
+    assert "password" in str(outcome.error).lower()
+    assert h.outbox() == [] and h.export_files() == []
+
+
+def test_server_side_timeout_is_recorded_as_timeout(harness, pg_url):
+    h = harness({"DATABASE_URL": pg_url}, query="SELECT pg_sleep(5)", timeout_seconds=1)
+    outcome = h.run()
+    assert outcome.status == "timeout"
+    (record,) = h.history()
+    assert record["status"] == "timeout"
+    assert record["error"]["type"] == "timeout"
+    assert h.outbox() == [] and h.export_files() == []
+
+
+def test_smtp_down_keeps_exports_and_says_where(harness, refusing_port, tmp_path):
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    load_table(url, SQLITE_TABLE)
+    env = {
+        "DATABASE_URL": url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(refusing_port),
+        "SMTP_SECURITY": "none",
+        "SMTP_FROM": "reports@example.com",
+        "SMTP_RETRIES": "2",
+    }
+    h = harness(env)
+    outcome = h.run()
+    record = assert_failed_cleanly(h, outcome, "failed", f"127.0.0.1:{refusing_port}")
+    assert record["error"]["permanent"] is False
+    assert h.sleeps == [10.0]  # one retry of the transient failure, after SMTP_RETRY_DELAY
+    assert record["steps"] == ["started", "exported", "finished"]
+    kept = [Path(f["path"]) for f in record["files"]]
+    assert kept and all(p.is_file() for p in kept)
+    assert h.outbox() == []
+
+
+def test_refused_recipient_is_reported_and_others_get_the_report(
+    harness, smtp_refusing_server, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    load_table(url, SQLITE_TABLE)
+    env = {"DATABASE_URL": url, **smtp_refusing_server.env()}
+    h = harness(env, email={"to": ["team@example.com", "nobody@example.com"]})
+    outcome = h.run()
+    record = assert_failed_cleanly(h, outcome, "failed", "nobody@example.com (550")
+    assert record["error"]["permanent"] is True
+    (received,) = smtp_refusing_server.messages
+    assert received.rcpt_tos == ["team@example.com"]
+    assert "emailed" in record["steps"]
+
+
+def test_odbc_connection_runs_a_report(harness, odbc_mariadb, mariadb_url):
+    load_table(
+        mariadb_url,
+        "DROP TABLE IF EXISTS odbc_report; "
+        "CREATE TABLE odbc_report (id int, label text); "
+        "INSERT INTO odbc_report VALUES (1, 'via ODBC'), (2, 'Zoë')",
+    )
+    h = harness(
+        {"DB_ODBC_URL": odbc_mariadb.sqlalchemy_url("mysql")},
+        connection="odbc",
+        query="SELECT id, label FROM odbc_report ORDER BY id",
+        exports={"csv": True},
+    )
+    outcome = h.run()
+    assert outcome.status == "success", outcome.error
+    (exported,) = outcome.files
+    lines = exported.path.read_text(encoding="utf-8").splitlines()
+    assert lines == ["id,label", "1,via ODBC", "2,Zoë"]
+
+
+def test_statement_without_rows_reports_rows_affected(harness, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    load_table(url, "CREATE TABLE t (x integer); INSERT INTO t VALUES (1), (2), (3)")
+    h = harness({"DATABASE_URL": url}, query="UPDATE t SET x = x + 1", email={})
+    outcome = h.run()
+    assert outcome.status == "success"
+    assert outcome.rowcount == 3 and outcome.files == []
+
+
+def test_decimal_exactness_in_csv(harness, pg_fresh_url):
+    load_table(
+        pg_fresh_url,
+        "CREATE TABLE typed (id int, v numeric(30, 10)); "
+        "INSERT INTO typed VALUES (1, 12345678901234567890.0123456789)",
+    )
+    h = harness({"DATABASE_URL": pg_fresh_url}, exports={"csv": True}, email={})
+    outcome = h.run()
+    (exported,) = outcome.files
+    assert exported.path.read_text().splitlines()[1] == "1,12345678901234567890.0123456789"
+    assert Decimal("12345678901234567890.0123456789")  # the value is exact, not a float
