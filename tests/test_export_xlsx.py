@@ -161,6 +161,7 @@ def test_empty_result_gives_a_header_only_sheet(tmp_path: Path) -> None:
     [
         ({"sheet_name": "a/b"}, "xlsx.sheet_name: 'a/b' has a character Excel refuses"),
         ({"sheet_name": "x" * 32}, "xlsx.sheet_name: must be 1 to 31 characters"),
+        ({"sheet_name": "a\nb"}, "xlsx.sheet_name: 'a\\nb' has a character Excel refuses"),
         ({"sheet_name": 3}, "xlsx.sheet_name: must be text, got 3"),
         ({"sheets": "x"}, "xlsx.sheets: unknown xlsx option 'sheets'; known: sheet_name"),
     ],
