@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from src.cli.interactive import prompt_task
 from src.cli.task_options import any_task_option, apply_options, task_options
 from src.core import defaults
 from src.core.clock import now as clock_now
+from src.core.delivery import validate_address
 from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task, check_connection, new_task_id
 from src.services.config import load_env, resolve_connection
@@ -257,7 +259,7 @@ def list_tasks(as_json: bool) -> None:
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(ref: str, as_json: bool) -> None:
-    """Show one task, with its next 5 fire times in its zone.
+    """Show one task, with its next 5 fire times in its zone and its last runs.
 
     \b
     Examples:
@@ -267,10 +269,16 @@ def show(ref: str, as_json: bool) -> None:
     ctx = _context()
     task = ctx.store.load().find(ref)
     now = clock_now()
+    runs = RunHistory(_settings(ctx).history_path).runs(task.id)[-defaults.SHOW_RECENT_RUNS :]
     if as_json:
-        click.echo(render.dumps(render.task_json(task, now, defaults.SHOW_UPCOMING)))
+        data = render.task_json(task, now, defaults.SHOW_UPCOMING)
+        data["recent_runs"] = [record.to_json() for record in reversed(runs)]
+        click.echo(render.dumps(data))
     else:
         click.echo(render.task_details(task, now, defaults.SHOW_UPCOMING))
+        if runs:
+            click.echo("Recent runs:")
+            click.echo(render.history_table(list(reversed(runs))))
 
 
 @cli.command("next")
@@ -340,27 +348,56 @@ def _settings(ctx: Context) -> Settings:
 
 @cli.command()
 @click.argument("ref")
-def run(ref: str) -> None:
+@click.option("--dry-run", is_flag=True, help="Build files and message, send and record nothing.")
+@click.option("--to", "to", multiple=True, help="Send to this address instead (repeatable).")
+def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
     """Run a task now: query, export, email, record. Exit 1 if the run fails.
 
     Runs even when the task is disabled. Without SMTP_HOST in .env the message is
-    written to the outbox folder instead of being sent.
+    written to the outbox folder instead of being sent. --dry-run writes the files
+    and builds the message but sends nothing, records nothing and prints the
+    first rows.
 
     \b
-    Example:
+    Examples:
       manage_tasks.py run "Daily sales"
+      manage_tasks.py run "Daily sales" --to me@example.com
+      manage_tasks.py run "Daily sales" --dry-run
     """
     ctx = _context()
     task = ctx.store.load().find(ref)
-    settings = _settings(ctx)
+    addresses = [validate_address(a, f"--to {a!r}") for a in to] if to else None
     query = QueryService(ctx.env)
     try:
-        outcome = Runner(ctx.store, settings, query).run(task, trigger="manual")
+        runner = Runner(ctx.store, _settings(ctx), query)
+        outcome = runner.run(
+            task,
+            trigger="manual",
+            dry_run=dry_run,
+            to=addresses,
+            progress=_Progress(),
+        )
     finally:
         query.close()
+    if dry_run:
+        click.echo(render.preview_text(outcome))
     click.echo(render.outcome_text(outcome))
     if not outcome.ok:
         raise SystemExit(1)
+
+
+class _Progress:
+    """Progress lines on stderr (stdout stays the result), at most a few per second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, line: str) -> None:
+        now = time.monotonic()
+        if line.startswith("fetched") and now - self.last < 0.5:
+            return
+        self.last = now
+        click.echo(f"... {line}", err=True)
 
 
 @cli.command()

@@ -94,7 +94,7 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
     lines += [
         f"Subject:      {email.subject}",
         f"Send if:      {email.send_if}",
-        f"Timeout:      {task.timeout_seconds:g} s",
+        f"Timeout:      {task.timeout_seconds:g} s" + (", read-only" if task.read_only else ""),
         f"Retry:        {task.retry.max_retries} retries, {task.retry.delay_seconds:g} s delay, "
         f"x{task.retry.backoff:g} backoff",
         f"Created:      {local_time(task.created_at, task)}",
@@ -165,3 +165,13 @@ def history_table(records: Sequence[RunRecord]) -> str:
         )
     headers = ["RUN", "STARTED", "TASK", "TRIGGER", "STATUS", "ROWS", "TIME", "ERROR"]
     return table(headers, rows, {2: 32, 7: 60})
+
+
+def preview_text(outcome: RunOutcome) -> str:
+    """The first rows of a dry run, as a table."""
+    if not outcome.columns:
+        return "(the statement returned no rows)"
+    rows = [["" if v is None else str(v) for v in row] for row in outcome.preview]
+    shown = f"First {len(rows)} of {outcome.rows} rows:" if rows else "No rows."
+    caps = dict.fromkeys(range(len(outcome.columns)), 30)
+    return shown + ("\n" + table(outcome.columns, rows, caps) if rows else "")

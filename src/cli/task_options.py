@@ -46,6 +46,12 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--pdf/--no-pdf", default=None, help="Attach a PDF."),
     click.option("--csv/--no-csv", default=None, help="Attach a CSV file."),
     click.option("--timeout", type=click.FloatRange(min=1), help="Seconds before a run stops."),
+    click.option(
+        "--read-only/--read-write",
+        "read_only",
+        default=None,
+        help="Run the query in a read-only transaction (PostgreSQL, MySQL/MariaDB, SQLite).",
+    ),
     click.option("--retries", type=click.IntRange(min=0), help="Retries after a failed run."),
     click.option(
         "--param",
@@ -129,6 +135,8 @@ def apply_options(data: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
     out["exports"] = exports
     if opts.get("timeout") is not None:
         out["timeout_seconds"] = opts["timeout"]
+    if opts.get("read_only") is not None:
+        out["read_only"] = opts["read_only"]
     if opts.get("retries") is not None:
         out["retry"] = {**(out.get("retry") or {}), "max_retries": opts["retries"]}
     if opts.get("params"):

@@ -23,5 +23,7 @@ TASKS_FILE = "tasks.json"
 LOCK_TIMEOUT_SECONDS = 30.0
 #: Fire times `show` lists.
 SHOW_UPCOMING = 5
+#: Past runs `show` lists (the rest: `history`).
+SHOW_RECENT_RUNS = 3
 #: The shortest id prefix accepted to name a task: shorter ones collide too easily.
 MIN_ID_PREFIX = 4

@@ -128,6 +128,7 @@ class Task:
     exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     email: EmailSpec = field(default_factory=EmailSpec)
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
+    read_only: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -185,6 +186,7 @@ class Task:
             exports={fmt: _export_to_json(opts) for fmt, opts in self.exports.items()},
             email=self.email.to_dict(),
             timeout_seconds=self.timeout_seconds,
+            read_only=self.read_only,
             retry=self.retry.to_dict(),
             created_at=to_utc_iso(self.created_at) if self.created_at else None,
             updated_at=to_utc_iso(self.updated_at) if self.updated_at else None,
@@ -281,6 +283,7 @@ TASK_FIELDS = (
     "exports",
     "email",
     "timeout_seconds",
+    "read_only",
     "retry",
     "created_at",
     "updated_at",
@@ -351,6 +354,9 @@ class _TaskReader:
         email = self._email()
         timeout = self._number("timeout_seconds", defaults.TIMEOUT_SECONDS, minimum=1)
         retry = self._retry()
+        read_only = data.get("read_only", False)
+        if not isinstance(read_only, bool):
+            self.fail("read_only", f"{read_only!r} is not true or false")
         summary = self._summary()
         if self.errors:
             raise TaskValidationErrors(self.errors)
@@ -369,6 +375,7 @@ class _TaskReader:
             exports=exports,
             email=email,
             timeout_seconds=timeout,
+            read_only=bool(read_only),
             retry=retry,
             created_at=created_at,
             updated_at=updated_at,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from src.services.export import ExportContext, ExportFile, ExportWriter, get_exp
 from src.services.export.files import prune_exports, render_filename, run_folder
 from src.services.history import RunHistory
 from src.services.mail import (
+    BuiltMessage,
     Delivery,
     ReportEmail,
     build_report_message,
@@ -70,6 +71,9 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     preview: list[Row] = field(default_factory=list)
+    dry_run: bool = False
+    message: BuiltMessage | None = None
+    progress: Callable[[str], None] = field(default=lambda line: None, repr=False)
 
     @property
     def duration(self) -> float:
@@ -105,15 +109,28 @@ class Runner:
         scheduled_for: datetime | None = None,
         attempt: int = 1,
         run_id: str | None = None,
+        dry_run: bool = False,
+        to: Sequence[str] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> RunOutcome:
-        """Run ``task`` once; always returns an outcome (never raises a RunError)."""
+        """Run ``task`` once; always returns an outcome (never raises a RunError).
+
+        ``dry_run`` builds everything (query, files, message) but sends nothing and
+        records nothing. ``to`` sends to these addresses instead of the task's
+        recipients (cc and bcc dropped). ``progress`` receives one line per step.
+        """
         run_id = run_id or str(uuid.uuid4())
         started = self.clock()
         run_at = scheduled_for or started
-        self.history.append(
+        outcome = RunOutcome(run_id, task, "running", started, started, dry_run=dry_run)
+        outcome.progress = progress or (lambda line: None)
+        if to is not None:
+            addresses = tuple(to)
+            task = task.with_changes(email=replace(task.email, to=addresses, cc=(), bcc=()))
+            outcome.task = task
+        self._record(
+            outcome,
             "started",
-            run_id,
-            started,
             task_id=task.id,
             task_name=task.name,
             trigger=trigger,
@@ -121,13 +138,11 @@ class Runner:
             started_at=to_utc_iso(started),
             attempt=attempt,
         )
-        outcome = RunOutcome(run_id, task, "running", started, started)
         try:
             self._query_and_export(task, run_id, run_at, outcome)
-            self.history.append(
+            self._record(
+                outcome,
                 "exported",
-                run_id,
-                self.clock(),
                 task_id=task.id,
                 rows=outcome.rows,
                 files=[_file_json(f) for f in outcome.files],
@@ -139,8 +154,13 @@ class Runner:
             outcome.error = error
             outcome.status = "timeout" if isinstance(exc, QueryTimeout) else "failed"
         outcome.finished_at = self.clock()
-        self._finish(task, outcome, trigger)
+        if not dry_run:
+            self._finish(task, outcome, trigger)
         return outcome
+
+    def _record(self, outcome: RunOutcome, event: str, **fields: Any) -> None:
+        if not outcome.dry_run:
+            self.history.append(event, outcome.run_id, self.clock(), **fields)
 
     # -- steps --
 
@@ -176,7 +196,7 @@ class Runner:
                 run_at=run_at,
                 zone=task.zone,
                 timeout_seconds=task.timeout_seconds,
-                read_only=bool(task.extra.get("read_only", False)),
+                read_only=task.read_only,
             ) as result:
                 outcome.rowcount = result.rowcount
                 outcome.notes.extend(result.notes)
@@ -194,11 +214,14 @@ class Runner:
                     writers.append(exporter.open(folder / name, result.columns, context, options))
                 for batch in result.batches:
                     outcome.rows += len(batch)
+                    outcome.progress(f"fetched {outcome.rows:,} rows")
                     if len(preview) < self.settings.preview_rows:
                         preview.extend(batch[: self.settings.preview_rows - len(preview)])
                     for writer in writers:
                         writer.write_batch(batch)
             outcome.files = [writer.close() for writer in writers]
+            for exported in outcome.files:
+                outcome.progress(f"wrote {exported.path} ({exported.size_bytes:,} bytes)")
         except BaseException:
             for writer in writers:
                 writer.abort()
@@ -239,6 +262,14 @@ class Runner:
             attachments=[f.path for f in outcome.files],
         )
         built = build_report_message(report, self.settings.smtp, now=self.clock())
+        outcome.message = built
+        if outcome.dry_run:
+            outcome.email_skipped = (
+                f"dry run: a {built.size_bytes:,}-byte message to "
+                f"{', '.join(built.recipients)} was built, not sent"
+            )
+            return
+        outcome.progress(f"sending to {', '.join(built.recipients)}")
         delivery = send_with_retry(
             self.settings.smtp,
             built,
@@ -248,10 +279,9 @@ class Runner:
             now=self.clock(),
         )
         outcome.delivery = delivery
-        self.history.append(
+        self._record(
+            outcome,
             "emailed",
-            run_id,
-            self.clock(),
             task_id=task.id,
             email=_delivery_json(delivery),
         )

@@ -18,7 +18,7 @@ from src.core.task import EXPORT_OPTIONS, TASK_FIELDS, Task, suggest_field, url_
 from src.services.config import resolve_connection
 
 # Fields the product writes itself besides the model's (legacy conversion, daemon state).
-_KNOWN_EXTRA = ("legacy_database_type", "catch_up", "read_only", "webhook")
+_KNOWN_EXTRA = ("legacy_database_type", "catch_up", "catch_up_window", "webhook")
 
 
 def suggested_env_name(url: str, task: Task) -> str:
