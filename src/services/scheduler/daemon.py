@@ -1,0 +1,846 @@
+"""The scheduler daemon: timetable, live reload, child runs, retries, catch-up, shutdown.
+
+One thread (the main one) owns all state. APScheduler's thread only announces due
+fire times (:mod:`jobs`); signals and those announcements wake the main loop
+through one self-pipe, so the daemon sleeps between events (idle CPU ~0) and
+reacts at once. Every step is a method a test can call with its own ``now``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from src.core.clock import now as clock_now
+from src.core.clock import to_utc_iso
+from src.core.errors import StoreError, TaskNotFound, ValidationError
+from src.core.task import SUMMARY_FIELDS, Summary, Task
+from src.services.history import RunHistory
+from src.services.scheduler.child import ChildRun, Occurrence
+from src.services.scheduler.eventlog import EventLog
+from src.services.scheduler.instance import InstanceLock
+from src.services.scheduler.jobs import JobTable
+from src.services.scheduler.notify import Notifier
+from src.services.scheduler.occurrences import (
+    CatchUp,
+    catch_up_of,
+    missed_occurrences,
+    plan_catch_up,
+    retry_delay,
+)
+from src.services.scheduler.settings import DaemonSettings
+from src.services.scheduler.state import HistoryView, StateFile, occurrence_key
+from src.services.settings import Settings
+from src.services.task_store import TaskStore
+
+#: Fields of a task that are not its definition: changing them must not reschedule it.
+_NOT_DEFINITION = (*SUMMARY_FIELDS, "updated_at")
+#: Banner lines listing tasks one by one; past this, a count (10,000 lines help nobody).
+BANNER_MAX_TASKS = 200
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    tasks_file: Path
+    env_file: Path | None = None
+    once: bool = False
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+
+@dataclass
+class OnceResult:
+    runs: int = 0
+    failed: int = 0
+
+
+def definition_of(task: Task) -> str:
+    """The task as written by a person: what decides whether its job must change."""
+    data = task.to_dict()
+    for name in _NOT_DEFINITION:
+        data.pop(name, None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _short(task: Task) -> str:
+    return f"{task.name!r} ({task.id[:8]})"
+
+
+def local_time(moment: datetime | None, task: Task) -> str:
+    if moment is None:
+        return "none"
+    return moment.astimezone(task.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+@dataclass
+class _Busy:
+    """Why a task cannot start another run now."""
+
+    running: dict[str, ChildRun] = field(default_factory=dict)
+    queued: dict[str, Occurrence] = field(default_factory=dict)
+    retrying: dict[str, Occurrence] = field(default_factory=dict)
+
+    def reason(self, task_id: str) -> str | None:
+        if task_id in self.running:
+            child = self.running[task_id]
+            return (
+                f"the previous run (run {child.run_id[:8]}, started "
+                f"{to_utc_iso(child.started_wall)}) is still running"
+            )
+        if task_id in self.queued:
+            return "the previous occurrence is still queued (all run slots are busy)"
+        if task_id in self.retrying:
+            return "the previous occurrence is waiting for its retry"
+        return None
+
+
+class Daemon:
+    def __init__(
+        self,
+        options: DaemonOptions,
+        env: Mapping[str, str],
+        *,
+        clock: Callable[[], datetime] = clock_now,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.options = options
+        self.env = dict(env)
+        self.clock = clock
+        self.tasks_file = options.tasks_file
+        self.default_timezone = self.env.get("DEFAULT_TIMEZONE") or "UTC"
+        base_dir = self.tasks_file.resolve().parent
+        self.settings = Settings.from_env(self.env, base_dir=base_dir)
+        self.config = DaemonSettings.from_env(self.env)
+        self.store = TaskStore(self.tasks_file, default_timezone=self.default_timezone)
+        self.history = RunHistory(self.settings.history_path, self.settings.history_keep_days)
+        self.state = StateFile(self.settings.data_dir / "scheduler" / "state.json")
+        self.work_dir = self.settings.data_dir / "scheduler" / "runs"
+        self.events = EventLog()
+        self.notifier = notifier or Notifier()
+        self.instance = InstanceLock(self.tasks_file)
+        self.jobs = JobTable(self._on_fire)
+
+        self.tasks: dict[str, Task] = {}
+        self.definitions: dict[str, str] = {}
+        self.busy = _Busy()
+        self.queue: deque[Occurrence] = deque()
+        self.delivered: set[tuple[str, str]] = set()
+        self.once_result = OnceResult()
+
+        self._fired: deque[tuple[str, list[datetime]]] = deque()
+        self._signals: deque[int] = deque()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._fingerprint: tuple[int, int, int, int] | None = None
+        self._bad_fingerprint: tuple[int, int, int, int] | None = None
+        self._last_poll = 0.0
+        self._last_flush = 0.0
+        self._last_watchdog = 0.0
+        self._loaded_at: datetime | None = None
+        self._stopping_since: float | None = None
+        self._stop_signals = 0
+
+    # -- start ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start, run until stopped (or until done with ``--once``), return the exit code."""
+        self.instance.acquire()
+        try:
+            self._install_signals()
+            self._start()
+            if self.options.once:
+                return self._run_once()
+            return self._run_forever()
+        finally:
+            self.jobs.shutdown()
+            self.state.flush(self.clock())
+            self.instance.release()
+
+    def _install_signals(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self._signals.append(signum)
+
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(signum, handler)
+
+    def _start(self) -> None:
+        now = self.clock()
+        self._fingerprint = _fingerprint(self.tasks_file)
+        task_file = self.store.load()  # an invalid file at start is fatal: nothing good to run
+        self._loaded_at = now
+        self.state.load()
+        view = HistoryView.build(self.history.runs())
+        self.delivered = set(view.delivered)
+        for record in view.unfinished:
+            self._record_interrupted_at_start(record, now)
+        self.events.info(
+            "loaded",
+            f"loaded {len(task_file.tasks)} task(s) from {self.tasks_file}",
+            tasks=len(task_file.tasks),
+            tasks_file=str(self.tasks_file),
+        )
+        catching_up: list[str] = []
+        for task in task_file.tasks:
+            self.tasks[task.id] = task
+            self.definitions[task.id] = definition_of(task)
+            if not task.enabled:
+                continue
+            baseline = max(
+                (
+                    t
+                    for t in (
+                        self.state.last_handled.get(task.id),
+                        view.last_scheduled.get(task.id),
+                        task.created_at,
+                    )
+                    if t is not None
+                ),
+                default=now,
+            )
+            summary = self._catch_up(task, baseline, now, view.to_rerun.get(task.id, set()))
+            if summary:
+                catching_up.append(summary)
+            if not self.options.once:
+                self.jobs.put(task.id, task.schedule, task.schedule.next_after(now))
+        self.state.forget(self.tasks)
+        self._banner(catching_up)
+
+    def _record_interrupted_at_start(self, record: Any, now: datetime) -> None:
+        emailed = "emailed" in record.steps
+        reason = "the scheduler stopped (crash, kill or power loss) during this run" + (
+            "; its email had been sent, so it is not sent again" if emailed else ""
+        )
+        self.history.append(
+            "finished",
+            record.run_id,
+            now,
+            task_id=record.task_id,
+            task_name=record.task_name,
+            trigger=record.data.get("trigger"),
+            scheduled_for=record.data.get("scheduled_for"),
+            attempt=record.data.get("attempt"),
+            status="interrupted",
+            finished_at=to_utc_iso(now),
+            reason=reason,
+        )
+        self.events.warning(
+            "interrupted",
+            f"run {record.run_id[:8]} of task {record.task_name!r} (scheduled for "
+            f"{record.data.get('scheduled_for')}) was interrupted: {reason}",
+            run_id=record.run_id,
+            task_id=record.task_id,
+            emailed=emailed,
+        )
+
+    def _catch_up(
+        self, task: Task, baseline: datetime, now: datetime, reruns: set[datetime]
+    ) -> str | None:
+        """Plan the occurrences ``task`` missed since ``baseline``; queue or record them."""
+        try:
+            policy = catch_up_of(task.extra, self.config.catch_up_window)
+        except ValidationError as exc:
+            self.events.error(
+                "invalid", f"task {_short(task)}: {exc}; using catch_up=latest", task_id=task.id
+            )
+            policy = CatchUp("latest", self.config.catch_up_window)
+        missed, not_listed = missed_occurrences(task.schedule, baseline, now)
+        candidates = [
+            t for t in {*missed, *reruns} if occurrence_key(task.id, t) not in self.delivered
+        ]
+        if not candidates and not not_listed:
+            return None
+        plan = plan_catch_up(candidates, policy, now, not_listed)
+        for moment, reason in plan.skipped:
+            self._record_skipped(task, moment, reason, trigger="catch-up", now=now)
+        if plan.not_listed:
+            self.events.info(
+                "missed",
+                f"task {_short(task)}: {plan.not_listed} older missed occurrence(s) not listed",
+                task_id=task.id,
+                count=plan.not_listed,
+            )
+        for moment in plan.run:
+            self._enqueue(Occurrence(task.id, moment, trigger="catch-up"), now)
+        runs = ", ".join(local_time(t, task) for t in plan.run) or "none"
+        return (
+            f"task {_short(task)}: {plan.missed} missed occurrence(s) ({policy.describe()}); "
+            f"running: {runs}"
+        )
+
+    def _banner(self, catching_up: list[str]) -> None:
+        enabled = [t for t in self.tasks.values() if t.enabled]
+        now = self.clock()
+        for index, task in enumerate(sorted(self.tasks.values(), key=lambda t: t.name.casefold())):
+            if index >= BANNER_MAX_TASKS:
+                self.events.info(
+                    "scheduled",
+                    f"... and {len(self.tasks) - BANNER_MAX_TASKS} more task(s); "
+                    "`manage_tasks.py next` lists upcoming runs",
+                )
+                break
+            if not task.enabled:
+                self.events.info(
+                    "scheduled", f"task {_short(task)}: disabled", task_id=task.id, enabled=False
+                )
+                continue
+            upcoming = task.schedule.next_after(now)
+            self.events.info(
+                "scheduled",
+                f"task {_short(task)}: {task.schedule.describe()}; next run "
+                f"{local_time(upcoming, task)} ({task.timezone})",
+                task_id=task.id,
+                next_run=to_utc_iso(upcoming) if upcoming else None,
+            )
+        for line in catching_up:
+            self.events.info("catch-up", f"catching up: {line}")
+        if not self.tasks:
+            self.events.info(
+                "empty",
+                f"no tasks in {self.tasks_file} yet; add one with `manage_tasks.py "
+                f"--tasks-file {self.tasks_file} add` (e.g. --name Demo --query 'SELECT 1' "
+                "--every 1m --to you@example.com); it is picked up within 2 seconds",
+            )
+        mode = "--once: running due and missed occurrences" if self.options.once else "running"
+        self.events.info(
+            "running",
+            f"Scheduler is {mode} ({len(enabled)} enabled task(s), tasks file "
+            f"{self.tasks_file}, pid {os.getpid()})",
+            tasks=len(enabled),
+            pid=os.getpid(),
+        )
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def _run_forever(self) -> int:
+        self.jobs.start()
+        self.notifier.ready(f"running {len(self.jobs)} job(s)")
+        while True:
+            timeout = self.tick()
+            if timeout is None:
+                return 0
+            self._sleep(timeout)
+
+    def _run_once(self) -> int:
+        while self.queue or self.busy.running or self.busy.retrying:
+            timeout = self.tick(poll_file=False)
+            if timeout is None:
+                break
+            self._sleep(timeout)
+        result = self.once_result
+        self.events.info(
+            "done",
+            f"--once: {result.runs} run(s), {result.failed} not successful",
+            runs=result.runs,
+            failed=result.failed,
+        )
+        return 1 if result.failed or self._stop_signals else 0
+
+    def _sleep(self, timeout: float) -> None:
+        with contextlib.suppress(InterruptedError):
+            select.select([self._wake_r], [], [], max(timeout, 0.0))
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe already wakes the loop
+            self._wake_w.send(b"\0")
+
+    def tick(self, *, poll_file: bool = True) -> float | None:
+        """One round of the main loop; returns seconds to sleep, None to exit."""
+        while self._signals:
+            self._on_signal(self._signals.popleft())
+        now = self.clock()
+        while self._fired:
+            task_id, times = self._fired.popleft()
+            self._handle_fire(task_id, times, now)
+        if self._stopping_since is None:
+            moment = time.monotonic()
+            if poll_file and moment - self._last_poll >= self.config.reload_poll_seconds:
+                self._last_poll = moment
+                self.poll_tasks_file()
+        self._reap(self.clock())
+        if self._stopping_since is not None:
+            return self._shutdown_step()
+        self._release_retries()
+        self._start_queued(self.clock())
+        self._housekeeping()
+        return self._next_timeout()
+
+    def _next_timeout(self) -> float:
+        timeout = self.config.reload_poll_seconds
+        moment = time.monotonic()
+        for child in self.busy.running.values():
+            timeout = min(timeout, child.seconds_to_next_check())
+        for occurrence in self.busy.retrying.values():
+            timeout = min(timeout, max(occurrence.not_before - moment, 0.0))
+        return timeout
+
+    def _housekeeping(self) -> None:
+        moment = time.monotonic()
+        if self.state.dirty and moment - self._last_flush >= 0.5:
+            self._last_flush = moment
+            self.state.flush(self.clock())
+        interval = self.notifier.watchdog_seconds
+        if interval and moment - self._last_watchdog >= interval / 2:
+            self._last_watchdog = moment
+            self.notifier.watchdog()
+
+    # -- signals and shutdown ---------------------------------------------------------------
+
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGCHLD:
+            return  # only wakes the loop: _reap looks at every child
+        if signum == signal.SIGHUP:
+            self.events.info("reload", "SIGHUP: reloading the tasks file")
+            self.reload(force=True)
+            return
+        self._stop_signals += 1
+        name = signal.Signals(signum).name
+        if self._stopping_since is None:
+            self._stopping_since = time.monotonic()
+            self.jobs.shutdown()
+            self.notifier.stopping(f"{name}: stopping")
+            dropped = len(self.queue) + len(self.busy.retrying)
+            self.queue.clear()
+            self.busy.queued.clear()
+            self.busy.retrying.clear()
+            self.events.info(
+                "stopping",
+                f"{name}: stopping; no new runs; waiting up to "
+                f"{self.config.shutdown_grace_seconds:g} s for {len(self.busy.running)} "
+                f"running run(s) ({name} again stops at once)"
+                + (
+                    f"; {dropped} queued/retrying occurrence(s) left for catch-up"
+                    if dropped
+                    else ""
+                ),
+                signal=name,
+            )
+        else:
+            self.events.warning(
+                "stopping", f"{name} again: stopping now, interrupting running runs"
+            )
+            for child in self.busy.running.values():
+                child.kill_now("shutdown")
+
+    def _shutdown_step(self) -> float | None:
+        assert self._stopping_since is not None
+        elapsed = time.monotonic() - self._stopping_since
+        if elapsed >= self.config.shutdown_grace_seconds:
+            for child in self.busy.running.values():
+                if child.stop_reason is None:
+                    self.events.warning(
+                        "stopping",
+                        f"run {child.run_id[:8]} of {child.task_name!r} still running after the "
+                        f"{self.config.shutdown_grace_seconds:g} s grace period; stopping it",
+                    )
+                    child.stop("shutdown", self.config.term_to_kill_seconds)
+        for child in self.busy.running.values():
+            child.enforce(self.config.term_to_kill_seconds)
+        if not self.busy.running:
+            self.events.info("stopped", "scheduler stopped")
+            return None
+        return 0.1
+
+    # -- fires, queue, children -------------------------------------------------------------
+
+    def _on_fire(self, task_id: str, times: list[datetime]) -> None:
+        """Called in APScheduler's thread: hand over and wake the main loop."""
+        self._fired.append((task_id, times))
+        self._wake()
+
+    def _handle_fire(self, task_id: str, times: list[datetime], now: datetime) -> None:
+        task = self.tasks.get(task_id)
+        if task is None or not task.enabled or self._stopping_since is not None:
+            return
+        if len(times) > 1:  # the machine slept or the clock jumped: some fires are late
+            self._catch_up(task, times[0] - timedelta(microseconds=1), now, set())
+            return
+        self._enqueue(Occurrence(task_id, times[0], fired_at=time.monotonic()), now)
+
+    def _enqueue(self, occurrence: Occurrence, now: datetime) -> None:
+        task = self.tasks[occurrence.task_id]
+        self.state.mark(task.id, occurrence.scheduled_for)
+        reason = self.busy.reason(task.id)
+        if reason is not None:
+            self._record_skipped(task, occurrence.scheduled_for, reason, occurrence.trigger, now)
+            return
+        self.busy.queued[task.id] = occurrence
+        self.queue.append(occurrence)
+
+    def _record_skipped(
+        self, task: Task, scheduled_for: datetime, reason: str, trigger: str, now: datetime
+    ) -> None:
+        run_id = str(uuid.uuid4())
+        self.state.mark(task.id, scheduled_for)
+        self.history.append(
+            "finished",
+            run_id,
+            now,
+            task_id=task.id,
+            task_name=task.name,
+            trigger=trigger,
+            scheduled_for=to_utc_iso(scheduled_for),
+            status="skipped",
+            reason=reason,
+        )
+        self.events.info(
+            "skipped",
+            f"task {_short(task)}: occurrence {local_time(scheduled_for, task)} skipped: {reason}",
+            task_id=task.id,
+            run_id=run_id,
+            scheduled_for=to_utc_iso(scheduled_for),
+            reason=reason,
+        )
+
+    def _release_retries(self) -> None:
+        moment = time.monotonic()
+        for task_id, occurrence in list(self.busy.retrying.items()):
+            if occurrence.not_before <= moment:
+                del self.busy.retrying[task_id]
+                self.busy.queued[task_id] = occurrence
+                self.queue.append(occurrence)
+
+    def _start_queued(self, now: datetime) -> None:
+        while self.queue and len(self.busy.running) < self.config.max_concurrent_runs:
+            occurrence = self.queue.popleft()
+            self.busy.queued.pop(occurrence.task_id, None)
+            task = self.tasks.get(occurrence.task_id)
+            if task is None or not task.enabled:
+                self.events.info(
+                    "dropped",
+                    f"occurrence {to_utc_iso(occurrence.scheduled_for)} of task "
+                    f"{occurrence.task_id[:8]} not started: the task was deleted or disabled",
+                    task_id=occurrence.task_id,
+                )
+                continue
+            key = occurrence_key(task.id, occurrence.scheduled_for)
+            if key in self.delivered:  # exactly once: its report already went out
+                self._record_skipped(
+                    task,
+                    occurrence.scheduled_for,
+                    "its email was already sent (exactly once per occurrence)",
+                    occurrence.trigger,
+                    now,
+                )
+                continue
+            self._spawn(task, occurrence, now)
+
+    def _spawn(self, task: Task, occurrence: Occurrence, now: datetime) -> None:
+        run_id = str(uuid.uuid4())
+        hard_timeout = float(task.timeout_seconds) + self.config.run_kill_grace_seconds
+        try:
+            child = ChildRun.spawn(
+                occurrence,
+                run_id,
+                task.to_dict(),
+                work_dir=self.work_dir,
+                tasks_file=self.tasks_file,
+                env_file=self.options.env_file,
+                default_timezone=self.default_timezone,
+                log_level=self.options.log_level,
+                log_format=self.options.log_format,
+                hard_timeout=hard_timeout,
+                now=now,
+            )
+        except OSError as exc:
+            self.events.error(
+                "failed",
+                f"task {_short(task)}: cannot start a run process: {exc}",
+                task_id=task.id,
+            )
+            self._write_finished(task, occurrence, run_id, "failed", f"cannot start: {exc}", now)
+            return
+        self.busy.running[task.id] = child
+        late_ms = (now - occurrence.scheduled_for).total_seconds() * 1000
+        self.events.info(
+            "started",
+            f"task {_short(task)}: run {run_id[:8]} started (scheduled "
+            f"{local_time(occurrence.scheduled_for, task)}, {occurrence.trigger}, attempt "
+            f"{occurrence.attempt}, pid {child.pid}, {late_ms:.0f} ms late)",
+            task_id=task.id,
+            run_id=run_id,
+            scheduled_for=to_utc_iso(occurrence.scheduled_for),
+            trigger=occurrence.trigger,
+            attempt=occurrence.attempt,
+            pid=child.pid,
+            late_ms=round(late_ms, 1),
+        )
+
+    def _reap(self, now: datetime) -> None:
+        for task_id, child in list(self.busy.running.items()):
+            code = child.poll()
+            if code is None:
+                child.enforce(self.config.term_to_kill_seconds)
+                continue
+            del self.busy.running[task_id]
+            try:
+                self._finished(child, code, self.clock())
+            finally:
+                child.cleanup()
+
+    def _finished(self, child: ChildRun, code: int, now: datetime) -> None:
+        occurrence = child.occurrence
+        task = self.tasks.get(occurrence.task_id)
+        name = task.name if task else child.task_name
+        result = child.result()
+        emailed = bool(result and result.get("emailed"))
+        if emailed:
+            self.delivered.add(occurrence_key(occurrence.task_id, occurrence.scheduled_for))
+        permanent = True
+        if child.stop_reason == "timeout" and result is None:
+            limit = task.timeout_seconds if task else "?"
+            status = "timeout"
+            message = (
+                f"the run took longer than timeout_seconds={limit} plus "
+                f"{self.config.run_kill_grace_seconds:g} s; its process group was killed"
+                + (" (SIGKILL: it did not stop on SIGTERM)" if child.killed else " (SIGTERM)")
+            )
+            self._write_finished_for(child, name, status, message, now)
+        elif child.stop_reason == "shutdown" and result is None:
+            status = "interrupted"
+            message = "the scheduler was stopped during this run" + (
+                " (killed)" if child.killed else ""
+            )
+            self._write_finished_for(child, name, status, message, now)
+        elif result is None:
+            status = "failed"
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            message = f"the run's process ended without a result ({how}); see the log above"
+            permanent = False
+            self._write_finished_for(child, name, status, message, now)
+        else:
+            status = str(result.get("status"))
+            error = result.get("error") or {}
+            message = str(error.get("message")) if error else ""
+            permanent = bool(error.get("permanent", True))
+        duration = time.monotonic() - child.started
+        rows = result.get("rows") if result else None
+        level = logging.INFO if status == "success" else logging.WARNING
+        self.events.log(
+            level,
+            "finished",
+            f"task {name!r}: run {child.run_id[:8]} finished: {status}"
+            + (f", {rows} rows" if rows is not None else "")
+            + f", {duration:.1f} s"
+            + (f"; {message}" if message else ""),
+            task_id=occurrence.task_id,
+            run_id=child.run_id,
+            status=status,
+            rows=rows,
+            duration_seconds=round(duration, 3),
+            attempt=occurrence.attempt,
+            error=message or None,
+        )
+        if self.options.once and (status != "success"):
+            retry_pending = self._maybe_retry(task, occurrence, status, permanent, emailed, now)
+            if not retry_pending:
+                self.once_result.failed += 1
+        elif status != "success":
+            self._maybe_retry(task, occurrence, status, permanent, emailed, now)
+        self.once_result.runs += 1
+
+    def _maybe_retry(
+        self,
+        task: Task | None,
+        occurrence: Occurrence,
+        status: str,
+        permanent: bool,
+        emailed: bool,
+        now: datetime,
+    ) -> bool:
+        if task is None or status not in ("failed", "timeout") or self._stopping_since:
+            return False
+        if permanent or emailed:
+            if occurrence.attempt <= task.retry.max_retries:
+                why = "the error is permanent" if permanent else "its email was already sent"
+                self.events.info(
+                    "not-retried", f"task {_short(task)}: not retried: {why}", task_id=task.id
+                )
+            return False
+        if occurrence.attempt > task.retry.max_retries:
+            return False
+        delay = retry_delay(
+            occurrence.attempt,
+            task.retry.delay_seconds,
+            task.retry.backoff,
+            self.config.retry_max_delay_seconds,
+        )
+        retry = Occurrence(
+            task.id,
+            occurrence.scheduled_for,
+            trigger=occurrence.trigger,
+            attempt=occurrence.attempt + 1,
+            not_before=time.monotonic() + delay,
+        )
+        self.busy.retrying[task.id] = retry
+        self.events.info(
+            "retry",
+            f"task {_short(task)}: attempt {retry.attempt} of {task.retry.max_retries + 1} "
+            f"in {delay:g} s",
+            task_id=task.id,
+            attempt=retry.attempt,
+            delay_seconds=delay,
+        )
+        return True
+
+    def _write_finished_for(
+        self, child: ChildRun, name: str, status: str, message: str, now: datetime
+    ) -> None:
+        task = self.tasks.get(child.occurrence.task_id)
+        self._write_finished(task, child.occurrence, child.run_id, status, message, now, name)
+
+    def _write_finished(
+        self,
+        task: Task | None,
+        occurrence: Occurrence,
+        run_id: str,
+        status: str,
+        message: str,
+        now: datetime,
+        name: str | None = None,
+    ) -> None:
+        """Record a run the worker could not finish itself (killed, crashed, not started)."""
+        self.history.append(
+            "finished",
+            run_id,
+            now,
+            task_id=occurrence.task_id,
+            task_name=name or (task.name if task else ""),
+            trigger=occurrence.trigger,
+            scheduled_for=to_utc_iso(occurrence.scheduled_for),
+            attempt=occurrence.attempt,
+            status=status,
+            finished_at=to_utc_iso(now),
+            error={"type": status, "message": message, "permanent": status != "failed"},
+        )
+
+        def change(current: Task) -> Task:
+            summary = current.summary
+            return current.with_changes(
+                summary=Summary(
+                    last_run=now,
+                    last_status=status,
+                    last_error=message,
+                    next_run=self.jobs.next_fire(current.id),
+                    run_count=summary.run_count + 1,
+                    error_count=summary.error_count + 1,
+                )
+            )
+
+        try:
+            self.store.update(occurrence.task_id, change, touch=False)
+        except (TaskNotFound, StoreError) as exc:
+            self.events.warning(
+                "summary", f"run {run_id[:8]}: task summary not updated: {exc}", run_id=run_id
+            )
+
+    # -- live reload ------------------------------------------------------------------------
+
+    def poll_tasks_file(self) -> None:
+        fingerprint = _fingerprint(self.tasks_file)
+        if fingerprint != self._fingerprint:
+            self.reload()
+
+    def reload(self, *, force: bool = False) -> None:
+        """Bring the jobs in line with tasks.json; an invalid file keeps the last good set."""
+        fingerprint = _fingerprint(self.tasks_file)
+        now = self.clock()
+        try:
+            task_file = self.store.load()
+        except StoreError as exc:
+            if force or fingerprint != self._bad_fingerprint:
+                self.events.error(
+                    "reload-failed",
+                    f"tasks file not reloaded, still running the {len(self.tasks)} task(s) "
+                    f"loaded before: {exc}",
+                )
+            self._bad_fingerprint = fingerprint
+            self._fingerprint = fingerprint
+            return
+        self._fingerprint = fingerprint
+        self._bad_fingerprint = None
+        previous_load = self._loaded_at or now
+        self._loaded_at = now
+        seen: set[str] = set()
+        changes = 0
+        for task in task_file.tasks:
+            seen.add(task.id)
+            definition = definition_of(task)
+            old = self.tasks.get(task.id)
+            self.tasks[task.id] = task
+            if old is not None and self.definitions.get(task.id) == definition:
+                continue  # summary-only change (the daemon's own writes): no churn
+            self.definitions[task.id] = definition
+            changes += 1
+            if not task.enabled:
+                self.jobs.remove(task.id)
+                self.events.info(
+                    "disabled" if old is not None else "added",
+                    f"task {_short(task)}: "
+                    + ("disabled; no more runs" if old is not None else "added (disabled)"),
+                    task_id=task.id,
+                )
+                continue
+            if old is None:
+                # fire times since it was created (or since the last look) are not lost
+                since = max(
+                    t
+                    for t in (task.created_at, previous_load - timedelta(seconds=1))
+                    if t is not None
+                )
+                first = task.schedule.next_after(min(since, now))
+                verb = "added"
+            else:
+                first = task.schedule.next_after(now)
+                verb = "enabled" if not old.enabled else "rescheduled"
+            self.jobs.put(task.id, task.schedule, first)
+            self.events.info(
+                verb,
+                f"task {_short(task)}: {verb}; {task.schedule.describe()}; next run "
+                f"{local_time(first, task)} ({task.timezone})",
+                task_id=task.id,
+                next_run=to_utc_iso(first) if first else None,
+            )
+        for task_id in [t for t in self.tasks if t not in seen]:
+            gone = self.tasks.pop(task_id)
+            self.definitions.pop(task_id, None)
+            self.jobs.remove(task_id)
+            changes += 1
+            self.events.info(
+                "removed", f"task {_short(gone)}: deleted; no more runs", task_id=task_id
+            )
+        if changes or force:
+            self.events.info(
+                "reloaded",
+                f"tasks file reloaded: {changes} change(s), {len(self.jobs)} job(s)",
+                changes=changes,
+                jobs=len(self.jobs),
+            )

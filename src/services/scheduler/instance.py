@@ -1,0 +1,57 @@
+"""One daemon per tasks file: an exclusive lock on ``<tasks file>.scheduler.pid``.
+
+The lock is a kernel ``flock``: it goes away with the process, even after
+``kill -9``, so a stale pid file never blocks a restart. The file holds the pid of
+the daemon that holds the lock, for the message a second daemon prints.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from src.core.errors import SchedulerError
+
+
+class AlreadyRunning(SchedulerError):
+    """Another scheduler holds the lock for this tasks file."""
+
+
+class InstanceLock:
+    def __init__(self, tasks_file: Path) -> None:
+        self.tasks_file = tasks_file
+        self.path = tasks_file.with_name(tasks_file.name + ".scheduler.pid")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SchedulerError(
+                f"cannot create the lock file {self.path}: {exc.strerror}; the folder of "
+                f"{self.tasks_file} must be writable by this user"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                pid = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+            raise AlreadyRunning(
+                f"another scheduler (pid {pid}) is already running for {self.tasks_file}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        finally:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None

@@ -1,0 +1,86 @@
+"""The daemon's settings, read from .env / the environment; defaults with their reasons.
+
+| Variable | Default | Meaning |
+|---|---|---|
+| ``MAX_CONCURRENT_RUNS`` | ``4`` | Runs at once; more wait in a queue. |
+| ``SHUTDOWN_GRACE_SECONDS`` | ``30`` | On SIGTERM, how long running runs may finish. |
+| ``RUN_KILL_GRACE_SECONDS`` | ``15`` | Past ``timeout_seconds``, until the run is killed. |
+| ``CATCH_UP_WINDOW`` | ``24h`` | Missed runs older than this are not caught up. |
+| ``RETRY_MAX_DELAY_SECONDS`` | ``3600`` | Cap of the exponential retry backoff. |
+| ``RELOAD_POLL_SECONDS`` | ``0.5`` | How often tasks.json is checked for changes. |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from src.core.errors import ConfigError, ValidationError
+from src.core.schedule import parse_period
+
+#: Two cores run four report queries comfortably; more mostly makes each one slower.
+MAX_CONCURRENT_RUNS = 4
+#: Long enough for a typical report to finish and mail; short of systemd's 90 s stop timeout.
+SHUTDOWN_GRACE_SECONDS = 30.0
+#: The query's own timeout fires first; this leaves time for exports and the email after it.
+RUN_KILL_GRACE_SECONDS = 15.0
+#: After SIGTERM a run's process group has this long to exit before SIGKILL.
+TERM_TO_KILL_SECONDS = 2.0
+#: A day: yesterday's report still matters after a night of downtime, last week's does not.
+CATCH_UP_WINDOW = timedelta(hours=24)
+#: An hour: retries keep coming while a server is down, but not hammering it.
+RETRY_MAX_DELAY_SECONDS = 3600.0
+#: Twice a second meets "changes seen within 2 s" with room for the reload.
+RELOAD_POLL_SECONDS = 0.5
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name}={text!r} is not a number of at least {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    max_concurrent_runs: int = MAX_CONCURRENT_RUNS
+    shutdown_grace_seconds: float = SHUTDOWN_GRACE_SECONDS
+    run_kill_grace_seconds: float = RUN_KILL_GRACE_SECONDS
+    term_to_kill_seconds: float = TERM_TO_KILL_SECONDS
+    catch_up_window: timedelta = CATCH_UP_WINDOW
+    retry_max_delay_seconds: float = RETRY_MAX_DELAY_SECONDS
+    reload_poll_seconds: float = RELOAD_POLL_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DaemonSettings:
+        window_text = (env.get("CATCH_UP_WINDOW") or "").strip()
+        window = CATCH_UP_WINDOW
+        if window_text:
+            try:
+                window = parse_period(window_text, "CATCH_UP_WINDOW")
+            except ValidationError as exc:
+                raise ConfigError(f"CATCH_UP_WINDOW={window_text!r}: {exc.message}") from None
+        max_runs = _number(env, "MAX_CONCURRENT_RUNS", MAX_CONCURRENT_RUNS, 1)
+        if max_runs != int(max_runs):
+            raise ConfigError(f"MAX_CONCURRENT_RUNS={max_runs:g} is not a whole number")
+        return cls(
+            max_concurrent_runs=int(max_runs),
+            shutdown_grace_seconds=_number(
+                env, "SHUTDOWN_GRACE_SECONDS", SHUTDOWN_GRACE_SECONDS, 0
+            ),
+            run_kill_grace_seconds=_number(
+                env, "RUN_KILL_GRACE_SECONDS", RUN_KILL_GRACE_SECONDS, 0
+            ),
+            catch_up_window=window,
+            retry_max_delay_seconds=_number(
+                env, "RETRY_MAX_DELAY_SECONDS", RETRY_MAX_DELAY_SECONDS, 0
+            ),
+            reload_poll_seconds=_number(env, "RELOAD_POLL_SECONDS", RELOAD_POLL_SECONDS, 0.05),
+        )

@@ -1,0 +1,111 @@
+"""The child process of one run: ``python -m src.services.scheduler.worker PAYLOAD``.
+
+The daemon writes the payload (task, occurrence, files) as JSON, starts this
+module in a new session (its own process group) and reads the result file it
+writes. Only here are the query, export and mail libraries imported, so the
+daemon's memory stays flat whatever a run does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from src.core.clock import parse_instant
+from src.core.task import Task
+from src.services.atomic import atomic_write_bytes
+
+#: prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+class Terminated(BaseException):
+    """SIGTERM from the daemon (timeout or shutdown): unwind so partial files are removed."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A run must not outlive its daemon: after ``kill -9`` of the daemon the restarted
+    one re-runs what was cut off, so a survivor could send a report twice."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent-pid check below still runs
+        pass
+    if os.getppid() != parent_pid:  # the daemon died before prctl took effect
+        os._exit(70)
+
+
+def _on_term(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def _setup_logging(payload: dict[str, Any]) -> None:
+    from src.services.scheduler.eventlog import setup_logging
+
+    setup_logging(str(payload.get("log_level", "INFO")), str(payload.get("log_format", "text")))
+
+
+def run(payload: dict[str, Any]) -> dict[str, Any]:
+    from src.services.config import load_env
+    from src.services.query import QueryService
+    from src.services.runner import Runner
+    from src.services.settings import Settings
+    from src.services.task_store import TaskStore
+
+    tasks_file = Path(payload["tasks_file"])
+    env_file = payload.get("env_file")
+    env = load_env(Path(env_file) if env_file else None)
+    default_tz = str(payload.get("default_timezone") or "UTC")
+    store = TaskStore(tasks_file, default_timezone=default_tz)
+    settings = Settings.from_env(env, base_dir=tasks_file.resolve().parent)
+    task = Task.from_dict(payload["task"], default_timezone=default_tz)
+    query = QueryService(env)
+    try:
+        outcome = Runner(store, settings, query).run(
+            task,
+            trigger=str(payload["trigger"]),
+            scheduled_for=parse_instant(str(payload["scheduled_for"])),
+            attempt=int(payload["attempt"]),
+            run_id=str(payload["run_id"]),
+        )
+    finally:
+        query.close()
+    error = outcome.error
+    return {
+        "status": outcome.status,
+        "rows": outcome.rows,
+        "duration": round(outcome.duration, 3),
+        "emailed": outcome.delivery is not None,
+        "files": len(outcome.files),
+        "error": (
+            {"type": error.kind, "message": str(error), "permanent": error.permanent}
+            if error
+            else None
+        ),
+    }
+
+
+def main(argv: list[str]) -> int:
+    payload_path = Path(argv[1])
+    payload: dict[str, Any] = json.loads(payload_path.read_text(encoding="utf-8"))
+    _die_with_parent(int(payload["parent_pid"]))
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which decides
+    _setup_logging(payload)
+    result = run(payload)
+    data = json.dumps(result, default=str).encode("utf-8")
+    atomic_write_bytes(Path(payload["result_path"]), data, mode=0o600)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Terminated:
+        sys.exit(128 + signal.SIGTERM)
