@@ -466,3 +466,12 @@ def test_tasks_file_from_environment(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert json.loads(path.read_text())["tasks"][0]["name"] == "T"
+
+
+def test_interval_counts_from_creation_minute_and_add_agrees_with_list(run):
+    with time_machine.travel(datetime(2026, 11, 23, 10, 7, 42, tzinfo=UTC), tick=False):
+        result = run("add", "--name", "Hourly", "--query", "SELECT 1", "--every", "1h")
+        assert result.output.splitlines()[1] == "Next run: 2026-11-23 11:07 UTC (UTC)"
+        listed = json.loads(run("list", "--json").output)[0]
+    assert listed["next_run"] == "2026-11-23T11:07:00Z"
+    assert listed["created_at"] == "2026-11-23T10:07:42Z"

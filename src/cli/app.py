@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from src.cli.interactive import prompt_task
 from src.cli.task_options import any_task_option, apply_options, task_options
 from src.core import defaults
 from src.core.clock import now as clock_now
+from src.core.clock import to_utc_iso
 from src.core.delivery import validate_address
 from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task, check_connection, new_task_id
@@ -50,6 +52,18 @@ class Group(click.Group):
             raise click.ClickException(_one_line_each(exc)) from None
         except SchedulerError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("DB_SCHEDULER_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc}. This is a bug in db-scheduler; "
+                "run again with DB_SCHEDULER_DEBUG=1 for the traceback and report it"
+            ) from None
 
 
 def _one_line_each(exc: TaskValidationErrors) -> str:
@@ -140,12 +154,13 @@ def add(disabled: bool, interactive: bool, **opts: Any) -> None:
         if not opts.get("name"):
             raise click.UsageError("give --name (or run `add` at a terminal to be asked)")
         data = apply_options({"exports": {"xlsx": True}}, opts)
-    data.update(id=new_task_id(), enabled=not disabled)
+    now = clock_now()
+    # created_at anchors interval schedules, so it is set before the schedule is read
+    data.update(id=new_task_id(), enabled=not disabled, created_at=to_utc_iso(now))
     if "schedule" not in data:
         raise click.UsageError("give a schedule: --cron '0 9 * * *', --every 15m or --at ISO")
     task = Task.from_dict(data, default_timezone=ctx.default_timezone)
     _check_runnable(task, ctx.env)
-    now = clock_now()
     task = ctx.store.add(task, now)
     click.echo(f"Added task {task.name!r} with id {task.id}")
     click.echo(_next_line(task, now))

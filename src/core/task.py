@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
 
 _CONNECTION_NAME = re.compile(r"^(DATABASE_URL|DB_[A-Z0-9_]+_URL|[A-Za-z][A-Za-z0-9_]*)$")
 _NAME_MAX = 200
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 # --- small value objects ------------------------------------------------------------------
@@ -348,7 +349,8 @@ class _TaskReader:
                 parse_schedule,
                 data.get("schedule"),
                 ZoneInfo(timezone),
-                created_at or datetime.fromisoformat("2000-01-01T00:00:00+00:00"),
+                # intervals count from creation, on a whole minute
+                (created_at or _EPOCH).replace(second=0, microsecond=0),
             )
         exports = self._exports()
         email = self._email()

@@ -226,7 +226,7 @@ class TaskStore:
             task_file.check_unique_name(task.name)
             if any(existing.id == task.id for existing in task_file.tasks):
                 raise StoreError(f"a task with id {task.id} already exists")
-            task = task.with_changes(created_at=moment, updated_at=moment)
+            task = task.with_changes(created_at=task.created_at or moment, updated_at=moment)
             task_file.tasks.append(task)
         return task
 
