@@ -44,7 +44,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, ClassVar
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from src.core.errors import ExportError, ValidationError
@@ -56,6 +56,15 @@ from src.services.export.base import (
     ExportFile,
     io_error,
     opt_str,
+)
+from src.services.export.xlsx_package import (
+    ILLEGAL_XML,
+    NS,
+    NS_R,
+    S_HEADER,
+    clean_text,
+    column_letter,
+    package_parts,
 )
 
 #: Rows per sheet in Excel, header included.
@@ -72,33 +81,12 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 COMPRESS_LEVEL = 6
 DEFAULT_SHEET = "Sheet 1"
 
-# Style indexes in styles.xml (cellXfs order).
-_S_HEADER, _S_DATE, _S_DATETIME, _S_TIME, _S_QUOTED = 1, 2, 3, 4, 5
 
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 _EPOCH_DATE = date(1899, 12, 30)
 _EPOCH_DT = datetime(1899, 12, 30)
 _MIN_DATE = date(1900, 3, 1)  # before this Excel's serials are off by its 1900 leap-year bug
 _MAX_INT = 10**15  # Excel keeps 15 significant digits
-_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-
-
-def column_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def clean_text(text: str) -> str:
-    """Remove what XML 1.0 cannot carry (most C0 controls, lone surrogates, U+FFFE/F)."""
-    return _ILLEGAL_XML.sub("", text)
 
 
 class _Cells:
@@ -141,7 +129,7 @@ class _Cells:
         if len(value) > EXCEL_MAX_CELL_CHARS:
             value = value[: EXCEL_MAX_CELL_CHARS - 1] + "…"
             self.cut_cells += 1
-        value = escape(_ILLEGAL_XML.sub("", value))
+        value = escape(ILLEGAL_XML.sub("", value))
         space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
         style = ' s="5"' if value[:1] in ("=", "+", "-", "@") else ""
         return f'<c t="inlineStr"{style}><is><t{space}>{value}</t></is></c>'
@@ -348,13 +336,13 @@ class XlsxWriter:
             for i, w in enumerate(self.widths, start=1)
         )
         header = "".join(
-            f'<c t="inlineStr" s="{_S_HEADER}"><is><t>{escape(clean_text(c.name))}</t></is></c>'
+            f'<c t="inlineStr" s="{S_HEADER}"><is><t>{escape(clean_text(c.name))}</t></is></c>'
             for c in self.columns
         )
         self._sheet.write(
             (
                 '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                f'<worksheet xmlns="{_NS}" xmlns:r="{_NS_R}">'
+                f'<worksheet xmlns="{NS}" xmlns:r="{NS_R}">'
                 '<sheetViews><sheetView workbookViewId="0"'
                 + (' tabSelected="1"' if number == 1 else "")
                 + '><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
@@ -395,125 +383,12 @@ class XlsxWriter:
         self._sheet_last_rows.append(last_row)
 
     def _write_package(self) -> None:
-        n = len(self.sheet_names)
-        last_col = column_letter(max(len(self.columns), 1) - 1)
-        sheets = "".join(
-            f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
-            for i, name in enumerate(self.sheet_names, start=1)
-        )
-        defined = "".join(
-            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-            + escape(f"'{name.replace(chr(39), chr(39) * 2)}'!$A$1:${last_col}${last}")
-            + "</definedName>"
-            for i, (name, last) in enumerate(
-                zip(self.sheet_names, self._sheet_last_rows, strict=True)
-            )
-        )
-        workbook = (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<workbook xmlns="{_NS}" xmlns:r="{_NS_R}">'
-            '<workbookPr/><bookViews><workbookView activeTab="0"/></bookViews>'
-            f"<sheets>{sheets}</sheets>"
-            + (f"<definedNames>{defined}</definedNames>" if self.columns else "")
-            + "</workbook>"
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{i}" Type="{_NS_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, n + 1)
-        )
-        workbook_rels = (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<Relationships xmlns="{_NS_PKG}">{rels}'
-            f'<Relationship Id="rId{n + 1}" Type="{_NS_R}/styles" Target="styles.xml"/>'
-            "</Relationships>"
-        )
-        overrides = "".join(
-            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            for i in range(1, n + 1)
-        )
-        content_types = (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            '<Override PartName="/docProps/core.xml" '
-            'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-            '<Override PartName="/docProps/app.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-            f"{overrides}</Types>"
-        )
-        root_rels = (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<Relationships xmlns="{_NS_PKG}">'
-            f'<Relationship Id="rId1" Type="{_NS_R}/officeDocument" Target="xl/workbook.xml"/>'
-            f'<Relationship Id="rId2" Type="{_NS_PKG}/metadata/core-properties" '
-            'Target="docProps/core.xml"/>'
-            f'<Relationship Id="rId3" Type="{_NS_R}/extended-properties" '
-            'Target="docProps/app.xml"/>'
-            "</Relationships>"
-        )
-        created = self.context.run_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
-        core = (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
-            'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-            'xmlns:dcterms="http://purl.org/dc/terms/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            f"<dc:title>{escape(clean_text(self.context.title))}</dc:title>"
-            "<dc:creator>db-scheduler</dc:creator>"
-            f'<dcterms:created xsi:type="dcterms:W3CDTF">{created}</dcterms:created>'
-            "</cp:coreProperties>"
-        )
-        app = (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'extended-properties"><Application>db-scheduler</Application></Properties>'
-        )
-        for name, text in (
-            ("xl/workbook.xml", workbook),
-            ("xl/_rels/workbook.xml.rels", workbook_rels),
-            ("xl/styles.xml", _STYLES),
-            ("[Content_Types].xml", content_types),
-            ("_rels/.rels", root_rels),
-            ("docProps/core.xml", core),
-            ("docProps/app.xml", app),
-        ):
+        parts = package_parts(
+            self.sheet_names, self._sheet_last_rows, len(self.columns), self.context.title,
+            self.context.run_at,
+        )  # fmt: skip
+        for name, text in parts:
             self._zip.writestr(name, text.encode())
-
-
-_STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<styleSheet xmlns="{_NS}">'
-    '<numFmts count="3">'
-    '<numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
-    '<numFmt numFmtId="166" formatCode="hh:mm:ss"/>'
-    "</numFmts>"
-    '<fonts count="2">'
-    '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    "</fonts>"
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="6">'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
-    "</cellXfs>"
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
 
 
 class XlsxExporter(Exporter):
