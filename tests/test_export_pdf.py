@@ -16,6 +16,7 @@ from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
 from src.services.export.pdf import FONT_FILES, fit, fonts
+from tests.services import require
 
 CONTEXT = ExportContext(
     "Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), ZoneInfo("Europe/Berlin")
@@ -112,8 +113,11 @@ def test_portrait_can_be_forced(tmp_path: Path) -> None:
     assert box.width < box.height
 
 
-@pytest.mark.skipif(not FONT_FILES["DejaVuSans"].exists(), reason="fonts-dejavu-core missing")
 def test_unicode_beyond_latin1_is_embedded(tmp_path: Path) -> None:
+    require(
+        all(f.exists() for f in FONT_FILES.values()),
+        "DejaVu fonts missing (apt-get install fonts-dejavu-core); PDFs fall back to Helvetica",
+    )
     path = tmp_path / "u.pdf"
     write(path, ["text"], [["Grüße Ωμέγα Привет שלום"]])
     text = pages_text(path)[0]

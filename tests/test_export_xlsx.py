@@ -140,6 +140,22 @@ def test_rows_continue_on_new_sheets_past_the_row_limit(tmp_path: Path) -> None:
     assert "continue on sheets Sheet 2, Sheet 3" in result.notes[0]
 
 
+def test_rows_continue_on_a_new_sheet_before_a_sheet_part_gets_too_big(tmp_path: Path) -> None:
+    path = tmp_path / "bytes.xlsx"
+    exporter = XlsxExporter(max_sheet_bytes=2000)
+    rows = [[i, "x" * 100] for i in range(1, 41)]
+    result = write(path, ["n", "text"], rows, exporter=exporter, batch=10)
+    wb = openpyxl.load_workbook(path)
+    assert len(wb.sheetnames) > 1
+    seen = []
+    for ws in wb.worksheets:
+        values = list(ws.iter_rows(values_only=True))
+        assert values[0] == ("n", "text")
+        seen.extend(v[0] for v in values[1:])
+    assert seen == list(range(1, 41))
+    assert result.rows_written == 40
+
+
 def test_named_sheet_rolls_over_with_its_name(tmp_path: Path) -> None:
     path = tmp_path / "named.xlsx"
     write(

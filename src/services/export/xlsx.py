@@ -24,7 +24,9 @@ Cells keep their types:
 
 The header row is bold, frozen and carries an autofilter; column widths come from the
 header and the first rows. Past Excel's 1,048,576 rows per sheet (header included),
-rows continue on a new sheet (``Sheet 2``, ...) with the header repeated.
+rows continue on a new sheet (``Sheet 2``, ...) with the header repeated; so they do
+when a sheet's XML nears 2 GiB, so that no zip64 entry is needed (some Excel versions
+refuse those).
 
 Options:
 
@@ -69,6 +71,9 @@ from src.services.export.xlsx_package import (
 
 #: Rows per sheet in Excel, header included.
 EXCEL_MAX_ROWS = 1_048_576
+#: Uncompressed bytes of rows per sheet part: under the 2 GiB (2**31 - 1) that Python's
+#: zipfile writes without zip64 extensions on an entry of unknown size.
+MAX_SHEET_BYTES = 2_000_000_000
 #: Columns per sheet in Excel (A..XFD).
 EXCEL_MAX_COLUMNS = 16_384
 #: Characters per cell in Excel.
@@ -221,6 +226,7 @@ class XlsxWriter:
         context: ExportContext,
         sheet_name: str,
         max_rows_per_sheet: int = EXCEL_MAX_ROWS,
+        max_sheet_bytes: int = MAX_SHEET_BYTES,
     ) -> None:
         if max_rows_per_sheet < 2:
             raise ValueError("a sheet holds the header and at least one row")
@@ -237,11 +243,13 @@ class XlsxWriter:
         self.sheet_names: list[str] = []
         self.first_sheet_name = sheet_name
         self.max_data_rows = max_rows_per_sheet - 1
+        self.max_sheet_bytes = max_sheet_bytes
         self.cells = _Cells(context.zone)
         self.rows_total = 0
         self.widths: list[float] | None = None
         self._sheet: IO[bytes] | None = None
         self._sheet_rows = 0  # data rows in the current sheet
+        self._sheet_bytes = 0  # uncompressed bytes of rows in the current sheet
         self._sheet_last_rows: list[int] = []  # last row number of each finished sheet
         self._done = False
         self._file = AtomicFile(path)
@@ -290,8 +298,9 @@ class XlsxWriter:
         notes = []
         if len(self.sheet_names) > 1:
             notes.append(
-                f"{self.rows_total:,} rows exceed Excel's {self.max_data_rows + 1:,} rows per "
-                f"sheet: they continue on sheets {', '.join(self.sheet_names[1:])}"
+                f"{self.rows_total:,} rows do not fit one sheet (Excel's limit is "
+                f"{self.max_data_rows + 1:,} rows): they continue on sheets "
+                f"{', '.join(self.sheet_names[1:])}"
             )
         if self.cells.cut_cells:
             notes.append(
@@ -328,8 +337,9 @@ class XlsxWriter:
         number = len(self.sheet_names) + 1
         name = self.first_sheet_name if number == 1 else f"{self.sheet_base} {number}"
         self.sheet_names.append(name)
-        self._sheet = self._zip.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True)
+        self._sheet = self._zip.open(f"xl/worksheets/sheet{number}.xml", "w")
         self._sheet_rows = 0
+        self._sheet_bytes = 0
         assert self.widths is not None
         cols = "".join(
             f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>'
@@ -357,15 +367,23 @@ class XlsxWriter:
         assert self._sheet is not None
         cell = self.cells.cell
         conv = self.cells.conv
-        n = self._sheet_rows + 1  # row number of the previous row
-        parts = []
-        for row in rows:
-            n += 1
-            cells = "".join([(conv.get(type(v)) or cell)(v) for v in row])
-            parts.append(f'<row r="{n}">{cells}</row>')
-        self._sheet.write("".join(parts).encode())
+        rendered = ["".join([(conv.get(type(v)) or cell)(v) for v in row]) for row in rows]
+        data = self._numbered(rendered)
+        if self._sheet_rows and self._sheet_bytes + len(data) > self.max_sheet_bytes:
+            # Keep each sheet part under 2 GiB so the zip never needs zip64 entries,
+            # which some Excel versions refuse: continue on a new sheet instead.
+            self._next_sheet()
+            data = self._numbered(rendered)
+        self._sheet.write(data)
+        self._sheet_bytes += len(data)
         self._sheet_rows += len(rows)
         self.rows_total += len(rows)
+
+    def _numbered(self, rendered: list[str]) -> bytes:
+        first = self._sheet_rows + 2  # row 1 is the header
+        return "".join(
+            [f'<row r="{n}">{cells}</row>' for n, cells in enumerate(rendered, start=first)]
+        ).encode()
 
     def _end_sheet(self) -> None:
         assert self._sheet is not None
@@ -398,9 +416,12 @@ class XlsxExporter(Exporter):
         "sheet_name": "name of the first sheet (default 'Sheet 1')"
     }
 
-    def __init__(self, max_rows_per_sheet: int = EXCEL_MAX_ROWS) -> None:
-        # A parameter so tests can roll sheets over without writing a million rows.
+    def __init__(
+        self, max_rows_per_sheet: int = EXCEL_MAX_ROWS, max_sheet_bytes: int = MAX_SHEET_BYTES
+    ) -> None:
+        # Parameters so tests can roll sheets over without writing a million rows.
         self.max_rows_per_sheet = max_rows_per_sheet
+        self.max_sheet_bytes = max_sheet_bytes
 
     def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         sheet_name = opt_str(self.name, options, "sheet_name", DEFAULT_SHEET)
@@ -416,4 +437,7 @@ class XlsxExporter(Exporter):
         options: Mapping[str, Any] | None = None,
     ) -> XlsxWriter:
         checked = self.check_options(options or {})
-        return XlsxWriter(path, columns, context, checked["sheet_name"], self.max_rows_per_sheet)
+        return XlsxWriter(
+            path, columns, context, checked["sheet_name"], self.max_rows_per_sheet,
+            self.max_sheet_bytes,
+        )  # fmt: skip
