@@ -5,7 +5,7 @@
 #   PostgreSQL  role dbsched / password dbsched / database dbsched_test  on 127.0.0.1:5432
 #   MariaDB     user dbsched / password dbsched / database dbsched_test  on 127.0.0.1:3306
 #   ODBC        unixODBC with the MariaDB and PostgreSQL drivers registered
-#   Tools       poppler-utils (pdftotext), LibreOffice calc (headless), openssl
+#   Tools       poppler-utils (pdftotext), LibreOffice calc (headless), openssl, fonts-dejavu-core (PDF Unicode font)
 #
 # Idempotent: installs only missing packages (apt-get update only then), starts only
 # servers that do not answer, creates only missing roles/databases. Run it twice; the
@@ -27,7 +27,7 @@ MARIADB_LOG=/var/log/mysql/dbsched-test-mariadb.log
 
 PACKAGES=(
   postgresql mariadb-server mariadb-client unixodbc odbc-mariadb odbc-postgresql
-  poppler-utils libreoffice-calc-nogui openssl
+  poppler-utils libreoffice-calc-nogui openssl fonts-dejavu-core
 )
 
 problems=()
