@@ -24,11 +24,9 @@ each command and reply), so no call can hang.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 import socket
 import ssl
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from typing import TypeVar
 
 from src.core import clock
 from src.core.errors import EmailError
+from src.services.atomic import atomic_write_bytes
 from src.services.mail.message import BuiltMessage, build_simple_message, safe_file_part
 from src.services.mail.settings import SmtpSettings
 
@@ -189,18 +188,7 @@ def write_outbox(folder: Path, built: BuiltMessage, *, now: datetime | None = No
     data = built.data
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=OUTBOX_DIR_MODE)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, OUTBOX_FILE_MODE)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(target, data, mode=OUTBOX_FILE_MODE)
     except OSError as exc:
         raise EmailError(
             f"cannot write the message to the outbox folder {folder}: {exc}; check OUTBOX_DIR "
