@@ -99,8 +99,18 @@ class _Busy:
     """Why a task cannot start another run now."""
 
     running: dict[str, ChildRun] = field(default_factory=dict)
-    queued: dict[str, Occurrence] = field(default_factory=dict)
+    queued: dict[str, int] = field(default_factory=dict)  # task id -> occurrences waiting
     retrying: dict[str, Occurrence] = field(default_factory=dict)
+
+    def add_queued(self, task_id: str) -> None:
+        self.queued[task_id] = self.queued.get(task_id, 0) + 1
+
+    def remove_queued(self, task_id: str) -> None:
+        left = self.queued.get(task_id, 0) - 1
+        if left > 0:
+            self.queued[task_id] = left
+        else:
+            self.queued.pop(task_id, None)
 
     def reason(self, task_id: str) -> str | None:
         if task_id in self.running:
@@ -283,8 +293,10 @@ class Daemon:
                 task_id=task.id,
                 count=plan.not_listed,
             )
-        for moment in plan.run:
-            self._enqueue(Occurrence(task.id, moment, trigger="catch-up"), now)
+        for index, moment in enumerate(plan.run):
+            # catch_up=all: the missed occurrences of one task wait for each other in order
+            occurrence = Occurrence(task.id, moment, trigger="catch-up")
+            self._enqueue(occurrence, now, behind_own=index > 0)
         runs = ", ".join(local_time(t, task) for t in plan.run) or "none"
         return (
             f"task {_short(task)}: {plan.missed} missed occurrence(s) ({policy.describe()}); "
@@ -485,14 +497,14 @@ class Daemon:
             return
         self._enqueue(Occurrence(task_id, times[0], fired_at=time.monotonic()), now)
 
-    def _enqueue(self, occurrence: Occurrence, now: datetime) -> None:
+    def _enqueue(self, occurrence: Occurrence, now: datetime, *, behind_own: bool = False) -> None:
         task = self.tasks[occurrence.task_id]
         self.state.mark(task.id, occurrence.scheduled_for)
-        reason = self.busy.reason(task.id)
+        reason = None if behind_own else self.busy.reason(task.id)
         if reason is not None:
             self._record_skipped(task, occurrence.scheduled_for, reason, occurrence.trigger, now)
             return
-        self.busy.queued[task.id] = occurrence
+        self.busy.add_queued(task.id)
         self.queue.append(occurrence)
 
     def _record_skipped(
@@ -525,13 +537,17 @@ class Daemon:
         for task_id, occurrence in list(self.busy.retrying.items()):
             if occurrence.not_before <= moment:
                 del self.busy.retrying[task_id]
-                self.busy.queued[task_id] = occurrence
+                self.busy.add_queued(task_id)
                 self.queue.append(occurrence)
 
     def _start_queued(self, now: datetime) -> None:
+        waiting: list[Occurrence] = []  # next occurrences of tasks that are running
         while self.queue and len(self.busy.running) < self.config.max_concurrent_runs:
             occurrence = self.queue.popleft()
-            self.busy.queued.pop(occurrence.task_id, None)
+            if occurrence.task_id in self.busy.running:
+                waiting.append(occurrence)
+                continue
+            self.busy.remove_queued(occurrence.task_id)
             task = self.tasks.get(occurrence.task_id)
             if task is None or not task.enabled:
                 self.events.info(
@@ -552,6 +568,7 @@ class Daemon:
                 )
                 continue
             self._spawn(task, occurrence, now)
+        self.queue.extendleft(reversed(waiting))
 
     def _spawn(self, task: Task, occurrence: Occurrence, now: datetime) -> None:
         run_id = str(uuid.uuid4())
@@ -786,6 +803,7 @@ class Daemon:
             self._fingerprint = fingerprint
             return
         self._fingerprint = fingerprint
+        was_bad = self._bad_fingerprint is not None
         self._bad_fingerprint = None
         previous_load = self._loaded_at or now
         self._loaded_at = now
@@ -837,10 +855,11 @@ class Daemon:
             self.events.info(
                 "removed", f"task {_short(gone)}: deleted; no more runs", task_id=task_id
             )
-        if changes or force:
+        if changes or force or was_bad:
             self.events.info(
                 "reloaded",
-                f"tasks file reloaded: {changes} change(s), {len(self.jobs)} job(s)",
+                f"tasks file reloaded{' (valid again)' if was_bad else ''}: {changes} "
+                f"change(s), {len(self.jobs)} job(s)",
                 changes=changes,
                 jobs=len(self.jobs),
             )
