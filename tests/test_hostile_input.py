@@ -1,0 +1,220 @@
+"""Property-based attacks on the tasks.json loader and the CLI options.
+
+Any JSON document and any option string gives either a valid task or a clean
+error (``Error: ...``, exit 1 or 2), never a traceback, and never a changed file.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from src.cli.app import cli
+from src.core.errors import SchedulerError
+from src.services.task_store import TaskStore
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+FIELDS = [
+    "schedule",
+    "timezone",
+    "email",
+    "exports",
+    "enabled",
+    "connection",
+    "params",
+    "retry",
+    "timeout_seconds",
+    "created_at",
+    "run_count",
+    "last_status",
+    "query_file",
+    "read_only",
+]
+
+task_like = st.fixed_dictionaries(
+    {"id": st.text(max_size=8), "name": st.text(max_size=12), "query": st.text(max_size=12)},
+    optional={
+        key: json_values
+        | st.sampled_from(["0 9 * * 1-5", "Europe/Berlin", "15m", "a@example.com", "x\ny"])
+        for key in FIELDS
+    },
+) | st.fixed_dictionaries(
+    {
+        "id": st.just("t1"),
+        "name": st.just("T"),
+        "query": st.just("SELECT 1"),
+        "schedule": st.dictionaries(
+            st.sampled_from(["cron", "interval", "once", "start"]),
+            st.text(max_size=16) | json_values,
+            max_size=2,
+        ),
+    }
+)
+
+VALID = {
+    "id": "t1",
+    "name": "Daily",
+    "query": "SELECT 1",
+    "schedule": {"cron": "0 9 * * 1-5"},
+    "timezone": "Europe/Berlin",
+    "email": {"to": ["a@example.com"], "subject": "{task_name}"},
+    "exports": {"xlsx": True, "pdf": {"max_rows": 10}},
+}
+valid_values = st.sampled_from(
+    [
+        {"interval": "15m"},
+        {"once": "2026-12-01T09:00"},
+        "UTC",
+        {"to": []},
+        {"csv": True},
+        True,
+        "sales",
+        {"max_retries": 1},
+        5,
+        "2026-01-01T00:00:00Z",
+        "success",
+    ]
+)
+mutated_valid = st.dictionaries(
+    st.sampled_from(FIELDS), json_values | valid_values, max_size=2
+).map(lambda changes: {**VALID, **changes})
+plausible = st.dictionaries(st.sampled_from(FIELDS), valid_values, max_size=3).map(
+    lambda changes: {**VALID, **changes}
+)
+
+documents = (
+    st.fixed_dictionaries({"version": st.just(1), "tasks": st.lists(mutated_valid, max_size=1)})
+    | st.fixed_dictionaries({"version": st.just(1), "tasks": st.lists(plausible, max_size=1)})
+    | json_values
+    | st.fixed_dictionaries({"version": st.just(1), "tasks": st.lists(task_like, max_size=3)})
+    | st.lists(  # the earlier tool's shape
+        st.fixed_dictionaries(
+            {"task_id": st.text(max_size=6), "name": st.text(max_size=8)},
+            optional={
+                "schedule_type": st.sampled_from(["cron", "interval", "once", "date", "x"]),
+                "schedule_config": json_values,
+                "email_recipients": json_values,
+                "query": st.text(max_size=8),
+            },
+        ),
+        max_size=3,
+    )
+)
+
+SLOW = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SLOW
+@given(document=documents)
+def test_any_json_loads_or_fails_cleanly_and_file_is_untouched(document):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tasks.json"
+        raw = json.dumps(document)
+        path.write_text(raw)
+        store = TaskStore(path)
+        try:
+            loaded = store.load()
+        except SchedulerError as exc:
+            assert str(exc).startswith(str(path))
+            # a write attempt on a bad file fails the same way and changes nothing
+            with pytest.raises(SchedulerError):
+                store.update("anything", lambda t: t)
+            assert path.read_text() == raw
+            return
+        # a valid file survives a round trip with the same tasks
+        for task in loaded.tasks:
+            again = store.parse(json.dumps({"version": 1, "tasks": [task.to_dict()]}).encode())
+            assert again.tasks[0].to_dict() == task.to_dict()
+        assert path.read_text() == raw
+
+
+@SLOW
+@given(data=st.binary(max_size=200))
+def test_any_bytes_fail_cleanly(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tasks.json"
+        path.write_bytes(data)
+        try:
+            loaded = TaskStore(path).load()
+        except SchedulerError as exc:
+            assert str(exc).startswith(str(path))
+        else:
+            assert all(task.name for task in loaded.tasks)
+        assert path.read_bytes() == data
+
+
+option_text = st.text(max_size=40) | st.sampled_from(
+    [
+        "0 9 * * 1-5",
+        "Europe/Berlin",
+        "15m",
+        "2026-12-01T09:00",
+        "a@example.com",
+        "../../x",
+        "{task_name}",
+        "{a.b}",
+        "{0}",
+        "\r\nBcc: x@example.com",
+        "-1",
+        "@daily",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    option=st.sampled_from(
+        [
+            "--name",
+            "--cron",
+            "--every",
+            "--at",
+            "--timezone",
+            "--to",
+            "--subject",
+            "--connection",
+            "--query",
+            "--param",
+            "--body",
+            "--timeout",
+        ]
+    ),
+    value=option_text,
+)
+def test_any_option_value_gives_a_task_or_a_clean_error(option, value):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tasks.json"
+        base = {"--name": "T", "--query": "SELECT 1", "--every": "1h"}
+        base[option] = value
+        if option in ("--cron", "--at"):
+            base.pop("--every")
+        args = [arg for pair in base.items() for arg in pair]
+        result = CliRunner().invoke(
+            cli,
+            ["--tasks-file", str(path), "--env-file", str(Path(folder) / ".env"), "add", *args],
+            env={"DATABASE_URL": "sqlite:///x.db", "TASKS_FILE": None, "ENV_FILE": None},
+        )
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            result.exception
+        )
+        assert "Traceback" not in result.output
+        if result.exit_code == 0:
+            (task,) = TaskStore(path).load().tasks
+            assert task.name == base["--name"].strip()
+        else:
+            assert result.exit_code in (1, 2)
+            assert "Error: " in result.output
+            assert not path.exists()
