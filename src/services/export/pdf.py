@@ -153,6 +153,7 @@ class PdfWriter:
     ) -> None:
         self.path = path
         self.columns = list(columns)
+        self.columns_total = len(self.columns)
         self.context = context
         self.zone = context.zone
         self.max_rows = max_rows
@@ -219,18 +220,31 @@ class PdfWriter:
     # -- layout
 
     def truncation_note(self) -> str:
-        if self.rows_total <= self.rows_written:
+        cut_rows = self.rows_total > self.rows_written
+        cut_columns = self.columns_total > len(self.columns)
+        if not (cut_rows or cut_columns):
             return ""
-        shown = f"Showing the first {self.rows_written:,} of {self.rows_total:,} rows"
+        parts = []
+        if cut_rows:
+            parts.append(f"the first {self.rows_written:,} of {self.rows_total:,} rows")
+        if cut_columns:
+            parts.append(f"the first {len(self.columns)} of {self.columns_total} columns")
+        shown = "Showing " + " and ".join(parts)
         if self.full_result_in:
             return f"{shown}; the full result is in {FULL_RESULT_NAMES[self.full_result_in]}."
-        return (
-            f"{shown}: the PDF stops at {self.max_rows:,} rows (pdf option max_rows); "
-            "add an xlsx or csv export for the full result."
-        )
+        limits = []
+        if cut_rows:
+            limits.append(f"the PDF stops at {self.max_rows:,} rows (pdf option max_rows)")
+        if cut_columns:
+            limits.append(f"a page holds at most {len(self.columns)} columns")
+        return f"{shown}: {' and '.join(limits)}; add an xlsx or csv export for the full result."
 
     def _start(self, sample: Sequence[Row]) -> None:
         regular, bold = self.fonts.regular, self.fonts.bold
+        # More columns than fit a landscape page at their narrowest would each shrink to
+        # nothing: show those that fit, and say so in the note.
+        fits = max(1, int((landscape(A4)[0] - 2 * MARGIN) // MIN_COL_WIDTH))
+        self.columns = self.columns[:fits]
         self.headers = [_CONTROL.sub(" ", c.name) for c in self.columns]
         natural = [pdfmetrics.stringWidth(h, bold, FONT_SIZE) + 2 * CELL_PAD for h in self.headers]
         for row in sample[:SAMPLE_ROWS]:
