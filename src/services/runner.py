@@ -140,6 +140,10 @@ class Runner:
         )
         try:
             self._query_and_export(task, run_id, run_at, outcome)
+            if not outcome.columns and outcome.rowcount is None and task.enabled_exports:
+                outcome.notes.append(
+                    f"the query returned {outcome.rows} rows without columns: nothing to export"
+                )
             self._record(
                 outcome,
                 "exported",
