@@ -100,6 +100,8 @@ class Runner:
         self.clock = clock
         self.sleep = sleep
         self.history = RunHistory(settings.history_path, settings.history_keep_days)
+        # Reports hold business data: the data folder is not for other users.
+        settings.data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
 
     def run(
         self,
@@ -190,6 +192,8 @@ class Runner:
         values = self._template_values(task, run_id, run_at)
         context = ExportContext(title=task.name, run_at=run_at, zone=task.zone)
         formats = task.enabled_exports
+        if formats == ["csv"] and self._copy_csv(task, sql, run_at, folder, values, outcome):
+            return
         writers: list[ExportWriter] = []
         preview = outcome.preview
         try:
@@ -212,10 +216,9 @@ class Runner:
                     if fmt == "pdf" and "full_result_in" not in options:
                         full = next((f for f in ("xlsx", "csv") if f in formats), None)
                         options["full_result_in"] = full
-                    template = str(task.exports[fmt].get("filename") or "")
-                    name = render_filename(template or self.settings.filename_template, values, fmt)
+                    path = self._export_path(task, fmt, folder, values)
                     exporter = get_exporter(fmt)
-                    writers.append(exporter.open(folder / name, result.columns, context, options))
+                    writers.append(exporter.open(path, result.columns, context, options))
                 for batch in result.batches:
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")
@@ -232,6 +235,50 @@ class Runner:
             raise
         for exported in outcome.files:
             outcome.notes.extend(exported.notes)
+
+    def _copy_csv(
+        self,
+        task: Task,
+        sql: str,
+        run_at: datetime,
+        folder: Path,
+        values: dict[str, Any],
+        outcome: RunOutcome,
+    ) -> bool:
+        """A CSV-only task on PostgreSQL: the server writes the file (COPY), ~10x faster
+        than rows through Python. False when the query service says COPY does not apply;
+        the normal path then runs. Value formats differ slightly: see query/copy.py."""
+        path = self._export_path(task, "csv", folder, values)
+        given = {k: v for k, v in task.exports["csv"].items() if k not in _TASK_ONLY_OPTIONS}
+        options = get_exporter("csv").check_options(given)
+        copied = self.query.copy_csv(
+            task.connection,
+            sql,
+            task.params,
+            run_at=run_at,
+            zone=task.zone,
+            timeout_seconds=task.timeout_seconds,
+            read_only=task.read_only,
+            path=path,
+            bom=options["bom"],
+            delimiter=options["delimiter"],
+            preview_rows=self.settings.preview_rows,
+        )
+        if copied is None:
+            return False
+        outcome.rows = copied.rows
+        outcome.notes.extend(copied.notes)
+        outcome.columns = copied.columns
+        outcome.preview.extend(copied.preview)
+        outcome.files = [ExportFile("csv", path, copied.size_bytes, copied.rows, copied.rows)]
+        outcome.progress(
+            f"wrote {path} ({copied.size_bytes:,} bytes, {copied.rows:,} rows, by PostgreSQL COPY)"
+        )
+        return True
+
+    def _export_path(self, task: Task, fmt: str, folder: Path, values: dict[str, Any]) -> Path:
+        template = str(task.exports[fmt].get("filename") or "")
+        return folder / render_filename(template or self.settings.filename_template, values, fmt)
 
     def _template_values(self, task: Task, run_id: str, run_at: datetime) -> dict[str, Any]:
         values: dict[str, Any] = dict(run_variables(run_at, task.zone))

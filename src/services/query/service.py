@@ -19,16 +19,18 @@ import contextlib
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 
-from src.core.errors import QueryError
+from src.core.errors import ExportError, QueryError
 from src.core.result import Column, QueryResult, Row
 from src.core.runvars import run_variables
 from src.services.config import mask_url, resolve_connection
+from src.services.export.base import AtomicFile, io_error
 from src.services.query.backends import (
     WATCHDOG_GRACE_SECONDS,
     Backend,
@@ -37,6 +39,14 @@ from src.services.query.backends import (
     product_name,
 )
 from src.services.query.classify import classify
+from src.services.query.copy import (
+    CopyResult,
+    CrlfWriter,
+    copy_applies,
+    copy_statement,
+    read_preview,
+    set_output_style,
+)
 from src.services.query.sqltext import prepare_sql
 
 DEFAULT_BATCH_SIZE = 5000  # rows per batch: ~1-5 MB of Python objects for typical reports
@@ -199,6 +209,90 @@ class QueryService:
         finally:
             conn.close()
 
+    def copy_csv(
+        self,
+        connection: str,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        run_at: datetime,
+        zone: ZoneInfo,
+        timeout_seconds: float | None,
+        read_only: bool = False,
+        path: Path,
+        bom: bool = False,
+        delimiter: str = ",",
+        preview_rows: int = 20,
+    ) -> CopyResult | None:
+        """Write the result of ``sql`` to the CSV file ``path`` with PostgreSQL's COPY.
+
+        The fast path for CSV-only tasks (see ``copy.py`` for the file's value formats).
+        Binds, timeout, read-only and errors behave as in ``execute``; the file is
+        written under a temporary name and renamed when complete, and removed on any
+        failure. Returns None, having written nothing, when COPY cannot be used (not
+        PostgreSQL through psycopg2, a statement that does not read rows, a delimiter
+        of more than one byte, a zone the server does not know): the caller then runs
+        the normal path.
+        """
+        url = resolve_connection(connection, self._env)
+        where = f"connection {connection!r} ({mask_url(url)})"
+        engine = self._engine(url, where)
+        if not copy_applies(engine.dialect, delimiter, zone):
+            return None
+        backend = backend_for(engine.dialect.name)
+        values = {**run_variables(run_at, zone), **(params or {})}
+        prepared = prepare_sql(sql, values, backslash_escapes=backend.backslash_escapes)
+        if not prepared.returns_rows_hint:
+            return None
+        watchdog = Watchdog(
+            None if timeout_seconds is None else timeout_seconds + WATCHDOG_GRACE_SECONDS
+        )
+        try:
+            conn = engine.connect()
+        except Exception as error:
+            raise self._classify(error, where, timeout_seconds, watchdog) from error
+        target: AtomicFile | None = None
+        try:
+            try:
+                notes = backend.begin(conn, read_only=read_only, timeout=timeout_seconds)
+                if not set_output_style(conn, zone):
+                    return None
+                if timeout_seconds is not None:
+                    watchdog.cancel = backend.canceller(engine, conn)
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                statement = copy_statement(cursor, engine.dialect, prepared, delimiter)
+                target = AtomicFile(path)
+                sink = CrlfWriter(target.file)
+                try:
+                    if bom:
+                        target.file.write("\ufeff".encode())
+                    with watchdog.guard():
+                        cursor.copy_expert(statement, sink)
+                except OSError as exc:
+                    raise io_error(path, exc) from exc
+                except Exception as error:
+                    if sink.error is not None:  # the file failed, not the query
+                        raise io_error(path, sink.error) from error
+                    raise
+                rows = int(cursor.rowcount)
+                cursor.close()
+            except (QueryError, ExportError):
+                raise
+            except Exception as error:
+                raise self._classify(error, where, timeout_seconds, watchdog) from error
+            self._finish(conn, backend, read_only=read_only, clean=True)
+            size = target.commit()
+        except BaseException:
+            if target is not None:
+                target.discard()
+            with contextlib.suppress(Exception):
+                conn.invalidate()  # a COPY cut short leaves the connection mid-protocol
+            raise
+        finally:
+            conn.close()
+        columns, preview = read_preview(path, delimiter, preview_rows)
+        return CopyResult(rows, columns, preview, size, notes)
+
     def test_connection(self, connection: str) -> str:
         """Connect, ask the server its version: ``PostgreSQL 15.18 at 127.0.0.1:5432/db``."""
         url = resolve_connection(connection, self._env)
@@ -228,6 +322,18 @@ class QueryService:
             engine.dispose()
 
     # --- internals -------------------------------------------------------------------
+    @staticmethod
+    def _classify(
+        error: BaseException, where: str, timeout_seconds: float | None, watchdog: Watchdog
+    ) -> QueryError:
+        return classify(
+            error,
+            where=where,
+            timeout_seconds=timeout_seconds,
+            timed_out=watchdog.fired,
+            odbc_drivers=_odbc_drivers(),
+        )
+
     def _engine(self, url: str, where: str) -> Engine:
         with self._lock:
             engine = self._engines.get(url)
