@@ -171,3 +171,14 @@ def test_history_skips_a_torn_last_line(tmp_path):
         handle.write('{"event": "finished", "run_id": "r1", "sta')  # crash mid-write
     (record,) = history.runs()
     assert record.status == "running"
+
+
+def test_files_a_run_creates_are_not_world_readable(folder):
+    add_demo(folder, "--csv", "--pdf")
+    assert invoke(folder, "run", "Revenue").exit_code == 0
+    made = [p for p in (folder / "data").rglob("*") if p.name != "demo.db"]
+    made.append(folder / "tasks.json")
+    assert any(p.suffix == ".eml" for p in made) and any(p.suffix == ".jsonl" for p in made)
+    made += [p.parent for p in made]
+    world_readable = sorted({str(p) for p in made if p.stat().st_mode & 0o004})
+    assert world_readable == []

@@ -30,7 +30,7 @@ def build_demo_database(
     Sales run from ``days_back`` before ``today`` to ``days_ahead`` after it, so a
     report on "yesterday" finds rows for a year after the database was built.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     rng = random.Random(seed)

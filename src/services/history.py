@@ -62,14 +62,14 @@ class RunHistory:
     def __init__(self, path: Path, keep_days: int = 90) -> None:
         self.path = path
         self.keep_days = keep_days
-        self._lock = FileLock(str(path) + ".lock", timeout=30)
+        self._lock = FileLock(str(path) + ".lock", timeout=30, mode=0o640)
         self._pruned_on: str | None = None
 
     def append(self, event: str, run_id: str, at: datetime, **fields: Any) -> None:
         """Append one line for ``run_id``; durable when this returns."""
         line = {"event": event, "run_id": run_id, "at": to_utc_iso(at), **fields}
         data = (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:

@@ -177,7 +177,7 @@ class TaskStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        lock = FileLock(self.lock_path, timeout=self.lock_timeout)
+        lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o640)
         try:
             lock.acquire()
         except Timeout:
