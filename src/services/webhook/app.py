@@ -1,0 +1,376 @@
+"""The HTTP API as a Flask application: trigger runs, read tasks and runs, health, metrics.
+
+Every answer is JSON (``{"error": "..."}`` on failure) with the status that says
+what happened; an unexpected exception is logged with its traceback and answered
+with a plain 500, never a trace or a path. The daemon's side is the
+:class:`~src.services.webhook.control.DaemonControl` protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from flask import Flask, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from src.core.clock import now as clock_now
+from src.core.errors import AmbiguousTask, TaskNotFound
+from src.core.lookup import find_task
+from src.core.task import Task
+from src.services.webhook.control import (
+    WEBHOOK_TRIGGER,
+    DaemonControl,
+    HealthState,
+    TriggerResult,
+    Unavailable,
+)
+from src.services.webhook.idempotency import IdempotencyStore, check_key
+from src.services.webhook.metrics import Metrics
+from src.services.webhook.security import (
+    SIGNATURE_HEADERS,
+    RateLimiter,
+    SignatureError,
+    bearer_token,
+    check_signature,
+    token_matches,
+)
+from src.services.webhook.settings import WebhookSettings
+from src.services.webhook.views import health_json, runs_json, task_detail_json, task_json
+
+log = logging.getLogger("db_scheduler.webhook")
+
+#: `history --json` shows 20 runs by default; the API pages no further than this.
+DEFAULT_RUNS_LIMIT = 20
+MAX_RUNS_LIMIT = 1000
+#: How long a client waits before asking again when the daemon is busy or stopping.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        self.status = status
+        self.message = message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+        super().__init__(message)
+
+
+def _fail(status: int, message: str, **extra: Any) -> NoReturn:
+    raise ApiError(status, message, **extra)
+
+
+def create_app(
+    control: DaemonControl,
+    settings: WebhookSettings,
+    *,
+    metrics: Metrics | None = None,
+    clock: Callable[[], datetime] = clock_now,
+    limiter: RateLimiter | None = None,
+    idempotency: IdempotencyStore | None = None,
+) -> Flask:
+    """The WSGI application. ``metrics``: the daemon's (a new one when not given);
+    ``limiter`` / ``idempotency`` / ``clock`` are for tests that need their own."""
+    app = Flask("db_scheduler_webhook")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    metrics = metrics or Metrics(clock=clock)
+    metrics.watch(control.health)
+    limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
+    keys = idempotency or IdempotencyStore(
+        settings.idempotency_path, timedelta(hours=settings.idempotency_hours), clock=clock
+    )
+    app.extensions["db_scheduler"] = {"metrics": metrics, "idempotency": keys}
+
+    # -- errors ---------------------------------------------------------------------------
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        response = jsonify({"error": exc.message, **exc.extra})
+        response.status_code = exc.status
+        response.headers.update(exc.headers)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="db-scheduler"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if isinstance(exc, RequestEntityTooLarge):
+            message = f"the request body is larger than {settings.max_body_bytes} bytes"
+        else:
+            message = f"{exc.name}: {exc.description}"
+        response = jsonify({"error": message})
+        response.status_code = exc.code or 500
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":  # 405 says which methods the path takes
+                response.headers["Allow"] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        if isinstance(exc, Unavailable):
+            response = jsonify({"error": f"the scheduler cannot take requests now: {exc}"})
+            response.status_code = 503
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
+        log.error(
+            "HTTP API: unexpected %s on %s %s",
+            type(exc).__name__,
+            request.method,
+            request.path,
+            exc_info=exc,
+            extra={"event": "http-error", "fields": {"path": request.path}},
+        )
+        response = jsonify({"error": "internal error; the daemon's log has the details"})
+        response.status_code = 500
+        return response
+
+    @app.before_request
+    def cap_body() -> None:
+        length = request.content_length
+        if length is not None and length > settings.max_body_bytes:
+            raise RequestEntityTooLarge()
+
+    @app.after_request
+    def no_store(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def authorize() -> None:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None and "token" in request.args:
+            if not settings.allow_query_token:
+                _fail(
+                    401,
+                    "a token in the URL (?token=) is not accepted here: send the header "
+                    "Authorization: Bearer <token>, or set WEBHOOK_ALLOW_QUERY_TOKEN=true "
+                    "(the token then shows in proxy and access logs)",
+                )
+            token = request.args.get("token")
+        if token is None:
+            _fail(401, "missing token: send the header Authorization: Bearer <WEBHOOK_TOKEN>")
+        if not token_matches(token, settings.token):
+            _fail(401, "wrong token")
+
+    def lookup(ref: str) -> Task:
+        try:
+            return find_task(control.tasks(), ref)
+        except TaskNotFound as exc:
+            _fail(404, str(exc))
+        except AmbiguousTask as exc:
+            _fail(400, str(exc))
+
+    def status_url(run_id: str) -> str:
+        base = settings.public_url or request.host_url.rstrip("/")
+        return f"{base}/api/runs/{run_id}"
+
+    def client() -> str:
+        return request.remote_addr or "unknown"
+
+    # -- health and metrics -------------------------------------------------------------------
+
+    @app.get("/health")
+    def health() -> tuple[Response, int]:
+        try:
+            state = control.health()
+        except Exception as exc:
+            log.warning("HTTP API: health check failed: %s", exc)
+            body = {"status": "unhealthy", "problems": ["the scheduler did not answer"]}
+            return jsonify(body), 503
+        problems = _problems(state, clock(), settings.health_max_tick_age)
+        return jsonify(health_json(state, not problems, problems)), 503 if problems else 200
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        if not settings.metrics_public:
+            authorize()
+        return Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+    # -- tasks and runs -----------------------------------------------------------------------
+
+    @app.get("/api/tasks")
+    def list_tasks() -> Response:
+        authorize()
+        now = clock()
+        return jsonify([task_json(task, now) for task in control.tasks()])
+
+    @app.get("/api/tasks/<ref>")
+    def show_task(ref: str) -> Response:
+        authorize()
+        task = lookup(ref)
+        return jsonify(task_detail_json(task, clock(), control.history().runs(task.id)))
+
+    @app.get("/api/tasks/<ref>/runs")
+    def task_runs(ref: str) -> Response:
+        authorize()
+        text = request.args.get("limit", str(DEFAULT_RUNS_LIMIT))
+        if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS_LIMIT:
+            _fail(400, f"limit={text!r}: give a whole number from 1 to {MAX_RUNS_LIMIT}")
+        task = lookup(ref)
+        return jsonify(runs_json(control.history().runs(task.id), int(text)))
+
+    @app.get("/api/runs/<run_id>")
+    def run_status(run_id: str) -> Response:
+        authorize()
+        record = control.history().get(run_id)
+        if record is not None:
+            return jsonify(record.to_json())
+        live = control.run_status(run_id)
+        if live is not None:
+            return jsonify({"run_id": run_id, **live})
+        _fail(404, f"no run {run_id[:64]!r}; runs are kept in the history for HISTORY_KEEP_DAYS")
+
+    # -- trigger --------------------------------------------------------------------------------
+
+    @app.post("/api/tasks/<ref>/run")
+    def trigger(ref: str) -> tuple[Response, int]:
+        wait = limiter.allow(client())
+        if wait:
+            metrics.count_webhook("limited")
+            error = ApiError(
+                429,
+                f"too many trigger calls from {client()}; try again in {wait} s "
+                f"(limit: {settings.rate_limit_per_minute:g} a minute)",
+            )
+            error.headers["Retry-After"] = str(wait)
+            raise error
+        try:
+            authorize()
+        except ApiError:
+            metrics.count_webhook("unauthorized")
+            raise
+        body = request.get_data(cache=True)
+        if settings.hmac_secret is not None:
+            header = next(
+                (request.headers[h] for h in SIGNATURE_HEADERS if h in request.headers), None
+            )
+            try:
+                check_signature(header, body, settings.hmac_secret)
+            except SignatureError as exc:
+                metrics.count_webhook("bad-signature")
+                _fail(400 if exc.malformed else 401, str(exc))
+        if body and request.is_json and request.get_json(silent=True) is None:
+            _fail(400, "the body is not valid JSON (it may also be empty)")
+        key = request.headers.get("Idempotency-Key") or request.args.get("key")
+        if key is not None:
+            problem = check_key(key)
+            if problem:
+                _fail(400, f"Idempotency-Key: {problem}")
+        task = lookup(ref)
+        if task.extra.get("webhook", True) is False:
+            metrics.count_webhook("opted-out")
+            _fail(
+                403, f"task {task.name!r} does not accept webhook runs (its field webhook is false)"
+            )
+        if key is None:
+            return answer(
+                task, control.trigger(task, trigger=WEBHOOK_TRIGGER, idempotency_key=None)
+            )
+        with keys.guard():
+            first = keys.get(task.id, key)
+            if first is not None and not _lost(control, first.run_id):
+                metrics.count_webhook("replayed")
+                log.info(
+                    "HTTP API: task %r: Idempotency-Key repeated; answering with run %s",
+                    task.name,
+                    first.run_id[:8],
+                    extra={
+                        "event": "webhook",
+                        "fields": {"task_id": task.id, "run_id": first.run_id},
+                    },
+                )
+                status = _current_status(control, first.run_id)
+                replay = _accepted_body(task, first.run_id, status, status_url(first.run_id))
+                response = jsonify(replay)
+                response.headers["Idempotent-Replayed"] = "true"
+                response.headers["Location"] = status_url(first.run_id)
+                return response, 200
+            if first is not None:
+                keys.forget(task.id, key)
+            result = control.trigger(task, trigger=WEBHOOK_TRIGGER, idempotency_key=key)
+            if result.accepted and result.run_id:
+                keys.remember(task.id, key, result.run_id)
+            return answer(task, result)
+
+    def answer(task: Task, result: TriggerResult) -> tuple[Response, int]:
+        if not result.accepted or not result.run_id:
+            reason = result.reason or "the scheduler refused the run"
+            metrics.count_webhook("unavailable" if result.unavailable else "refused")
+            log.info(
+                "HTTP API: task %r: webhook run refused: %s",
+                task.name,
+                reason,
+                extra={"event": "webhook", "fields": {"task_id": task.id, "reason": reason}},
+            )
+            if result.unavailable:
+                error = ApiError(503, reason)
+                error.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+                raise error
+            extra = {"task_id": task.id}
+            if result.run_id:
+                extra["run_id"] = result.run_id
+            _fail(409, reason, **extra)
+        metrics.count_webhook("accepted")
+        log.info(
+            "HTTP API: task %r: webhook run %s queued (client %s)",
+            task.name,
+            result.run_id[:8],
+            client(),
+            extra={"event": "webhook", "fields": {"task_id": task.id, "run_id": result.run_id}},
+        )
+        url = status_url(result.run_id)
+        response = jsonify(_accepted_body(task, result.run_id, "queued", url))
+        response.headers["Location"] = url
+        return response, 202
+
+    return app
+
+
+def _accepted_body(task: Task, run_id: str, status: str, url: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "status": status,
+        "task_id": task.id,
+        "task_name": task.name,
+        "trigger": WEBHOOK_TRIGGER,
+        "status_url": url,
+    }
+
+
+def _current_status(control: DaemonControl, run_id: str) -> str:
+    record = control.history().get(run_id)
+    if record is not None:
+        return record.status
+    live = control.run_status(run_id) or {}
+    return str(live.get("status") or "queued")
+
+
+def _lost(control: DaemonControl, run_id: str) -> bool:
+    """A remembered run that never started: the daemon restarted while it was queued."""
+    return control.history().get(run_id) is None and control.run_status(run_id) is None
+
+
+def _problems(state: HealthState, now: datetime, max_age: float) -> list[str]:
+    problems: list[str] = []
+    if state.scheduler_state != "running":
+        problems.append(f"the scheduler is {state.scheduler_state}")
+    if state.last_tick is None:
+        problems.append("the scheduler loop has not run yet")
+    else:
+        age = (now - state.last_tick).total_seconds()
+        if age > max_age:
+            problems.append(
+                f"the scheduler loop has not gone round for {age:.0f} s (limit {max_age:g} s)"
+            )
+    if state.tasks_file_error:
+        problems.append(
+            "tasks.json cannot be read or is invalid; the scheduler keeps running the last "
+            "good set of tasks (the daemon's log says what is wrong)"
+        )
+    return problems

@@ -1,0 +1,162 @@
+"""Prometheus metrics with the official client, in a registry of their own.
+
+The daemon owns one :class:`Metrics`, calls :meth:`Metrics.observe_run` when a run
+ends (or is skipped), and hands it to :func:`create_app`, which serves it at
+``/metrics``. Counters start at zero with the process (Prometheus handles the
+reset); the last-success time per task is read back from the run history at start,
+so a restart does not make an alert on "no success for a day" fire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from src.core.clock import now as clock_now
+from src.core.clock import parse_instant
+from src.services.history import RunHistory
+from src.services.webhook.control import HealthState
+
+PREFIX = "db_scheduler"
+#: Report runs last from a second to an hour; buckets spread over that range.
+DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+_LABELS = ("task_id", "task")
+
+
+class _SchedulerCollector:
+    """Queue depth, runs in progress, tasks loaded and the last tick, read at scrape time."""
+
+    def __init__(self, health: Callable[[], HealthState]) -> None:
+        self.health = health
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(self.health())
+
+    def _families(self, state: HealthState | None) -> list[Metric]:
+        values: list[tuple[str, str, float | None]] = [
+            ("queue_depth", "Runs waiting for a free run slot.", None),
+            ("runs_in_progress", "Runs going on now.", None),
+            ("tasks_loaded", "Tasks the scheduler has loaded.", None),
+            ("last_tick_timestamp_seconds", "When the scheduler loop last went round.", None),
+            ("tasks_file_ok", "1 when tasks.json was read and valid at the last look.", None),
+        ]
+        if state is not None:
+            tick = state.last_tick.timestamp() if state.last_tick else None
+            numbers = (
+                state.queue_depth,
+                state.running,
+                state.tasks_loaded,
+                tick,
+                0 if state.tasks_file_error else 1,
+            )
+            values = [(n, d, v) for (n, d, _), v in zip(values, numbers, strict=True)]
+        families: list[Metric] = []
+        for name, doc, value in values:
+            family = GaugeMetricFamily(f"{PREFIX}_{name}", doc)
+            if value is not None:
+                family.add_metric([], float(value))
+            families.append(family)
+        return families
+
+
+class Metrics:
+    def __init__(self, *, clock: Callable[[], datetime] = clock_now) -> None:
+        self.clock = clock
+        self.registry = CollectorRegistry()
+        self.runs = Counter(
+            f"{PREFIX}_runs",
+            "Runs by task and final status (success, failed, timeout, skipped, interrupted).",
+            (*_LABELS, "status"),
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_run_duration_seconds",
+            "Run duration from start to the last step.",
+            _LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            f"{PREFIX}_rows_exported", "Result rows exported.", _LABELS, registry=self.registry
+        )
+        self.emails = Counter(
+            f"{PREFIX}_emails_sent",
+            "Report emails sent (or written to the outbox).",
+            _LABELS,
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            f"{PREFIX}_last_success_timestamp_seconds",
+            "When the task's last successful run finished (Unix time).",
+            _LABELS,
+            registry=self.registry,
+        )
+        self.webhook_calls = Counter(
+            f"{PREFIX}_webhook_triggers",
+            "Trigger calls by result (accepted, replayed, refused, unauthorized, limited, ...).",
+            ("result",),
+            registry=self.registry,
+        )
+        self._watching = False
+
+    def watch(self, health: Callable[[], HealthState]) -> None:
+        """Serve the scheduler's gauges from ``health()`` (once; later calls do nothing)."""
+        if not self._watching:
+            self.registry.register(_SchedulerCollector(health))
+            self._watching = True
+
+    def observe_run(self, run: Mapping[str, Any]) -> None:
+        """Count a run that ended. ``run`` is shaped like a history record
+        (``RunRecord.to_json()``) or the worker's result plus the task:
+
+        ``status`` (required), ``task_id``, ``task_name``, ``duration_seconds`` (or
+        ``duration``), ``rows``, ``emailed`` (bool) or ``email`` (the delivery, when
+        sent), ``finished_at`` (ISO text or datetime; default now).
+        """
+        labels = (str(run.get("task_id") or ""), str(run.get("task_name") or ""))
+        status = str(run.get("status") or "failed")
+        self.runs.labels(*labels, status).inc()
+        if status == "skipped":
+            return
+        duration = run.get("duration_seconds", run.get("duration"))
+        if isinstance(duration, int | float) and not isinstance(duration, bool):
+            self.duration.labels(*labels).observe(max(float(duration), 0.0))
+        rows = run.get("rows")
+        if isinstance(rows, int) and not isinstance(rows, bool) and rows > 0:
+            self.rows.labels(*labels).inc(rows)
+        if run.get("emailed") or run.get("email"):
+            self.emails.labels(*labels).inc()
+        if status == "success":
+            self.last_success.labels(*labels).set(_instant(run.get("finished_at"), self.clock))
+
+    def seed(self, history: RunHistory) -> None:
+        """Last success per task from the history (at start), without counting runs."""
+        for record in history.runs():
+            if record.status == "success":
+                finished = record.data.get("finished_at") or record.data.get("at")
+                moment = _instant(finished, self.clock)
+                self.last_success.labels(record.task_id, record.task_name).set(moment)
+
+    def count_webhook(self, result: str) -> None:
+        self.webhook_calls.labels(result).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _instant(value: Any, clock: Callable[[], datetime]) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return parse_instant(value).timestamp()
+        except ValueError:
+            pass
+    return clock().timestamp()

@@ -1,0 +1,58 @@
+"""The JSON the API answers with: the same shapes as ``list/show/history --json``.
+
+``task_json`` mirrors ``src.cli.render.task_json`` (a service may not import the
+CLI); a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from src.core import defaults
+from src.core.clock import to_utc_iso
+from src.core.task import Task
+from src.services.history import RunRecord
+from src.services.webhook.control import HealthState
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def task_json(task: Task, now: datetime, upcoming: int | None = None) -> dict[str, Any]:
+    """The task as stored, plus what `list`/`show` compute (next run, fire times)."""
+    data = task.to_dict()
+    data["schedule_text"] = task.schedule.describe()
+    computed = task.next_run(now)
+    data["next_run"] = _iso(computed) if computed else None
+    if upcoming:
+        data["upcoming"] = [_iso(t) for t in task.upcoming(now, upcoming)]
+    return data
+
+
+def task_detail_json(task: Task, now: datetime, runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """``show --json``: the task, its next fire times and its last runs (newest first)."""
+    data = task_json(task, now, defaults.SHOW_UPCOMING)
+    recent = list(runs)[-defaults.SHOW_RECENT_RUNS :]
+    data["recent_runs"] = [record.to_json() for record in reversed(recent)]
+    return data
+
+
+def runs_json(runs: Sequence[RunRecord], limit: int) -> list[dict[str, Any]]:
+    """``history --json``: newest first, at most ``limit``."""
+    return [record.to_json() for record in list(reversed(runs))[:limit]]
+
+
+def health_json(state: HealthState, healthy: bool, problems: list[str]) -> dict[str, Any]:
+    return {
+        "status": "ok" if healthy else "unhealthy",
+        "scheduler": state.scheduler_state,
+        "tasks_loaded": state.tasks_loaded,
+        "tasks_file": "unreadable" if state.tasks_file_error else "ok",
+        "last_tick": to_utc_iso(state.last_tick) if state.last_tick else None,
+        "queue_depth": state.queue_depth,
+        "running": state.running,
+        "problems": problems,
+    }
