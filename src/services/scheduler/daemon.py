@@ -68,12 +68,30 @@ class OnceResult:
     failed: int = 0
 
 
-def definition_of(task: Task) -> str:
-    """The task as written by a person: what decides whether its job must change."""
-    data = task.to_dict()
-    for name in _NOT_DEFINITION:
-        data.pop(name, None)
-    return json.dumps(data, sort_keys=True, default=str)
+def definition_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A task as written by a person (its tasks.json object without the run summary):
+    what decides whether its job must change. Compared as dicts: fast for 10,000 tasks."""
+    return {k: v for k, v in item.items() if k not in _NOT_DEFINITION}
+
+
+def _raw_definitions(raw: bytes | None) -> dict[str, dict[str, Any]] | None:
+    """Definitions by task id straight from the file's JSON; None when the file needs the
+    store's full reading (invalid, legacy shape, odd ids): then that decides."""
+    if raw is None:
+        return {}
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    items = document.get("tasks") if isinstance(document, dict) else None
+    if not isinstance(items, list):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            return None
+        out[item["id"]] = definition_of(item)
+    return out
 
 
 def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
@@ -153,7 +171,7 @@ class Daemon:
         self.jobs = JobTable(self._on_fire)
 
         self.tasks: dict[str, Task] = {}
-        self.definitions: dict[str, str] = {}
+        self.definitions: dict[str, dict[str, Any]] = {}
         self.busy = _Busy()
         self.queue: deque[Occurrence] = deque()
         self.delivered: set[tuple[str, str]] = set()
@@ -200,7 +218,9 @@ class Daemon:
     def _start(self) -> None:
         now = self.clock()
         self._fingerprint = _fingerprint(self.tasks_file)
-        task_file = self.store.load()  # an invalid file at start is fatal: nothing good to run
+        raw = self.store.read_bytes()
+        task_file = self.store.parse(raw)  # an invalid file at start is fatal: nothing to run
+        raw_definitions = _raw_definitions(raw) or {}
         self._loaded_at = now
         self.state.load()
         view = HistoryView.build(self.history.runs())
@@ -216,7 +236,7 @@ class Daemon:
         catching_up: list[str] = []
         for task in task_file.tasks:
             self.tasks[task.id] = task
-            self.definitions[task.id] = definition_of(task)
+            self.definitions[task.id] = raw_definitions.get(task.id) or {}
             if not task.enabled:
                 continue
             baseline = max(
@@ -277,7 +297,10 @@ class Daemon:
                 "invalid", f"task {_short(task)}: {exc}; using catch_up=latest", task_id=task.id
             )
             policy = CatchUp("latest", self.config.catch_up_window)
-        missed, not_listed = missed_occurrences(task.schedule, baseline, now)
+        # Occurrences older than the window are never run: they are not even listed, so a
+        # task created a year ago costs one window of schedule arithmetic, not a year.
+        since = max(baseline, now - policy.window)
+        missed, not_listed = missed_occurrences(task.schedule, since, now)
         candidates = [
             t for t in {*missed, *reruns} if occurrence_key(task.id, t) not in self.delivered
         ]
@@ -392,16 +415,19 @@ class Daemon:
         while self._fired:
             task_id, times = self._fired.popleft()
             self._handle_fire(task_id, times, now)
-        if self._stopping_since is None:
-            moment = time.monotonic()
-            if poll_file and moment - self._last_poll >= self.config.reload_poll_seconds:
-                self._last_poll = moment
-                self.poll_tasks_file()
         self._reap(self.clock())
         if self._stopping_since is not None:
             return self._shutdown_step()
         self._release_retries()
-        self._start_queued(self.clock())
+        self._start_queued(self.clock())  # before a reload: a due run does not wait for it
+        moment = time.monotonic()
+        if poll_file and moment - self._last_poll >= self.config.reload_poll_seconds:
+            self._last_poll = moment
+            self.poll_tasks_file()
+            while self._fired:  # fires that came during a long reload
+                task_id, times = self._fired.popleft()
+                self._handle_fire(task_id, times, self.clock())
+            self._start_queued(self.clock())
         self._housekeeping()
         return self._next_timeout()
 
@@ -791,7 +817,18 @@ class Daemon:
         fingerprint = _fingerprint(self.tasks_file)
         now = self.clock()
         try:
-            task_file = self.store.load()
+            raw = self.store.read_bytes()
+            definitions = _raw_definitions(raw)
+            if (
+                not force
+                and self._bad_fingerprint is None
+                and definitions is not None
+                and definitions == self.definitions
+            ):
+                # only run summaries changed (the daemon's own writes): nothing to parse
+                self._fingerprint = fingerprint
+                return
+            task_file = self.store.parse(raw)
         except StoreError as exc:
             if force or fingerprint != self._bad_fingerprint:
                 self.events.error(
@@ -811,7 +848,7 @@ class Daemon:
         changes = 0
         for task in task_file.tasks:
             seen.add(task.id)
-            definition = definition_of(task)
+            definition = (definitions or {}).get(task.id) or definition_of(task.to_dict())
             old = self.tasks.get(task.id)
             self.tasks[task.id] = task
             if old is not None and self.definitions.get(task.id) == definition:
