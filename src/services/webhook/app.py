@@ -257,7 +257,9 @@ def create_app(
                 _fail(400 if exc.malformed else 401, str(exc))
         if body and request.is_json and request.get_json(silent=True) is None:
             _fail(400, "the body is not valid JSON (it may also be empty)")
-        key = request.headers.get("Idempotency-Key") or request.args.get("key")
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            key = request.args.get("key")
         if key is not None:
             problem = check_key(key)
             if problem:
