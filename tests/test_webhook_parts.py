@@ -4,7 +4,9 @@ to the main thread, the rate limiter, the idempotency file and the server's star
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -343,3 +345,35 @@ def test_server_stops_and_frees_its_port() -> None:
     again = HttpServer(app, "127.0.0.1", port)  # the same port can be bound again
     again.start()
     again.stop()
+
+
+# --- the docs ------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "webhook.md"
+
+
+def test_docs_list_every_setting() -> None:
+    from src.services.webhook import settings as module
+
+    names = re.findall(r"^\| ``([A-Z_]+)`` \|", module.__doc__ or "", re.MULTILINE)
+    assert len(names) >= 11
+    text = DOCS.read_text(encoding="utf-8")
+    for name in names:
+        assert f"| `{name}` |" in text, name
+
+
+def test_docs_openssl_line_makes_the_signature_the_server_expects() -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    text = DOCS.read_text(encoding="utf-8")
+    assert "openssl dgst -sha256 -hmac \"$WEBHOOK_HMAC_SECRET\" -r | cut -d' ' -f1" in text
+    body, secret = '{"source": "ci"}', "k" * 20
+    result = subprocess.run(
+        [openssl, "dgst", "-sha256", "-hmac", secret, "-r"],
+        input=body.encode(),
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert "sha256=" + result.stdout.decode().split(" ")[0] == sign(body.encode(), secret)
