@@ -103,9 +103,21 @@ class Daemon:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NOTIFY_"))}
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [PY, str(ROOT / "scheduler_daemon.py"), "--tasks-file", str(folder / "tasks.json"),
-             "--env-file", str(folder / ".env"), "--log-format", "json"],
-            cwd=folder, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            [
+                PY,
+                str(ROOT / "scheduler_daemon.py"),
+                "--tasks-file",
+                str(folder / "tasks.json"),
+                "--env-file",
+                str(folder / ".env"),
+                "--log-format",
+                "json",
+            ],
+            cwd=folder,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -147,9 +159,18 @@ class Daemon:
 def cli(folder: Path, *args: str) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [PY, str(ROOT / "manage_tasks.py"), "--tasks-file", str(folder / "tasks.json"),
-         "--env-file", str(folder / ".env"), *args],
-        check=True, stdout=subprocess.DEVNULL, cwd=folder,
+        [
+            PY,
+            str(ROOT / "manage_tasks.py"),
+            "--tasks-file",
+            str(folder / "tasks.json"),
+            "--env-file",
+            str(folder / ".env"),
+            *args,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=folder,
     )
     return time.perf_counter() - start
 
@@ -170,8 +191,10 @@ def main() -> None:
         folder = Path(tmp)
         t0 = time.perf_counter()
         fire_ids = build(folder, args.tasks, args.fires, args.fire_gap)
-        print(f"built {args.tasks} tasks in {time.perf_counter() - t0:.1f} s "
-              f"({(folder / 'tasks.json').stat().st_size / 1e6:.1f} MB tasks.json)")
+        print(
+            f"built {args.tasks} tasks in {time.perf_counter() - t0:.1f} s "
+            f"({(folder / 'tasks.json').stat().st_size / 1e6:.1f} MB tasks.json)"
+        )
         daemon = Daemon(folder)
         stamp, _ = daemon.wait(lambda e: e.get("event") == "running")
         results: dict[str, str] = {}
@@ -218,8 +241,12 @@ def main() -> None:
         late: list[float] = []
         for _ in fire_ids:
             _, item = daemon.wait(
-                lambda e: e.get("event") == "started" and e.get("task_id") in fire_ids
-                and e.get("late_ms") is not None and e.get("run_id") not in seen_runs,
+                lambda e: (
+                    e.get("event") == "started"
+                    and e.get("task_id") in fire_ids
+                    and e.get("late_ms") is not None
+                    and e.get("run_id") not in seen_runs
+                ),
                 timeout=args.fire_gap * len(fire_ids) + 60,
             )
             seen_runs.add(item["run_id"])
@@ -227,8 +254,13 @@ def main() -> None:
         results[f"fire lateness, {len(late)} fires (dispatch - scheduled)"] = (
             f"p50 {pct(late, 0.5):.1f} ms, p99 {pct(late, 0.99):.1f} ms, max {max(late):.1f} ms"
         )
-        daemon.wait(lambda e: e.get("event") == "finished" and "Fire" in e.get("message", "")
-                    and e.get("run_id") == item["run_id"])
+        daemon.wait(
+            lambda e: (
+                e.get("event") == "finished"
+                and "Fire" in e.get("message", "")
+                and e.get("run_id") == item["run_id"]
+            )
+        )
         results["RSS after the runs"] = f"{daemon.rss_mb():.0f} MB"
         daemon.process.send_signal(signal.SIGTERM)
         code = daemon.process.wait(60)
