@@ -23,6 +23,7 @@ from pathlib import Path
 
 from src.core.clock import now as clock_now
 from src.core.clock import parse_instant, to_utc_iso
+from src.core.errors import ConfigError
 from src.services.atomic import atomic_write_bytes
 
 #: Longer keys are refused: a UUID (36) or a CI run URL fits; a novel does not.
@@ -69,6 +70,11 @@ class IdempotencyStore:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the webhook idempotency keys {self.path}: {exc.strerror}; the "
+                "data folder must be readable and writable by the daemon's user"
+            ) from None
         for line in raw.splitlines():
             total += 1
             try:
