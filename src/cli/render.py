@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.core.task import Task
-from src.services.history import RunRecord
-from src.services.runner import RunOutcome
+
+if TYPE_CHECKING:
+    from src.services.history import RunRecord
+    from src.services.runner import RunOutcome
 
 
 def local_time(moment: datetime | None, task: Task) -> str:

@@ -8,6 +8,7 @@ when it builds a message, so a bad value is refused early and can never reach SM
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
@@ -73,12 +74,21 @@ def parse_address(addr: str, field: str) -> tuple[str, str]:
         raise ValidationError(
             field, f"{addr!r} holds several addresses; give one address per entry"
         )
+    normalized, problem = _check_mailbox(text)
+    if problem is not None:
+        raise ValidationError(field, f"{addr!r} is not a valid email address: {problem}")
+    return name, normalized
+
+
+@lru_cache(maxsize=4096)
+def _check_mailbox(text: str) -> tuple[str, str | None]:
+    """email-validator's verdict on one address, cached: a tasks file names the same few
+    recipients thousands of times, and the check is the slowest part of loading it."""
     try:
         checked = validate_email(text, check_deliverability=False, globally_deliverable=False)
     except EmailNotValidError as exc:
-        raise ValidationError(field, f"{addr!r} is not a valid email address: {exc}") from None
-    normalized: str = checked.normalized
-    return name, normalized
+        return text, str(exc)
+    return str(checked.normalized), None
 
 
 def validate_address(addr: str, field: str) -> str:

@@ -26,6 +26,7 @@ Daylight saving time, for cron (the rule cron users know from Vixie cron):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -238,18 +239,23 @@ class CronSchedule(Schedule):
         return None
 
     def describe(self) -> str:
-        try:
-            from cron_descriptor import Options, get_description
-
-            options = Options()
-            options.use_24hour_time_format = True
-            options.verbose = False
-            return f"{get_description(self.expression, options)} ({self.expression})"
-        except Exception:  # the describer is cosmetic; a failure must not hide the task
-            return f"cron {self.expression}"
+        return _describe_cron(self.expression)
 
     def to_json(self) -> dict[str, Any]:
         return {"cron": self.expression}
+
+
+@lru_cache(maxsize=4096)
+def _describe_cron(expression: str) -> str:
+    try:
+        from cron_descriptor import Options, get_description
+
+        options = Options()
+        options.use_24hour_time_format = True
+        options.verbose = False
+        return f"{get_description(expression, options)} ({expression})"
+    except Exception:  # the describer is cosmetic; a failure must not hide the task
+        return f"cron {expression}"
 
 
 def _end_of_gap(wall: datetime, zone: ZoneInfo) -> datetime:
@@ -383,6 +389,12 @@ def parse_local_datetime(text: str, zone: ZoneInfo, field: str) -> datetime:
 
 # --- loading ----------------------------------------------------------------------------
 
+
+@lru_cache(maxsize=4096)
+def _parse_cron(expression: str, zone: ZoneInfo, field: str) -> CronSchedule:
+    """Parsed schedules are immutable, so tasks sharing an expression share one."""
+    return CronSchedule.parse(expression, zone, field)
+
 SCHEDULE_KINDS = ("cron", "interval", "once")
 
 
@@ -404,7 +416,7 @@ def parse_schedule(
     if kind == "cron":
         if not isinstance(value, str):
             raise ValidationError(f"{field}.cron", f"{value!r} is not a cron expression string")
-        return CronSchedule.parse(value, zone, f"{field}.cron")
+        return _parse_cron(value, zone, f"{field}.cron")
     if kind == "interval":
         period = parse_period(value, f"{field}.interval")
         start = default_start

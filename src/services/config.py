@@ -16,12 +16,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import dotenv_values
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from src.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DEFAULT_CONNECTION = "DATABASE_URL"
 EXAMPLE_URL = "postgresql+psycopg2://user:password@host:5432/dbname"
@@ -100,6 +102,10 @@ def connection_names(env: Mapping[str, str]) -> list[str]:
 
 def mask_url(url: str | URL) -> str:
     """The URL with its password (and any ODBC ``PWD=``) replaced by ``***``."""
+    # SQLAlchemy is imported on use: `list` and `show` never need it (start-up time).
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
     except ArgumentError:
@@ -114,6 +120,9 @@ def mask_url(url: str | URL) -> str:
 
 
 def _parse(value: str, where: str) -> URL:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(value)
     except ArgumentError:
