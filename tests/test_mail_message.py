@@ -305,3 +305,13 @@ def test_unwritable_outbox_is_a_permanent_error(tmp_path: Path, report: Factory)
         send(settings, built)
     assert info.value.permanent
     assert "OUTBOX_DIR" in str(info.value)
+
+
+def test_preview_shows_decimals_in_plain_notation() -> None:
+    from decimal import Decimal
+
+    from src.services.mail.preview import format_cell
+
+    assert format_cell(Decimal("0E-10")) == "0.0000000000"
+    assert format_cell(Decimal("1.5E+3")) == "1500"
+    assert format_cell(Decimal("NaN")) == "NaN"

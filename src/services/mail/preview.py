@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from src.core.result import Row
@@ -31,6 +32,8 @@ def format_cell(value: Any) -> str:
         text = value.isoformat()
     elif isinstance(value, bytes | bytearray | memoryview):
         text = f"<{len(value)} bytes>"
+    elif isinstance(value, Decimal) and value.is_finite():
+        text = format(value, "f")  # str() gives 0E-10 for a zero numeric(30, 10)
     else:
         text = str(value)
     if len(text) > PREVIEW_CELL_CHARS:
