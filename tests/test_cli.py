@@ -475,3 +475,36 @@ def test_interval_counts_from_creation_minute_and_add_agrees_with_list(run):
         listed = json.loads(run("list", "--json").output)[0]
     assert listed["next_run"] == "2026-11-23T11:07:00Z"
     assert listed["created_at"] == "2026-11-23T10:07:42Z"
+
+
+def test_catch_up_and_webhook_fields(run):
+    result = run(
+        "add",
+        "--name",
+        "C",
+        "--query",
+        "SELECT 1",
+        "--every",
+        "1h",
+        "--catch-up",
+        "all",
+        "--catch-up-window",
+        "6h",
+        "--no-webhook",
+    )
+    assert result.exit_code == 0, result.output
+    saved = run.document()["tasks"][0]
+    assert (saved["catch_up"], saved["catch_up_window"], saved["webhook"]) == ("all", "6h", False)
+    assert "Catch-up:     all, window 6h; webhook runs refused" in run("show", "C").output
+    result = run("edit", "C", "--catch-up-window", "6x")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: catch_up_window: interval '6x' is not understood; use a duration such as '15m', "
+        "'6h', '1d', '1h30m' or an object like {\"hours\": 6}\n",
+    )
+    document = run.document()
+    document["tasks"][0]["catch_up"] = "newest"
+    run.tasks_file.write_text(json.dumps(document))
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "task #1 'C': catch_up: 'newest' is not one of skip, latest, all" in result.output

@@ -69,16 +69,8 @@ def test_run_writes_files_and_outbox_and_records(folder):
     assert (record["status"], record["rows"], record["trigger"]) == ("success", 4, "manual")
     assert record["email"]["outbox_path"].startswith(str(folder / "data" / "outbox"))
     table = invoke(folder, "history").stdout.splitlines()
-    assert table[0].split() == [
-        "RUN",
-        "STARTED",
-        "TASK",
-        "TRIGGER",
-        "STATUS",
-        "ROWS",
-        "TIME",
-        "ERROR",
-    ]
+    headers = "RUN STARTED TASK TRIGGER STATUS ROWS TIME ERROR / REASON"
+    assert table[0].split() == headers.split()
     assert "Revenue  manual   success  4" in table[1]
     shown = invoke(folder, "show", "Revenue").stdout
     assert "Recent runs:" in shown and "success" in shown.split("Recent runs:")[1]
@@ -182,3 +174,21 @@ def test_files_a_run_creates_are_not_world_readable(folder):
     made += [p.parent for p in made]
     world_readable = sorted({str(p) for p in made if p.stat().st_mode & 0o004})
     assert world_readable == []
+
+
+def test_history_shows_the_reason_of_a_skipped_run(folder):
+    add_demo(folder)
+    history = RunHistory(folder / "data" / "runs.jsonl")
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    history.append("started", "skip-1", at, task_id="x", task_name="Revenue", trigger="schedule")
+    history.append(
+        "finished",
+        "skip-1",
+        at,
+        task_id="x",
+        task_name="Revenue",
+        status="skipped",
+        reason="the previous run is still going",
+    )
+    line = invoke(folder, "history").stdout.splitlines()[1]
+    assert line.endswith("skipped  -     -     the previous run is still going")

@@ -97,6 +97,9 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
         f"Subject:      {email.subject}",
         f"Send if:      {email.send_if}",
         f"Timeout:      {task.timeout_seconds:g} s" + (", read-only" if task.read_only else ""),
+        f"Catch-up:     {task.extra.get('catch_up', 'latest')}"
+        + (f", window {task.extra['catch_up_window']}" if task.extra.get("catch_up_window") else "")
+        + ("" if task.extra.get("webhook", True) else "; webhook runs refused"),
         f"Retry:        {task.retry.max_retries} retries, {task.retry.delay_seconds:g} s delay, "
         f"x{task.retry.backoff:g} backoff",
         f"Created:      {local_time(task.created_at, task)}",
@@ -153,6 +156,9 @@ def history_table(records: Sequence[RunRecord]) -> str:
         data = record.data
         started = str(data.get("started_at") or data.get("at") or "-").replace("T", " ")
         error = data.get("error") or {}
+        detail = error.get("message", "") if isinstance(error, dict) else str(error)
+        # skipped / interrupted runs carry a reason instead of an error
+        detail = detail or str(data.get("reason") or "")
         rows.append(
             [
                 record.run_id[:8],
@@ -162,10 +168,10 @@ def history_table(records: Sequence[RunRecord]) -> str:
                 record.status,
                 str(data.get("rows", "-")),
                 f"{data['duration_seconds']:.1f}s" if "duration_seconds" in data else "-",
-                str(error.get("message", "")) if isinstance(error, dict) else str(error),
+                detail,
             ]
         )
-    headers = ["RUN", "STARTED", "TASK", "TRIGGER", "STATUS", "ROWS", "TIME", "ERROR"]
+    headers = ["RUN", "STARTED", "TASK", "TRIGGER", "STATUS", "ROWS", "TIME", "ERROR / REASON"]
     return table(headers, rows, {2: 32, 7: 60})
 
 

@@ -52,6 +52,18 @@ _OPTIONS: list[Callable[[F], F]] = [
         default=None,
         help="Run the query in a read-only transaction (PostgreSQL, MySQL/MariaDB, SQLite).",
     ),
+    click.option(
+        "--catch-up",
+        type=click.Choice(["skip", "latest", "all"]),
+        help="Runs missed while the daemon was down: skip, latest (one run), all.",
+    ),
+    click.option("--catch-up-window", help="Ignore missed runs older than this (e.g. 24h)."),
+    click.option(
+        "--webhook/--no-webhook",
+        "webhook",
+        default=None,
+        help="Whether the HTTP API may trigger this task.",
+    ),
     click.option("--retries", type=click.IntRange(min=0), help="Retries after a failed run."),
     click.option(
         "--param",
@@ -135,6 +147,9 @@ def apply_options(data: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
     out["exports"] = exports
     if opts.get("timeout") is not None:
         out["timeout_seconds"] = opts["timeout"]
+    for key in ("catch_up", "catch_up_window", "webhook"):
+        if opts.get(key) is not None:
+            out[key] = opts[key]
     if opts.get("read_only") is not None:
         out["read_only"] = opts["read_only"]
     if opts.get("retries") is not None:

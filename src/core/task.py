@@ -22,11 +22,13 @@ from src.core import defaults
 from src.core.clock import parse_instant, to_utc_iso
 from src.core.delivery import SEND_IF_CHOICES, validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError
-from src.core.schedule import Schedule, parse_schedule
+from src.core.schedule import Schedule, parse_period, parse_schedule
 from src.core.templating import check_template
 
 EXPORT_FORMATS = ("xlsx", "pdf", "csv")
 SEND_IF = SEND_IF_CHOICES
+#: What the daemon does with runs missed while it was down (default: latest).
+CATCH_UP_POLICIES = ("skip", "latest", "all")
 STATUSES = ("success", "failed", "timeout", "skipped", "interrupted", "running")
 
 # Options each export format accepts; anything else is kept but reported by `validate`.
@@ -359,6 +361,7 @@ class _TaskReader:
         read_only = data.get("read_only", False)
         if not isinstance(read_only, bool):
             self.fail("read_only", f"{read_only!r} is not true or false")
+        self._daemon_fields()
         summary = self._summary()
         if self.errors:
             raise TaskValidationErrors(self.errors)
@@ -384,6 +387,22 @@ class _TaskReader:
             summary=summary,
             extra={k: v for k, v in data.items() if k not in TASK_FIELDS},
         )
+
+    def _daemon_fields(self) -> None:
+        """Fields the daemon reads from the task's extra fields, checked at save time."""
+        catch_up = self.data.get("catch_up")
+        if catch_up is not None and catch_up not in CATCH_UP_POLICIES:
+            self.fail(
+                "catch_up",
+                f"{catch_up!r}{suggest_field(str(catch_up), CATCH_UP_POLICIES)} is not one of "
+                + ", ".join(CATCH_UP_POLICIES)
+                + " (what to do with runs missed while the daemon was down)",
+            )
+        if self.data.get("catch_up_window") is not None:
+            self.attempt(parse_period, self.data["catch_up_window"], "catch_up_window")
+        webhook = self.data.get("webhook", True)
+        if not isinstance(webhook, bool):
+            self.fail("webhook", f"{webhook!r} is not true or false (may the webhook run it?)")
 
     def _query(self) -> tuple[str | None, str | None]:
         query, query_file = self.data.get("query"), self.data.get("query_file")
