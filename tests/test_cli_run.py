@@ -192,3 +192,18 @@ def test_history_shows_the_reason_of_a_skipped_run(folder):
     )
     line = invoke(folder, "history").stdout.splitlines()[1]
     assert line.endswith("skipped  -     -     the previous run is still going")
+
+
+def test_webhook_url_masks_the_token_unless_asked(folder):
+    add_demo(folder)
+    token = "t0ken-" + "x" * 40
+    env = {"WEBHOOK_TOKEN": token, "HTTP_LISTEN": "127.0.0.1:8089"}
+    result = invoke(folder, "webhook-url", "Revenue", env=env)
+    assert result.exit_code == 0, result.output
+    assert token not in result.output
+    assert "http://127.0.0.1:8089/api/tasks/" in result.output and "/run" in result.output
+    shown = invoke(folder, "webhook-url", "Revenue", "--show-token", env=env)
+    assert f"Authorization: Bearer {token}" in shown.output
+    missing = invoke(folder, "webhook-url", "Revenue")
+    assert missing.exit_code == 1
+    assert missing.output.startswith("Error: the HTTP API needs WEBHOOK_TOKEN, and it is not set")

@@ -481,3 +481,23 @@ def test_email(to: str) -> None:
     settings = _settings(_context())
     delivery = send_test_message(settings.smtp, to)
     click.echo(f"OK: {delivery.describe()}")
+
+
+@cli.command("webhook-url")
+@click.argument("ref")
+@click.option("--show-token", is_flag=True, help="Print the token instead of masking it.")
+def webhook_url(ref: str, show_token: bool) -> None:
+    """Print the URL and the curl line that trigger a task over HTTP (for cron-job.org).
+
+    The token comes from WEBHOOK_TOKEN in .env and is masked unless --show-token.
+
+    \b
+    Example:
+      manage_tasks.py webhook-url "Daily sales"
+    """
+    from src.services.webhook.urls import webhook_instructions
+
+    ctx = _context()
+    task = ctx.store.load().find(ref)
+    for line in webhook_instructions(task, ctx.env, show_token=show_token).lines():
+        click.echo(line)
