@@ -5,11 +5,16 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-# The main job on the embedded default: the bundled SQLite demo database, email to
-# data/outbox/ unless SMTP_HOST is set in .env.
+# The main job on the embedded default: the daemon on the bundled SQLite demo database
+# (one report a minute), email written to data/outbox/ unless SMTP_HOST is set in .env.
 run: venv demo
-	$(BIN)/python manage_tasks.py run "Demo sales"
-	@echo "Reports are in data/exports/, the email in data/outbox/; see: $(BIN)/python manage_tasks.py history"
+	@echo "Reports land in data/exports/ and data/outbox/ every minute; Ctrl-C stops."
+	@echo "Meanwhile, in another terminal: $(BIN)/python manage_tasks.py history"
+	$(BIN)/python scheduler_daemon.py
+
+# One pass of everything due, then exit (what a crontab line or a CI schedule runs).
+once: venv demo
+	$(BIN)/python scheduler_daemon.py --once
 
 # The demo database (data/demo.db), built on first use.
 demo: venv
