@@ -8,8 +8,8 @@ when it builds a message, so a bad value is refused early and can never reach SM
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Iterable
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
