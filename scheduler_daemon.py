@@ -50,7 +50,16 @@ from src.services.scheduler.eventlog import LOG_FORMATS, setup_logging
     type=click.Choice(LOG_FORMATS),
     help="text for people and journald; json for log shippers.",
 )
-def main(tasks_file: Path, env_file: Path, once: bool, log_level: str, log_format: str) -> None:
+@click.option(
+    "--http",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve the webhook and status API here (wins over HTTP_LISTEN in .env; off by "
+    "default; needs WEBHOOK_TOKEN). See docs/webhook.md.",
+)
+def main(
+    tasks_file: Path, env_file: Path, once: bool, log_level: str, log_format: str, http: str | None
+) -> None:
     """Run the tasks of tasks.json on their schedules; changes made with manage_tasks.py
     take effect within 2 seconds. SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
 
@@ -58,9 +67,10 @@ def main(tasks_file: Path, env_file: Path, once: bool, log_level: str, log_forma
     Examples:
       scheduler_daemon.py --tasks-file /srv/reports/tasks.json
       scheduler_daemon.py --once          # from cron or a CI schedule
+      scheduler_daemon.py --http 127.0.0.1:8080   # with the webhook API
     """
     setup_logging(log_level, log_format)
-    options = DaemonOptions(tasks_file, env_file, once, log_level.upper(), log_format)
+    options = DaemonOptions(tasks_file, env_file, once, log_level.upper(), log_format, http)
     try:
         code = Daemon(options, load_env(env_file)).run()
     except SchedulerError as exc:

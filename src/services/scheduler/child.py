@@ -32,8 +32,10 @@ class Occurrence:
 
     task_id: str
     scheduled_for: datetime  # UTC
-    trigger: str = "schedule"  # schedule | catch-up
+    trigger: str = "schedule"  # schedule | catch-up | webhook
     attempt: int = 1
+    #: set when the id was promised before the run started (a webhook's 202 names it)
+    run_id: str | None = None
     not_before: float = 0.0  # monotonic time before which a retry may not start
     fired_at: float = 0.0  # monotonic time the daemon received the fire
 

@@ -30,6 +30,7 @@ from src.core.clock import to_utc_iso
 from src.core.errors import StoreError, TaskNotFound, ValidationError
 from src.core.task import SUMMARY_FIELDS, Summary, Task
 from src.services.history import RunHistory
+from src.services.scheduler.api import DaemonApi
 from src.services.scheduler.child import ChildRun, Occurrence
 from src.services.scheduler.eventlog import EventLog
 from src.services.scheduler.instance import InstanceLock
@@ -43,9 +44,24 @@ from src.services.scheduler.occurrences import (
     retry_delay,
 )
 from src.services.scheduler.settings import DaemonSettings
-from src.services.scheduler.state import HistoryView, StateFile, occurrence_key
+from src.services.scheduler.state import (
+    SCHEDULED_TRIGGERS,
+    HistoryView,
+    StateFile,
+    occurrence_key,
+)
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
+from src.services.webhook import (
+    WEBHOOK_TRIGGER,
+    Handoff,
+    HealthState,
+    HttpServer,
+    Metrics,
+    TriggerResult,
+    WebhookSettings,
+    create_app,
+)
 
 #: Fields of a task that are not its definition: changing them must not reschedule it.
 _NOT_DEFINITION = (*SUMMARY_FIELDS, "updated_at")
@@ -60,6 +76,7 @@ class DaemonOptions:
     once: bool = False
     log_level: str = "INFO"
     log_format: str = "text"
+    http: str | None = None  # --http HOST:PORT (wins over HTTP_LISTEN)
 
 
 @dataclass
@@ -191,18 +208,39 @@ class Daemon:
         self._stopping_since: float | None = None
         self._stop_signals = 0
 
+        # the HTTP API (off unless HTTP_LISTEN / --http): its threads read the snapshots
+        # below and hand calls to the main loop through self.handoff
+        self.handoff = Handoff(self._wake)
+        self.metrics = Metrics(clock=clock)
+        self.http: HttpServer | None = None
+        self.task_snapshot: list[Task] = []  # replaced (never changed) by the main loop
+        self.webhook_runs: dict[str, tuple[str, str]] = {}  # run id -> (status, task name)
+        self._phase = "starting"
+        self._last_tick: datetime | None = None
+        self._tasks_error: str | None = None
+
     # -- start ------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Start, run until stopped (or until done with ``--once``), return the exit code."""
+        web = None
+        if not self.options.once:  # refuse a bad API setting before taking the lock
+            web = WebhookSettings.from_env(
+                self.env, self.settings.data_dir, listen=self.options.http
+            )
         self.instance.acquire()
         try:
             self._install_signals()
             self._start()
             if self.options.once:
                 return self._run_once()
+            if web is not None:
+                self._start_http(web)
             return self._run_forever()
         finally:
+            self.handoff.close()  # first: HTTP threads waiting on the loop get their 503
+            if self.http is not None:
+                self.http.stop()
             self.jobs.shutdown()
             self.state.flush(self.clock())
             self.instance.release()
@@ -257,7 +295,20 @@ class Daemon:
             if not self.options.once:
                 self.jobs.put(task.id, task.schedule, task.schedule.next_after(now))
         self.state.forget(self.tasks)
+        self.task_snapshot = list(self.tasks.values())
         self._banner(catching_up)
+
+    def _start_http(self, web: WebhookSettings) -> None:
+        self.metrics.seed(self.history)
+        app = create_app(DaemonApi(self), web, metrics=self.metrics, clock=self.clock)
+        self.http = HttpServer(
+            app,
+            web.listen.host,
+            web.listen.port,
+            trusted_proxy=web.trusted_proxy,
+            max_body_bytes=web.max_body_bytes,
+        )
+        self.http.start()
 
     def _record_interrupted_at_start(self, record: Any, now: datetime) -> None:
         emailed = "emailed" in record.steps
@@ -372,6 +423,7 @@ class Daemon:
 
     def _run_forever(self) -> int:
         self.jobs.start()
+        self._phase = "running"
         self.notifier.ready(f"running {len(self.jobs)} job(s)")
         while True:
             timeout = self.tick()
@@ -411,7 +463,8 @@ class Daemon:
         """One round of the main loop; returns seconds to sleep, None to exit."""
         while self._signals:
             self._on_signal(self._signals.popleft())
-        now = self.clock()
+        self._last_tick = now = self.clock()
+        self.handoff.run_pending()  # webhook triggers: queued before the queue is started
         while self._fired:
             task_id, times = self._fired.popleft()
             self._handle_fire(task_id, times, now)
@@ -466,6 +519,12 @@ class Daemon:
             self.jobs.shutdown()
             self.notifier.stopping(f"{name}: stopping")
             dropped = len(self.queue) + len(self.busy.retrying)
+            for occurrence in self.queue:
+                if occurrence.run_id is not None:  # its 202 promised a run: say what became of it
+                    self._record_dropped(
+                        occurrence,
+                        "the scheduler stopped before this run started; trigger it again",
+                    )
             self.queue.clear()
             self.busy.queued.clear()
             self.busy.retrying.clear()
@@ -537,7 +596,9 @@ class Daemon:
         self, task: Task, scheduled_for: datetime, reason: str, trigger: str, now: datetime
     ) -> None:
         run_id = str(uuid.uuid4())
-        self.state.mark(task.id, scheduled_for)
+        if trigger in SCHEDULED_TRIGGERS:  # a webhook run is no occurrence of the schedule
+            self.state.mark(task.id, scheduled_for)
+        self.metrics.observe_run({"task_id": task.id, "task_name": task.name, "status": "skipped"})
         self.history.append(
             "finished",
             run_id,
@@ -576,6 +637,10 @@ class Daemon:
             self.busy.remove_queued(occurrence.task_id)
             task = self.tasks.get(occurrence.task_id)
             if task is None or not task.enabled:
+                if occurrence.run_id is not None:
+                    self._record_dropped(
+                        occurrence, "the task was deleted or disabled before this run started"
+                    )
                 self.events.info(
                     "dropped",
                     f"occurrence {to_utc_iso(occurrence.scheduled_for)} of task "
@@ -584,7 +649,9 @@ class Daemon:
                 )
                 continue
             key = occurrence_key(task.id, occurrence.scheduled_for)
-            if key in self.delivered:  # exactly once: its report already went out
+            # exactly once: this occurrence's report already went out. Only the schedule's
+            # occurrences count; a webhook run is an extra run, whatever second it starts in.
+            if occurrence.trigger in SCHEDULED_TRIGGERS and key in self.delivered:
                 self._record_skipped(
                     task,
                     occurrence.scheduled_for,
@@ -597,7 +664,7 @@ class Daemon:
         self.queue.extendleft(reversed(waiting))
 
     def _spawn(self, task: Task, occurrence: Occurrence, now: datetime) -> None:
-        run_id = str(uuid.uuid4())
+        run_id = occurrence.run_id or str(uuid.uuid4())
         hard_timeout = float(task.timeout_seconds) + self.config.run_kill_grace_seconds
         try:
             child = ChildRun.spawn(
@@ -620,8 +687,14 @@ class Daemon:
                 task_id=task.id,
             )
             self._write_finished(task, occurrence, run_id, "failed", f"cannot start: {exc}", now)
+            self.webhook_runs.pop(run_id, None)
+            self.metrics.observe_run(
+                {"task_id": task.id, "task_name": task.name, "status": "failed"}
+            )
             return
         self.busy.running[task.id] = child
+        if run_id in self.webhook_runs:
+            self.webhook_runs[run_id] = ("running", task.name)
         late_ms = (now - occurrence.scheduled_for).total_seconds() * 1000
         self.events.info(
             "started",
@@ -648,6 +721,7 @@ class Daemon:
                 self._finished(child, code, self.clock())
             finally:
                 child.cleanup()
+                self.webhook_runs.pop(child.run_id, None)  # the history has it from here on
 
     def _finished(self, child: ChildRun, code: int, now: datetime) -> None:
         occurrence = child.occurrence
@@ -655,7 +729,7 @@ class Daemon:
         name = task.name if task else child.task_name
         result = child.result()
         emailed = bool(result and result.get("emailed"))
-        if emailed:
+        if emailed and occurrence.trigger in SCHEDULED_TRIGGERS:
             self.delivered.add(occurrence_key(occurrence.task_id, occurrence.scheduled_for))
         permanent = True
         if child.stop_reason == "timeout" and result is None:
@@ -686,6 +760,17 @@ class Daemon:
             permanent = bool(error.get("permanent", True))
         duration = time.monotonic() - child.started
         rows = result.get("rows") if result else None
+        self.metrics.observe_run(
+            {
+                "task_id": occurrence.task_id,
+                "task_name": name,
+                "status": status,
+                "duration_seconds": (result or {}).get("duration", duration),
+                "rows": rows,
+                "emailed": emailed,
+                "finished_at": now,
+            }
+        )
         level = logging.INFO if status == "success" else logging.WARNING
         self.events.log(
             level,
@@ -805,6 +890,65 @@ class Daemon:
                 "summary", f"run {run_id[:8]}: task summary not updated: {exc}", run_id=run_id
             )
 
+    # -- the HTTP API's side (queue_webhook runs on the main loop, via the handoff) -----------
+
+    def queue_webhook(self, task_id: str) -> TriggerResult:
+        """Queue a webhook run of ``task_id`` now, under the no-overlap rule.
+
+        Its run id is made here and used by the run, so the id in the 202 is the one in
+        the history. A refusal queues nothing: a 202 always becomes a run or a record.
+        """
+        if self._stopping_since is not None:
+            return TriggerResult(None, False, "the scheduler is stopping", unavailable=True)
+        task = self.tasks.get(task_id)
+        if task is None:
+            return TriggerResult(None, False, "the task was deleted from the tasks file")
+        if not task.enabled:
+            return TriggerResult(None, False, "the task is disabled")
+        reason = self.busy.reason(task_id)
+        if reason is not None:
+            return TriggerResult(None, False, reason)
+        run_id = str(uuid.uuid4())
+        occurrence = Occurrence(
+            task_id, self.clock(), trigger=WEBHOOK_TRIGGER, run_id=run_id, fired_at=time.monotonic()
+        )
+        self.busy.add_queued(task_id)
+        self.queue.append(occurrence)
+        self.webhook_runs[run_id] = ("queued", task.name)  # the API logs the call itself
+        return TriggerResult(run_id, True)
+
+    def health(self) -> HealthState:
+        """The scheduler as the main loop last left it (read from HTTP threads)."""
+        return HealthState(
+            scheduler_state="stopping" if self._stopping_since is not None else self._phase,
+            tasks_loaded=len(self.task_snapshot),
+            last_tick=self._last_tick,
+            tasks_file_error=self._tasks_error,
+            queue_depth=len(self.queue),
+            running=len(self.busy.running),
+        )
+
+    def _record_dropped(self, occurrence: Occurrence, reason: str) -> None:
+        """A promised webhook run that will not start: recorded ``skipped`` under its id."""
+        assert occurrence.run_id is not None
+        name = self.webhook_runs.pop(occurrence.run_id, ("", ""))[1]
+        now = self.clock()
+        self.history.append(
+            "finished",
+            occurrence.run_id,
+            now,
+            task_id=occurrence.task_id,
+            task_name=name,
+            trigger=occurrence.trigger,
+            scheduled_for=to_utc_iso(occurrence.scheduled_for),
+            status="skipped",
+            finished_at=to_utc_iso(now),
+            reason=reason,
+        )
+        self.metrics.observe_run(
+            {"task_id": occurrence.task_id, "task_name": name, "status": "skipped"}
+        )
+
     # -- live reload ------------------------------------------------------------------------
 
     def poll_tasks_file(self) -> None:
@@ -838,10 +982,12 @@ class Daemon:
                 )
             self._bad_fingerprint = fingerprint
             self._fingerprint = fingerprint
+            self._tasks_error = str(exc)
             return
         self._fingerprint = fingerprint
         was_bad = self._bad_fingerprint is not None
         self._bad_fingerprint = None
+        self._tasks_error = None
         previous_load = self._loaded_at or now
         self._loaded_at = now
         seen: set[str] = set()
@@ -892,6 +1038,7 @@ class Daemon:
             self.events.info(
                 "removed", f"task {_short(gone)}: deleted; no more runs", task_id=task_id
             )
+        self.task_snapshot = [self.tasks[task.id] for task in task_file.tasks]
         if changes or force or was_bad:
             self.events.info(
                 "reloaded",

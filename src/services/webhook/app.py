@@ -354,8 +354,12 @@ def _current_status(control: DaemonControl, run_id: str) -> str:
 
 
 def _lost(control: DaemonControl, run_id: str) -> bool:
-    """A remembered run that never started: the daemon restarted while it was queued."""
-    return control.history().get(run_id) is None and control.run_status(run_id) is None
+    """A remembered run that never started: the daemon restarted while it was queued, or
+    dropped it before its start (recorded ``skipped``: stopped, task disabled)."""
+    record = control.history().get(run_id)
+    if record is None:
+        return control.run_status(run_id) is None
+    return record.status == "skipped" and "started" not in record.steps
 
 
 def _problems(state: HealthState, now: datetime, max_age: float) -> list[str]:
