@@ -254,7 +254,8 @@ def test_concurrent_cli_edits_while_the_daemon_runs_lose_nothing(tmp_path: Path)
     statuses = Counter(r.status for r in space.runs())
     print(
         f"\nedits under load: {SECONDS:g} s, {sum(ops.values())} edits {dict(ops)} by "
-        f"{EDITORS} processes {by_editor} (the first starting manage_tasks.py per edit), 0 lost, 0 refused; "
+        f"{EDITORS} processes {by_editor} (the first starting manage_tasks.py per edit), "
+        "0 lost, 0 refused; "
         f"runs {dict(statuses)}; summaries checked on {len(tasks)} tasks "
         f"({sum(counted[t['id']] for t in tasks.values())} runs); reader parsed the file "
         f"{reads['reads']} times, 0 invalid"
