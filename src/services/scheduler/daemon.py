@@ -9,7 +9,6 @@ reacts at once. Every step is a method a test can call with its own ``now``.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import select
@@ -28,7 +27,7 @@ from typing import Any
 from src.core.clock import now as clock_now
 from src.core.clock import to_utc_iso
 from src.core.errors import StoreError, TaskNotFound, ValidationError
-from src.core.task import SUMMARY_FIELDS, Summary, Task
+from src.core.task import Summary, Task
 from src.services.history import RunHistory
 from src.services.scheduler.api import DaemonApi
 from src.services.scheduler.child import ChildRun, Occurrence
@@ -43,6 +42,7 @@ from src.services.scheduler.occurrences import (
     plan_catch_up,
     retry_delay,
 )
+from src.services.scheduler.reloader import Reloader, Update
 from src.services.scheduler.settings import DaemonSettings
 from src.services.scheduler.state import (
     SCHEDULED_TRIGGERS,
@@ -63,8 +63,6 @@ from src.services.webhook import (
     create_app,
 )
 
-#: Fields of a task that are not its definition: changing them must not reschedule it.
-_NOT_DEFINITION = (*SUMMARY_FIELDS, "updated_at")
 #: Banner lines listing tasks one by one; past this, a count (10,000 lines help nobody).
 BANNER_MAX_TASKS = 200
 
@@ -83,40 +81,6 @@ class DaemonOptions:
 class OnceResult:
     runs: int = 0
     failed: int = 0
-
-
-def definition_of(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A task as written by a person (its tasks.json object without the run summary):
-    what decides whether its job must change. Compared as dicts: fast for 10,000 tasks."""
-    return {k: v for k, v in item.items() if k not in _NOT_DEFINITION}
-
-
-def _raw_definitions(raw: bytes | None) -> dict[str, dict[str, Any]] | None:
-    """Definitions by task id straight from the file's JSON; None when the file needs the
-    store's full reading (invalid, legacy shape, odd ids): then that decides."""
-    if raw is None:
-        return {}
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return None
-    items = document.get("tasks") if isinstance(document, dict) else None
-    if not isinstance(items, list):
-        return None
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            return None
-        out[item["id"]] = definition_of(item)
-    return out
-
-
-def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _short(task: Task) -> str:
@@ -188,7 +152,8 @@ class Daemon:
         self.jobs = JobTable(self._on_fire)
 
         self.tasks: dict[str, Task] = {}
-        self.definitions: dict[str, dict[str, Any]] = {}
+        # tasks.json is watched and parsed in a thread; the main loop applies its updates
+        self.reloader = Reloader(self.store, clock, self.config.reload_poll_seconds, self._wake)
         self.busy = _Busy()
         self.queue: deque[Occurrence] = deque()
         self.delivered: set[tuple[str, str]] = set()
@@ -199,9 +164,6 @@ class Daemon:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._fingerprint: tuple[int, int, int, int] | None = None
-        self._bad_fingerprint: tuple[int, int, int, int] | None = None
-        self._last_poll = 0.0
         self._last_flush = 0.0
         self._last_watchdog = 0.0
         self._loaded_at: datetime | None = None
@@ -238,6 +200,7 @@ class Daemon:
                 self._start_http(web)
             return self._run_forever()
         finally:
+            self.reloader.stop()
             self.handoff.close()  # first: HTTP threads waiting on the loop get their 503
             if self.http is not None:
                 self.http.stop()
@@ -255,10 +218,7 @@ class Daemon:
 
     def _start(self) -> None:
         now = self.clock()
-        self._fingerprint = _fingerprint(self.tasks_file)
-        raw = self.store.read_bytes()
-        task_file = self.store.parse(raw)  # an invalid file at start is fatal: nothing to run
-        raw_definitions = _raw_definitions(raw) or {}
+        task_file = self.reloader.prime()  # an invalid file at start is fatal: nothing to run
         self._loaded_at = now
         self.state.load()
         view = HistoryView.build(self.history.runs())
@@ -274,7 +234,6 @@ class Daemon:
         catching_up: list[str] = []
         for task in task_file.tasks:
             self.tasks[task.id] = task
-            self.definitions[task.id] = raw_definitions.get(task.id) or {}
             if not task.enabled:
                 continue
             baseline = max(
@@ -423,6 +382,7 @@ class Daemon:
 
     def _run_forever(self) -> int:
         self.jobs.start()
+        self.reloader.start()
         self._phase = "running"
         self.notifier.ready(f"running {len(self.jobs)} job(s)")
         while True:
@@ -472,14 +432,10 @@ class Daemon:
         if self._stopping_since is not None:
             return self._shutdown_step()
         self._release_retries()
-        self._start_queued(self.clock())  # before a reload: a due run does not wait for it
-        moment = time.monotonic()
-        if poll_file and moment - self._last_poll >= self.config.reload_poll_seconds:
-            self._last_poll = moment
-            self.poll_tasks_file()
-            while self._fired:  # fires that came during a long reload
-                task_id, times = self._fired.popleft()
-                self._handle_fire(task_id, times, self.clock())
+        self._start_queued(self.clock())  # before applying a reload: a due run goes first
+        if poll_file and self.reloader.updates:
+            while self.reloader.updates:  # parsed in the reload thread: only jobs move here
+                self._apply(self.reloader.updates.popleft())
             self._start_queued(self.clock())
         self._housekeeping()
         return self._next_timeout()
@@ -510,7 +466,7 @@ class Daemon:
             return  # only wakes the loop: _reap looks at every child
         if signum == signal.SIGHUP:
             self.events.info("reload", "SIGHUP: reloading the tasks file")
-            self.reload(force=True)
+            self.reloader.request_reload()
             return
         self._stop_signals += 1
         name = signal.Signals(signum).name
@@ -951,55 +907,34 @@ class Daemon:
 
     # -- live reload ------------------------------------------------------------------------
 
-    def poll_tasks_file(self) -> None:
-        fingerprint = _fingerprint(self.tasks_file)
-        if fingerprint != self._fingerprint:
-            self.reload()
-
     def reload(self, *, force: bool = False) -> None:
-        """Bring the jobs in line with tasks.json; an invalid file keeps the last good set."""
-        fingerprint = _fingerprint(self.tasks_file)
-        now = self.clock()
-        try:
-            raw = self.store.read_bytes()
-            definitions = _raw_definitions(raw)
-            if (
-                not force
-                and self._bad_fingerprint is None
-                and definitions is not None
-                and definitions == self.definitions
-            ):
-                # only run summaries changed (the daemon's own writes): nothing to parse
-                self._fingerprint = fingerprint
-                return
-            task_file = self.store.parse(raw)
-        except StoreError as exc:
-            if force or fingerprint != self._bad_fingerprint:
-                self.events.error(
-                    "reload-failed",
-                    f"tasks file not reloaded, still running the {len(self.tasks)} task(s) "
-                    f"loaded before: {exc}",
-                )
-            self._bad_fingerprint = fingerprint
-            self._fingerprint = fingerprint
-            self._tasks_error = str(exc)
+        """Look at tasks.json now and apply what changed, on this thread (for tests and
+        ``--once``; the running daemon's reload thread does the looking)."""
+        update = self.reloader.check(force=force)
+        if update is not None:
+            self._apply(update)
+
+    def _apply(self, update: Update) -> None:
+        """Bring the jobs in line with a reload; an invalid file keeps the last good set."""
+        if update.error is not None:
+            self.events.error(
+                "reload-failed",
+                f"tasks file not reloaded, still running the {len(self.tasks)} task(s) "
+                f"loaded before: {update.error}",
+            )
+            self._tasks_error = update.error
             return
-        self._fingerprint = fingerprint
-        was_bad = self._bad_fingerprint is not None
-        self._bad_fingerprint = None
+        now = self.clock()
+        was_bad = self._tasks_error is not None
         self._tasks_error = None
         previous_load = self._loaded_at or now
-        self._loaded_at = now
-        seen: set[str] = set()
+        self._loaded_at = update.read_at
         changes = 0
-        for task in task_file.tasks:
-            seen.add(task.id)
-            definition = (definitions or {}).get(task.id) or definition_of(task.to_dict())
+        for task in update.tasks.values():
             old = self.tasks.get(task.id)
             self.tasks[task.id] = task
-            if old is not None and self.definitions.get(task.id) == definition:
-                continue  # summary-only change (the daemon's own writes): no churn
-            self.definitions[task.id] = definition
+            if task.id not in update.redefined:
+                continue  # only its run summary changed (the daemon's own runs): no churn
             changes += 1
             if not task.enabled:
                 self.jobs.remove(task.id)
@@ -1030,16 +965,15 @@ class Daemon:
                 task_id=task.id,
                 next_run=to_utc_iso(first) if first else None,
             )
-        for task_id in [t for t in self.tasks if t not in seen]:
+        for task_id in update.removed:
             gone = self.tasks.pop(task_id)
-            self.definitions.pop(task_id, None)
             self.jobs.remove(task_id)
             changes += 1
             self.events.info(
                 "removed", f"task {_short(gone)}: deleted; no more runs", task_id=task_id
             )
-        self.task_snapshot = [self.tasks[task.id] for task in task_file.tasks]
-        if changes or force or was_bad:
+        self.task_snapshot = [self.tasks[task_id] for task_id in update.order]
+        if changes or update.forced or was_bad:
             self.events.info(
                 "reloaded",
                 f"tasks file reloaded{' (valid again)' if was_bad else ''}: {changes} "
