@@ -296,3 +296,22 @@ def test_temporarily_refused_recipient_is_transient(
         send(settings, message_for(settings, tmp_path, cc=[], bcc=[]))
     assert not info.value.permanent
     assert "anna@example.com: 450 4.2.1 Mailbox busy" in str(info.value)
+
+
+def test_server_closing_the_connection_during_data_is_transient_and_retried(
+    smtp_server_factory: Any, tmp_path: Path
+) -> None:
+    server: SmtpServer = smtp_server_factory(data_replies=["DISCONNECT"])
+    settings = SmtpSettings.from_env(server.env(SMTP_SECURITY="none"))
+    built = message_for(settings, tmp_path)
+    with pytest.raises(EmailError) as info:
+        send(settings, built)
+    assert not info.value.permanent
+    assert f"127.0.0.1:{server.port}" in str(info.value)
+    assert server.messages == []  # nothing was delivered by the cut-off attempt
+
+    server.handler.data_replies.append("DISCONNECT")
+    sleeps = Sleeps()
+    delivery = send_with_retry(settings, built, attempts=3, delay=5, backoff=2, sleep=sleeps)
+    assert (delivery.attempts, sleeps.delays) == (2, [5])
+    assert only(server).message["Message-ID"] == delivery.message_id
