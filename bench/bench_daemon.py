@@ -10,9 +10,12 @@ Measures, on a real scheduler_daemon.py process (JSON logs, read as they arrive)
   (no run queued);
 * edit-to-reschedule: ``manage_tasks.py edit`` returning to the daemon's
   ``rescheduled`` event for that task;
-* ``manage_tasks.py list`` wall time.
+* ``manage_tasks.py list`` wall time;
+* the daemon's RSS before and after one big run (``--big-rows``, default 1,000,000
+  rows to CSV; the run is a child process, so the daemon should not grow).
 
-Usage: ``python bench/bench_daemon.py [--tasks 10000] [--idle-seconds 60] [--fires 20]``.
+Usage: ``python bench/bench_daemon.py [--tasks 10000] [--idle-seconds 60] [--fires 20]
+[--big-rows 1000000]`` (``--big-rows 0`` skips the big run).
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ from src.services.task_store import TaskStore  # noqa: E402
 
 PY = sys.executable
 ZONES = ("Europe/Berlin", "America/New_York", "UTC", "Asia/Tokyo")
+
+
+BIG_QUERY = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "
+    "SELECT x AS id, x * 1.5 AS amount, 'row ' || x AS label FROM c"
+)
 
 
 def build(folder: Path, count: int, fires: int, fire_gap: float) -> list[str]:
@@ -186,6 +195,7 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--fires", type=int, default=20)
     parser.add_argument("--fire-gap", type=float, default=3.0)
+    parser.add_argument("--big-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -262,6 +272,29 @@ def main() -> None:
             )
         )
         results["RSS after the runs"] = f"{daemon.rss_mb():.0f} MB"
+        if args.big_rows:
+            big_id = fire_ids[0]
+            before = daemon.rss_mb()
+            with store.transaction() as task_file:
+                for index, task in enumerate(task_file.tasks):
+                    if task.id == big_id:
+                        data = task.to_dict()
+                        data["query"] = BIG_QUERY.format(n=args.big_rows)
+                        data["schedule"] = {"once": to_utc_iso(clock_now() + timedelta(seconds=3))}
+                        data["timeout_seconds"] = 600
+                        task_file.tasks[index] = Task.from_dict(data)
+            _, done = daemon.wait(
+                lambda e: (
+                    e.get("event") == "finished"
+                    and e.get("task_id") == big_id
+                    and e.get("run_id") not in seen_runs  # not its earlier fire
+                ),
+                timeout=900,
+            )
+            time.sleep(1)
+            results[f"RSS before / after a {args.big_rows:,}-row run ({done.get('status')})"] = (
+                f"{before:.0f} MB / {daemon.rss_mb():.0f} MB"
+            )
         daemon.process.send_signal(signal.SIGTERM)
         code = daemon.process.wait(60)
         results["exit code after SIGTERM"] = str(code)

@@ -9,6 +9,7 @@ reacts at once. Every step is a method a test can call with its own ``now``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import select
@@ -383,6 +384,10 @@ class Daemon:
     def _run_forever(self) -> int:
         self.jobs.start()
         self.reloader.start()
+        # the 10,000 tasks loaded at start live as long as the daemon: keep them out of
+        # the collector's full passes, which hold the GIL while a fire waits (~50 ms)
+        gc.collect()
+        gc.freeze()
         self._phase = "running"
         self.notifier.ready(f"running {len(self.jobs)} job(s)")
         while True:

@@ -68,17 +68,21 @@ def fingerprint_of(store: TaskStore) -> Fingerprint | None:
 
 @dataclass(frozen=True)
 class Item:
-    """One task object of the file: its id, its JSON text (for change detection) and,
-    when needed, its decoded value."""
+    """One task object of the file: its id, its JSON text (for change detection) and its
+    decoded value (None when its text is one already known: unchanged)."""
 
     task_id: str
     text: str
-    value: dict[str, Any]
+    value: dict[str, Any] | None
 
 
-def decode_items(raw: bytes | None) -> list[Item] | None:
+def decode_items(raw: bytes | None, known: Mapping[str, str] | None = None) -> list[Item] | None:
     """The task objects of a ``{"version": 1, "tasks": [...]}`` file, decoded one by one;
-    None when the file needs the store's full parse (invalid, other shapes, odd ids)."""
+    None when the file needs the store's full parse (invalid, other shapes, odd ids).
+
+    ``known``: task id -> JSON text already seen; those items keep no value, so a reload
+    holds one decoded task at a time, not 10,000 (less garbage-collector work that
+    would hold the GIL while the main loop wants it)."""
     if raw is None:
         return []
     try:
@@ -86,12 +90,12 @@ def decode_items(raw: bytes | None) -> list[Item] | None:
     except UnicodeDecodeError:
         return None
     try:
-        return _decode_document(text)
+        return _decode_document(text, known or {})
     except (ValueError, IndexError):
         return None
 
 
-def _decode_document(text: str) -> list[Item] | None:
+def _decode_document(text: str, known: Mapping[str, str]) -> list[Item] | None:
     pos = _skip(text, 0)
     if pos == len(text):
         return []
@@ -115,7 +119,7 @@ def _decode_document(text: str) -> list[Item] | None:
         if key == "tasks":
             if text[pos] != "[":
                 return None
-            items, pos = _decode_tasks(text, pos + 1)
+            items, pos = _decode_tasks(text, pos + 1, known)
             if items is None:
                 return None
         else:
@@ -137,7 +141,7 @@ def _decode_document(text: str) -> list[Item] | None:
     return items if items is not None else []
 
 
-def _decode_tasks(text: str, pos: int) -> tuple[list[Item] | None, int]:
+def _decode_tasks(text: str, pos: int, known: Mapping[str, str]) -> tuple[list[Item] | None, int]:
     items: list[Item] = []
     pos = _skip(text, pos)
     if text[pos] == "]":
@@ -147,7 +151,9 @@ def _decode_tasks(text: str, pos: int) -> tuple[list[Item] | None, int]:
         value, pos = _DECODER.raw_decode(text, pos)
         if not isinstance(value, dict) or not isinstance(value.get("id"), str):
             return None, pos
-        items.append(Item(value["id"], text[start:pos], value))
+        task_id: str = value["id"]
+        item_text = text[start:pos]
+        items.append(Item(task_id, item_text, None if known.get(task_id) == item_text else value))
         pos = _skip(text, pos)
         if text[pos] == ",":
             pos = _skip(text, pos + 1)
@@ -222,7 +228,8 @@ class Reloader:
         for task in tasks:
             item = by_id.get(task.id)
             self._texts[task.id] = item.text if item else ""
-            self._definitions[task.id] = definition_of(item.value if item else task.to_dict())
+            value = item.value if item and item.value is not None else task.to_dict()
+            self._definitions[task.id] = definition_of(value)
 
     # -- the thread -------------------------------------------------------------------------
 
@@ -283,7 +290,7 @@ class Reloader:
         return None
 
     def _diff(self, raw: bytes | None, read_at: datetime) -> Update:
-        items = decode_items(raw)
+        items = decode_items(raw, self._texts)
         if items is None:
             return self._full(raw, read_at)
         seen: set[str] = set()
@@ -292,10 +299,11 @@ class Reloader:
             if item.task_id in seen:
                 return self._full(raw, read_at)  # duplicate id: the store says it well
             seen.add(item.task_id)
-            if self._texts.get(item.task_id) != item.text:
+            if item.value is not None:  # its text is new
                 changed.append(item)
         new_tasks: dict[str, Task] = {}
         for item in changed:
+            assert item.value is not None
             try:
                 new_tasks[item.task_id] = Task.from_dict(
                     item.value, default_timezone=self.store.default_timezone
@@ -311,6 +319,7 @@ class Reloader:
         update = Update(read_at, tasks=new_tasks, order=[item.task_id for item in items])
         update.removed = [t for t in self._tasks if t not in seen]
         for item in changed:
+            assert item.value is not None
             definition = definition_of(item.value)
             if self._definitions.get(item.task_id) != definition:
                 update.redefined.add(item.task_id)
