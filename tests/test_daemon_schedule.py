@@ -21,10 +21,12 @@ from src.core.clock import to_utc_iso
 from src.core.errors import ValidationError
 from src.core.schedule import CronSchedule
 from src.core.task import Task, new_task_id
+from src.services.history import RunHistory
 from src.services.scheduler.daemon import Daemon, DaemonOptions
 from src.services.scheduler.jobs import ScheduleTrigger
 from src.services.scheduler.notify import Notifier
 from src.services.scheduler.occurrences import CatchUp, catch_up_of, plan_catch_up, retry_delay
+from src.services.scheduler.state import HistoryView
 from src.services.task_store import TaskStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,3 +184,50 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     )
     ours = [line for line in result.stderr.splitlines() if "db-scheduler" in line]
     assert result.returncode == 0 and not ours, result.stderr
+
+
+def _history_lines(history: RunHistory, task_id: str, at: datetime, *steps: dict) -> None:
+    for index, fields in enumerate(steps):
+        run_id = f"r{index}-{at:%H%M}"
+        scheduled = {
+            "task_id": task_id,
+            "task_name": "Hourly",
+            "trigger": "schedule",
+            "scheduled_for": to_utc_iso(at),
+        }
+        history.append("started", run_id, at, **scheduled, attempt=fields.get("attempt", 1))
+        history.append("finished", run_id, at, **scheduled, **fields)
+
+
+def test_a_retry_pending_when_the_scheduler_stopped_runs_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    zone = ZoneInfo("UTC")
+    now = datetime(2026, 6, 10, 12, 30, tzinfo=zone)
+    store = TaskStore(tmp_path / "tasks.json")
+    task = Task.from_dict(
+        {
+            "id": "retry-1",
+            "name": "Hourly",
+            "query": "SELECT 1",
+            "schedule": {"cron": "0 * * * *"},
+            "retry": {"max_retries": 2},
+            "catch_up": "all",
+        }
+    )
+    store.add(task, now=now - timedelta(days=3))
+    history = RunHistory(tmp_path / "data" / "runs.jsonl")
+    transient = {"status": "failed", "error": {"type": "query", "permanent": False}}
+    permanent = {"status": "failed", "error": {"type": "query", "permanent": True}}
+    noon = datetime(2026, 6, 10, 12, tzinfo=zone)
+    _history_lines(history, "retry-1", noon - timedelta(hours=2), {**transient, "attempt": 3})
+    _history_lines(history, "retry-1", noon - timedelta(hours=1), permanent)
+    _history_lines(history, "retry-1", noon, {**transient, "attempt": 1})
+    daemon = _daemon(tmp_path, now)
+    daemon._start()
+    # 10:00 used up its retries, 11:00 failed for good; 12:00 was waiting for attempt 2
+    assert [o.scheduled_for.hour for o in daemon.queue] == [12]
+    # a later decision settles an occurrence: recorded as skipped, it is not picked again
+    _history_lines(history, "retry-1", noon, {"status": "skipped", "reason": "test"})
+    used_up = {noon - timedelta(hours=2): 3}  # listed, but the daemon sees no try left
+    assert HistoryView.build(history.runs()).retry_pending == {"retry-1": used_up}

@@ -249,7 +249,15 @@ class Daemon:
                 ),
                 default=now,
             )
-            summary = self._catch_up(task, baseline, now, view.to_rerun.get(task.id, set()))
+            # a retry that was waiting for its backoff when the scheduler stopped runs
+            # again (per catch_up), as long as the task's retry policy allows another try
+            retries = {
+                moment
+                for moment, attempt in view.retry_pending.get(task.id, {}).items()
+                if attempt <= task.retry.max_retries
+            }
+            reruns = view.to_rerun.get(task.id, set()) | retries
+            summary = self._catch_up(task, baseline, now, reruns)
             if summary:
                 catching_up.append(summary)
             if not self.options.once:

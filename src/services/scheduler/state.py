@@ -102,11 +102,15 @@ class HistoryView:
     unfinished: list[RunRecord] = field(default_factory=list)
     #: occurrences whose latest run was interrupted and that were not delivered
     to_rerun: dict[str, set[datetime]] = field(default_factory=dict)
+    #: occurrences whose latest attempt failed transiently: scheduled time -> that attempt
+    #: (a retry that was waiting for its backoff when the scheduler stopped)
+    retry_pending: dict[str, dict[datetime, int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, runs: Iterable[RunRecord]) -> HistoryView:
         view = cls()
         latest_status: dict[OccurrenceKey, str] = {}
+        latest_transient: dict[OccurrenceKey, int] = {}
         for record in runs:
             text = record.data.get("scheduled_for")
             trigger = record.data.get("trigger")
@@ -125,9 +129,20 @@ class HistoryView:
             if record.status == "running":
                 view.unfinished.append(record)
                 latest_status[key] = "interrupted"
-            elif record.status != "skipped":
+            else:
+                # a later decision (skipped, run again) settles an occurrence
                 latest_status[key] = record.status
+                error = record.data.get("error")
+                if isinstance(error, dict) and error.get("permanent") is False:
+                    latest_transient[key] = int(record.data.get("attempt") or 1)
+                else:
+                    latest_transient.pop(key, None)
         for (task_id, text), status in latest_status.items():
-            if status == "interrupted" and (task_id, text) not in view.delivered:
+            if (task_id, text) in view.delivered:
+                continue
+            if status == "interrupted":
                 view.to_rerun.setdefault(task_id, set()).add(parse_instant(text))
+            elif status in ("failed", "timeout") and (task_id, text) in latest_transient:
+                attempt = latest_transient[(task_id, text)]
+                view.retry_pending.setdefault(task_id, {})[parse_instant(text)] = attempt
         return view
