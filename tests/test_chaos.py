@@ -209,11 +209,6 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run cut off by kill -9 leaves its payload (and result temp) file in "
-    "DATA_DIR/scheduler/runs/ forever; the next daemon does not sweep them, see report",
-)
 def test_restart_after_kill_9_leaves_no_run_files_behind(tmp_path: Path) -> None:
     space = Workspace(tmp_path)
     task_id = space.add("Cut", "--query", SLOW_QUERY.format(n=40_000_000), "--every", "1h")

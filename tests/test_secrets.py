@@ -277,11 +277,6 @@ def test_reports_history_and_outbox_files_are_not_world_readable(
     assert {p: f"{m:04o}" for p, m in files.items() if m & stat.S_IROTH} == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data/scheduler and data/scheduler/runs are created 0755 (mkdir without mode in "
-    "scheduler/child.py and scheduler/state.py), see report",
-)
 def test_folders_the_daemon_creates_are_not_world_listable(
     written: dict[str, tuple[bool, int]],
 ) -> None:

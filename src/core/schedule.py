@@ -395,6 +395,7 @@ def _parse_cron(expression: str, zone: ZoneInfo, field: str) -> CronSchedule:
     """Parsed schedules are immutable, so tasks sharing an expression share one."""
     return CronSchedule.parse(expression, zone, field)
 
+
 SCHEDULE_KINDS = ("cron", "interval", "once")
 
 

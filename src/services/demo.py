@@ -12,6 +12,8 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from src.services.permissions import make_private_dir
+
 REGIONS = ("North", "South", "East", "West")
 PRODUCTS = {
     "Espresso beans 1 kg": 18.50,
@@ -30,7 +32,7 @@ def build_demo_database(
     Sales run from ``days_back`` before ``today`` to ``days_ahead`` after it, so a
     report on "yesterday" finds rows for a year after the database was built.
     """
-    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     rng = random.Random(seed)

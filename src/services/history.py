@@ -24,6 +24,7 @@ from filelock import FileLock
 
 from src.core.clock import parse_instant, to_utc_iso
 from src.services.atomic import atomic_write_bytes
+from src.services.permissions import make_private_dir
 
 #: Statuses a finished run can have; ``running`` means no ``finished`` line (yet).
 FINAL_STATUSES = ("success", "failed", "timeout", "skipped", "interrupted")
@@ -69,7 +70,7 @@ class RunHistory:
         """Append one line for ``run_id``; durable when this returns."""
         line = {"event": event, "run_id": run_id, "at": to_utc_iso(at), **fields}
         data = (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:

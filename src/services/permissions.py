@@ -1,5 +1,6 @@
-"""Warnings about private files other users can read: ``.env`` (passwords, tokens) and
-tasks.json (queries, recipients).
+"""Keeping files private: the folders the product makes, and warnings about the
+operator's files other users can read: ``.env`` (passwords, tokens) and tasks.json
+(queries, recipients).
 
 The daemon calls :func:`private_file_warnings` at start and logs each line; it does
 not refuse to start (an operator may have reasons, and a dead scheduler sends no
@@ -13,8 +14,25 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+#: Folders the product makes (data, exports, outbox, history, scheduler state): reports
+#: hold business data, so other users may not even list them.
+PRIVATE_DIR_MODE = 0o750
+
 #: Permission bits that give users other than the owner and the group any access.
 _OTHERS = stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` and every missing parent with mode 0750 (narrowed further by the
+    umask, never widened); existing folders are left as they are."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+    return path
 
 
 def private_file_warnings(paths: Iterable[Path | str]) -> list[str]:

@@ -43,6 +43,7 @@ from src.services.mail import (
     send_with_retry,
     should_send,
 )
+from src.services.permissions import make_private_dir
 from src.services.query import QueryService
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
@@ -101,7 +102,7 @@ class Runner:
         self.sleep = sleep
         self.history = RunHistory(settings.history_path, settings.history_keep_days)
         # Reports hold business data: the data folder is not for other users.
-        settings.data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
 
     def run(
         self,

@@ -23,6 +23,7 @@ from typing import Any
 
 from src.core.errors import ExportError, ValidationError
 from src.core.templating import render
+from src.services.permissions import make_private_dir
 
 #: The default file name: the task's name and the run's date in the task's zone.
 DEFAULT_FILENAME_TEMPLATE = "{task_name}_{run_date:%Y-%m-%d}"
@@ -93,7 +94,7 @@ def run_folder(exports_dir: Path, task_name: str, run_id: str, run_at: datetime)
             permanent=True,
         )
     try:
-        exports_dir.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        make_private_dir(exports_dir)
         folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
         os.chmod(folder, FOLDER_MODE)  # mkdir's mode is narrowed by the umask
     except OSError as exc:

@@ -39,12 +39,12 @@ from src.core.errors import EmailError
 from src.services.atomic import atomic_write_bytes
 from src.services.mail.message import BuiltMessage, build_simple_message, safe_file_part
 from src.services.mail.settings import SmtpSettings
+from src.services.permissions import make_private_dir
 
 log = logging.getLogger(__name__)
 
 #: File mode of outbox files: they hold report data, so not world-readable.
 OUTBOX_FILE_MODE = 0o640
-OUTBOX_DIR_MODE = 0o750
 
 T = TypeVar("T")
 
@@ -187,7 +187,7 @@ def write_outbox(folder: Path, built: BuiltMessage, *, now: datetime | None = No
     target = folder / f"{stamp}_{task}_{fragment}.eml"
     data = built.data
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=OUTBOX_DIR_MODE)
+        make_private_dir(folder)
         atomic_write_bytes(target, data, mode=OUTBOX_FILE_MODE)
     except OSError as exc:
         raise EmailError(

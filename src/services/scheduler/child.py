@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import to_utc_iso
+from src.services.permissions import make_private_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -81,7 +82,7 @@ class ChildRun:
         hard_timeout: float,
         now: datetime,
     ) -> ChildRun:
-        work_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(work_dir)
         payload_path = work_dir / f"{run_id}.in.json"
         result_path = work_dir / f"{run_id}.out.json"
         payload = {

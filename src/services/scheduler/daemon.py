@@ -30,6 +30,7 @@ from src.core.clock import to_utc_iso
 from src.core.errors import StoreError, TaskNotFound, ValidationError
 from src.core.task import Summary, Task
 from src.services.history import RunHistory
+from src.services.permissions import private_file_warnings
 from src.services.scheduler.api import DaemonApi
 from src.services.scheduler.child import ChildRun, Occurrence
 from src.services.scheduler.eventlog import EventLog
@@ -193,6 +194,11 @@ class Daemon:
             )
         self.instance.acquire()
         try:
+            self._sweep_run_files()
+            for warning in private_file_warnings(
+                [p for p in (self.options.env_file, self.tasks_file) if p is not None]
+            ):
+                self.events.warning("permissions", warning)
             self._install_signals()
             self._start()
             if self.options.once:
@@ -208,6 +214,16 @@ class Daemon:
             self.jobs.shutdown()
             self.state.flush(self.clock())
             self.instance.release()
+
+    def _sweep_run_files(self) -> None:
+        """Remove what runs of an earlier daemon left in the work folder (payloads, result
+        temp files of runs cut off by a crash or kill -9). Holding the instance lock means
+        none of them is alive: workers die with their daemon (PR_SET_PDEATHSIG)."""
+        if not self.work_dir.is_dir():
+            return
+        for leftover in self.work_dir.iterdir():
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
 
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from src.core.clock import parse_instant, to_utc_iso
 from src.services.atomic import atomic_write_bytes
 from src.services.history import RunRecord
+from src.services.permissions import make_private_dir
 
 STATE_VERSION = 1
 #: Triggers of runs that belong to the schedule (manual `run` and webhooks do not).
@@ -87,7 +88,7 @@ class StateFile:
             "saved_at": to_utc_iso(now),
             "last_handled": {k: to_utc_iso(v) for k, v in sorted(self.last_handled.items())},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         atomic_write_bytes(self.path, (json.dumps(document, indent=1) + "\n").encode("utf-8"))
         self._dirty = False
         self.existed = True

@@ -25,6 +25,7 @@ from src.core.clock import now as clock_now
 from src.core.clock import parse_instant, to_utc_iso
 from src.core.errors import ConfigError
 from src.services.atomic import atomic_write_bytes
+from src.services.permissions import make_private_dir
 
 #: Longer keys are refused: a UUID (36) or a CI run URL fits; a novel does not.
 MAX_KEY_LENGTH = 200
@@ -94,7 +95,7 @@ class IdempotencyStore:
 
     def _rewrite(self) -> None:
         data = "".join(_line(entry) for entry in self._entries.values())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         atomic_write_bytes(self.path, data.encode("utf-8"), mode=0o600)
 
     @contextmanager
@@ -117,7 +118,7 @@ class IdempotencyStore:
         if self._added % 256 == 0:  # expired keys leave memory as they leave the file
             cutoff = entry.at - self.window
             self._entries = {k: e for k, e in self._entries.items() if e.at >= cutoff}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, _line(entry).encode("utf-8"))
