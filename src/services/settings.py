@@ -26,33 +26,8 @@ from pathlib import Path
 from src.core import defaults
 from src.core.errors import ConfigError
 from src.core.templating import check_template
+from src.services.envparse import env_int, env_number
 from src.services.mail import SmtpSettings
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ConfigError(f"{name}={text!r} is not a whole number of at least {minimum}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ConfigError(f"{name}={text!r} is not a number of seconds (0 or more)")
-    return value
 
 
 @dataclass(frozen=True)
@@ -88,12 +63,12 @@ class Settings:
             base_dir=base_dir,
             data_dir=data_dir,
             exports_dir=path("EXPORTS_DIR", data_dir / "exports"),
-            exports_keep_days=_int(env, "EXPORTS_KEEP_DAYS", 30, minimum=1),
+            exports_keep_days=env_int(env, "EXPORTS_KEEP_DAYS", 30, minimum=1),
             history_path=path("HISTORY_FILE", data_dir / "runs.jsonl"),
-            history_keep_days=_int(env, "HISTORY_KEEP_DAYS", 90, minimum=1),
-            preview_rows=_int(env, "EMAIL_PREVIEW_ROWS", 20),
+            history_keep_days=env_int(env, "HISTORY_KEEP_DAYS", 90, minimum=1),
+            preview_rows=env_int(env, "EMAIL_PREVIEW_ROWS", 20),
             filename_template=template,
             smtp=smtp,
-            smtp_retries=_int(env, "SMTP_RETRIES", 3, minimum=1),
-            smtp_retry_delay=_float(env, "SMTP_RETRY_DELAY", 10.0),
+            smtp_retries=env_int(env, "SMTP_RETRIES", 3, minimum=1),
+            smtp_retry_delay=env_number(env, "SMTP_RETRY_DELAY", 10.0),
         )

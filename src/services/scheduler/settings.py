@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from src.core.errors import ConfigError, ValidationError
 from src.core.schedule import parse_period
+from src.services.envparse import env_number
 
 #: Two cores run four report queries comfortably; more mostly makes each one slower.
 MAX_CONCURRENT_RUNS = 4
@@ -33,19 +34,6 @@ CATCH_UP_WINDOW = timedelta(hours=24)
 RETRY_MAX_DELAY_SECONDS = 3600.0
 #: Twice a second meets "changes seen within 2 s" with room for the reload.
 RELOAD_POLL_SECONDS = 0.5
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ConfigError(f"{name}={text!r} is not a number of at least {minimum:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -67,20 +55,20 @@ class DaemonSettings:
                 window = parse_period(window_text, "CATCH_UP_WINDOW")
             except ValidationError as exc:
                 raise ConfigError(f"CATCH_UP_WINDOW={window_text!r}: {exc.message}") from None
-        max_runs = _number(env, "MAX_CONCURRENT_RUNS", MAX_CONCURRENT_RUNS, 1)
+        max_runs = env_number(env, "MAX_CONCURRENT_RUNS", MAX_CONCURRENT_RUNS, 1)
         if max_runs != int(max_runs):
             raise ConfigError(f"MAX_CONCURRENT_RUNS={max_runs:g} is not a whole number")
         return cls(
             max_concurrent_runs=int(max_runs),
-            shutdown_grace_seconds=_number(
+            shutdown_grace_seconds=env_number(
                 env, "SHUTDOWN_GRACE_SECONDS", SHUTDOWN_GRACE_SECONDS, 0
             ),
-            run_kill_grace_seconds=_number(
+            run_kill_grace_seconds=env_number(
                 env, "RUN_KILL_GRACE_SECONDS", RUN_KILL_GRACE_SECONDS, 0
             ),
             catch_up_window=window,
-            retry_max_delay_seconds=_number(
+            retry_max_delay_seconds=env_number(
                 env, "RETRY_MAX_DELAY_SECONDS", RETRY_MAX_DELAY_SECONDS, 0
             ),
-            reload_poll_seconds=_number(env, "RELOAD_POLL_SECONDS", RELOAD_POLL_SECONDS, 0.05),
+            reload_poll_seconds=env_number(env, "RELOAD_POLL_SECONDS", RELOAD_POLL_SECONDS, 0.05),
         )

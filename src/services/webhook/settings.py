@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from src.core.errors import ConfigError
+from src.services.envparse import env_bool, env_number
 
 #: Loopback unless told otherwise: the public internet goes through a TLS reverse proxy.
 DEFAULT_HOST = "127.0.0.1"
@@ -41,9 +42,6 @@ MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_HOURS = 24.0
 #: The loop ticks at least twice a second; a minute without one is a stuck daemon, not load.
 HEALTH_MAX_TICK_AGE = 60.0
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -83,28 +81,6 @@ def parse_listen(text: str, name: str = "HTTP_LISTEN") -> Listen:
                 "interface (127.0.0.1 for this machine only, 0.0.0.0 for all)"
             ) from None
     return Listen(host, int(port_text))
-
-
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    text = (env.get(name) or "").strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{name}={env.get(name)!r} is not true or false (use 1/0, true/false)")
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ConfigError(f"{name}={text!r} is not a number of at least {minimum:g}")
-    return value
 
 
 def check_token(token: str | None) -> str:
@@ -184,13 +160,13 @@ class WebhookSettings:
             listen=address,
             token=check_token(env.get("WEBHOOK_TOKEN")),
             idempotency_path=data_dir / "webhook" / "idempotency.jsonl",
-            allow_query_token=_bool(env, "WEBHOOK_ALLOW_QUERY_TOKEN"),
+            allow_query_token=env_bool(env, "WEBHOOK_ALLOW_QUERY_TOKEN"),
             hmac_secret=secret,
-            rate_limit_per_minute=_number(env, "WEBHOOK_RATE_LIMIT", RATE_LIMIT_PER_MINUTE, 0),
-            max_body_bytes=int(_number(env, "WEBHOOK_MAX_BODY_BYTES", MAX_BODY_BYTES, 1024)),
-            idempotency_hours=_number(env, "WEBHOOK_IDEMPOTENCY_HOURS", IDEMPOTENCY_HOURS, 1),
+            rate_limit_per_minute=env_number(env, "WEBHOOK_RATE_LIMIT", RATE_LIMIT_PER_MINUTE, 0),
+            max_body_bytes=int(env_number(env, "WEBHOOK_MAX_BODY_BYTES", MAX_BODY_BYTES, 1024)),
+            idempotency_hours=env_number(env, "WEBHOOK_IDEMPOTENCY_HOURS", IDEMPOTENCY_HOURS, 1),
             public_url=check_public_url(public) if public else None,
             trusted_proxy=proxy,
-            metrics_public=_bool(env, "METRICS_PUBLIC"),
-            health_max_tick_age=_number(env, "HEALTH_MAX_TICK_AGE", HEALTH_MAX_TICK_AGE, 1),
+            metrics_public=env_bool(env, "METRICS_PUBLIC"),
+            health_max_tick_age=env_number(env, "HEALTH_MAX_TICK_AGE", HEALTH_MAX_TICK_AGE, 1),
         )

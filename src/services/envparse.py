@@ -1,0 +1,51 @@
+"""Reading typed settings from .env / the environment, with errors that name the variable.
+
+An empty value counts as not set (``VAR=`` in .env), so the default applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from src.core.errors import ConfigError
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def env_number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:
+    """A number of at least ``minimum``."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name}={text!r} is not a number of at least {minimum:g}")
+    return value
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A whole number of at least ``minimum``."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name}={text!r} is not a whole number of at least {minimum}")
+    return value
+
+
+def env_bool(env: Mapping[str, str], name: str) -> bool:
+    """true/false, 1/0, yes/no, on/off; not set is false."""
+    text = (env.get(name) or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name}={env.get(name)!r} is not true or false (use 1/0, true/false)")
