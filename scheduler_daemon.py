@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from src.core import defaults
+from src.cli.common import env_file_option, tasks_file_option
 from src.core.errors import SchedulerError
 from src.services.config import load_env
 from src.services.scheduler.daemon import Daemon, DaemonOptions
@@ -16,22 +16,8 @@ from src.services.scheduler.eventlog import LOG_FORMATS, setup_logging
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--tasks-file",
-    envvar="TASKS_FILE",
-    default=defaults.TASKS_FILE,
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The tasks file (env TASKS_FILE).",
-)
-@click.option(
-    "--env-file",
-    envvar="ENV_FILE",
-    default=".env",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file with connection URLs and SMTP (env ENV_FILE).",
-)
+@tasks_file_option
+@env_file_option
 @click.option(
     "--once",
     is_flag=True,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from src.cli import render
+from src.cli.common import env_file_option, tasks_file_option
 from src.cli.interactive import prompt_task
 from src.cli.task_options import any_task_option, apply_options, task_options
 from src.core import defaults
@@ -73,22 +74,8 @@ def _one_line_each(exc: TaskValidationErrors) -> str:
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--tasks-file",
-    envvar="TASKS_FILE",
-    default=defaults.TASKS_FILE,
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The tasks file (env TASKS_FILE).",
-)
-@click.option(
-    "--env-file",
-    envvar="ENV_FILE",
-    default=".env",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file with connection URLs and SMTP (env ENV_FILE).",
-)
+@tasks_file_option
+@env_file_option
 @click.pass_context
 def cli(ctx: click.Context, tasks_file: Path, env_file: Path) -> None:
     """Scheduled SQL reports: define tasks that run a query on a schedule and email
