@@ -11,11 +11,13 @@ import sys
 import threading
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from src.core.clock import now as clock_now
+from src.core.clock import to_utc_iso
 from src.services.demo import build_demo_database
 from src.services.query import QueryService
 from src.services.runner import Runner
@@ -131,3 +133,39 @@ def test_file_size_limit_gives_a_failed_record_and_no_partial_file(tmp_path):
         if '"finished"' in line
     ]
     assert finished["status"] == "failed" and finished["error"]["type"] == "export"
+
+
+def test_daemon_run_hitting_the_file_size_limit_fails_cleanly_and_the_daemon_goes_on(tmp_path):
+    from tests.daemon_harness import DAEMON, Workspace
+
+    space = Workspace(tmp_path)
+    big = "SELECT a.id, printf('%.900c', 'x') AS pad FROM sales a, sales b, sales c"  # 125k rows
+    space.add("Big", "--query", big, "--every", "1h", "--retries", "0")
+    space.add("Small", "--query", "SELECT * FROM sales", "--every", "1h")
+    moment = to_utc_iso(clock_now() - timedelta(minutes=90))
+
+    def backdate(document: dict) -> None:  # one occurrence of each task is due at start
+        for item in document["tasks"]:
+            item["created_at"] = moment
+            item["schedule"]["start"] = moment
+
+    space.edit_json(backdate)
+    result = subprocess.run(
+        [sys.executable, str(DAEMON), *space.daemon_args(), "--once"],
+        cwd=tmp_path,
+        env=space.process_env({}),
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,  # the daemon's children inherit the limit
+        timeout=180,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr  # not every run succeeded
+    by_task = {record.task_name: record for record in space.runs()}
+    assert by_task["Small"].status == "success"
+    big_run = by_task["Big"]
+    assert big_run.status == "failed"
+    assert big_run.data["error"]["type"] == "export" and "EFBIG" in big_run.data["error"]["message"]
+    assert "emailed" not in big_run.steps
+    leftovers = [p.name for p in (space.data / "exports").rglob("*") if p.is_file()]
+    assert all(name.startswith("Small") for name in leftovers), leftovers
+    assert len(space.outbox()) == 1  # only Small's report went out
