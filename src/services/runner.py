@@ -122,6 +122,8 @@ class Runner:
         records nothing. ``to`` sends to these addresses instead of the task's
         recipients (cc and bcc dropped). ``progress`` receives one line per step.
         """
+        if trigger not in TRIGGERS:
+            raise ValueError(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}")
         run_id = run_id or str(uuid.uuid4())
         started = self.clock()
         run_at = scheduled_for or started

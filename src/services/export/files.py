@@ -21,12 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from src.core import defaults
 from src.core.errors import ExportError, ValidationError
 from src.core.templating import render
 from src.services.permissions import make_private_dir
 
 #: The default file name: the task's name and the run's date in the task's zone.
-DEFAULT_FILENAME_TEMPLATE = "{task_name}_{run_date:%Y-%m-%d}"
+DEFAULT_FILENAME_TEMPLATE = defaults.FILENAME_TEMPLATE
 #: Used when a template renders to nothing usable.
 FALLBACK_NAME = "export"
 #: Bytes of a file name, extension included: file systems allow 255, and the writer's

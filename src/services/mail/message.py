@@ -27,7 +27,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from src.core import clock
+from src.core import clock, defaults
 from src.core.delivery import (
     format_address,
     format_duration,
@@ -50,8 +50,8 @@ LEFT_OFF = "left_off"
 #: Rows shown in the body's preview table by default.
 DEFAULT_PREVIEW_ROWS = 20
 
-DEFAULT_SUBJECT = "{task_name}: {row_count} rows ({run_date:%Y-%m-%d})"
-DEFAULT_BODY = "The report {task_name} ran and returned {row_count} rows in {duration}."
+DEFAULT_SUBJECT = defaults.EMAIL_SUBJECT
+DEFAULT_BODY = defaults.EMAIL_BODY
 
 # mimetypes' table depends on the machine (/etc/mime.types); these are the ones we produce.
 _KNOWN_TYPES = {
