@@ -228,3 +228,21 @@ def test_restart_after_kill_9_leaves_no_run_files_behind(tmp_path: Path) -> None
             daemon.kill()
     assert [r.status for r in space.runs(task_id)] == ["interrupted", "success"]
     assert sorted(p.name for p in runs_dir.iterdir()) == []
+
+
+def test_start_sweeps_stale_temp_files_of_cut_off_writes_only(tmp_path: Path) -> None:
+    space = Workspace(tmp_path)
+    space.add("T", "--query", "SELECT 1", "--every", "1h")
+    state_dir = space.data / "scheduler"
+    state_dir.mkdir(parents=True)
+    stale = [tmp_path / ".tasks.json.abc123.tmp", state_dir / ".state.json.def456.tmp"]
+    fresh = tmp_path / ".tasks.json.live99.tmp"  # a manage_tasks.py write in progress
+    for path in [*stale, fresh]:
+        path.write_text("{")
+    an_hour_ago = time.time() - 3600
+    for path in stale:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    result = space.run_once()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [p.exists() for p in stale] == [False, False]
+    assert fresh.exists()

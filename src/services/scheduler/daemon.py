@@ -65,6 +65,9 @@ from src.services.webhook import (
     create_app,
 )
 
+#: An atomic write's temp file lives for milliseconds; one this old was cut off by a crash.
+STALE_TEMP_SECONDS = 600
+
 #: Banner lines listing tasks one by one; past this, a count (10,000 lines help nobody).
 BANNER_MAX_TASKS = 200
 
@@ -219,11 +222,18 @@ class Daemon:
         """Remove what runs of an earlier daemon left in the work folder (payloads, result
         temp files of runs cut off by a crash or kill -9). Holding the instance lock means
         none of them is alive: workers die with their daemon (PR_SET_PDEATHSIG)."""
-        if not self.work_dir.is_dir():
-            return
-        for leftover in self.work_dir.iterdir():
-            if leftover.is_file():
-                leftover.unlink(missing_ok=True)
+        if self.work_dir.is_dir():
+            for leftover in self.work_dir.iterdir():
+                if leftover.is_file():
+                    leftover.unlink(missing_ok=True)
+        # Temp files of an atomic write cut off by a crash. manage_tasks.py may be writing
+        # tasks.json right now, so only temp files too old to belong to a live write go.
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for target in (self.tasks_file, self.state.path):
+            for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    if leftover.stat().st_mtime < cutoff:
+                        leftover.unlink()
 
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
