@@ -54,3 +54,25 @@ def test_quick_tour_runs(tmp_path):
     assert "message written to" in outputs["run"]
     assert list((tmp_path / "data" / "outbox").glob("*.eml"))
     assert "Deleted task 'Weekly revenue'" in outputs["delete"]
+
+
+def test_the_bundled_demo_task_runs_on_the_demo_database(tmp_path):
+    """What `make run` runs: the repository's tasks.json on data/demo.db, mail to the outbox."""
+    build_demo_database(tmp_path / "data" / "demo.db", date.today())
+    (tmp_path / "tasks.json").write_bytes((ROOT / "tasks.json").read_bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SMTP_"))}
+    for key in ("DATABASE_URL", "TASKS_FILE", "DATA_DIR", "OUTBOX_DIR"):
+        env.pop(key, None)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage_tasks.py"), "run", "Demo sales"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = int(re.search(r"^Rows: (\d+)$", result.stdout, re.M).group(1))
+    assert rows > 0  # the demo data covers "yesterday" for a year after it is built
+    assert len(list((tmp_path / "data" / "exports").rglob("*.*"))) == 3  # xlsx, pdf, csv
+    assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 1
