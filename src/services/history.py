@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,14 +80,21 @@ class RunHistory:
                 os.close(fd)
         self._maybe_prune(at)
 
-    def lines(self) -> Iterator[dict[str, Any]]:
-        """Every line, oldest first; a torn last line (a crash mid-write) is skipped."""
+    def lines(self, containing: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every line, oldest first; a torn last line (a crash mid-write) is skipped.
+
+        ``containing`` skips, before parsing, lines without that text (a run or task id):
+        looking one run up in months of history then costs a scan, not a parse per line.
+        """
+        needle = containing.encode("utf-8") if containing else None
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
             return
         with handle:
             for raw in handle:
+                if needle is not None and needle not in raw:
+                    continue
                 try:
                     item = json.loads(raw)
                 except ValueError:
@@ -97,29 +104,14 @@ class RunHistory:
 
     def runs(self, task_id: str | None = None) -> list[RunRecord]:
         """Runs folded from their lines, oldest first (optionally of one task)."""
-        records: dict[str, RunRecord] = {}
-        for line in self.lines():
-            if task_id is not None and line.get("task_id") != task_id:
-                continue
-            run_id = str(line["run_id"])
-            record = records.get(run_id)
-            if record is None:
-                record = records[run_id] = RunRecord(
-                    run_id=run_id,
-                    task_id=str(line.get("task_id", "")),
-                    task_name=str(line.get("task_name", "")),
-                )
-            record.steps.append(str(line.get("event")))
-            record.data.update({k: v for k, v in line.items() if v is not None})
-            if line.get("event") == "finished":
-                record.status = str(line.get("status", "failed"))
-        return list(records.values())
+        lines = self.lines(containing=task_id)
+        if task_id is not None:
+            lines = (line for line in lines if line.get("task_id") == task_id)
+        return list(_fold(lines).values())
 
     def get(self, run_id: str) -> RunRecord | None:
-        for record in self.runs():
-            if record.run_id == run_id:
-                return record
-        return None
+        lines = (line for line in self.lines(containing=run_id) if line.get("run_id") == run_id)
+        return _fold(lines).get(run_id)
 
     def _maybe_prune(self, now: datetime) -> None:
         today = now.date().isoformat()
@@ -144,3 +136,22 @@ class RunHistory:
             data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in kept)
             atomic_write_bytes(self.path, data.encode("utf-8"), mode=0o640)
             return len(lines) - len(kept)
+
+
+def _fold(lines: Iterable[dict[str, Any]]) -> dict[str, RunRecord]:
+    """Runs by id, each folded from its lines in order (the latest value of a field wins)."""
+    records: dict[str, RunRecord] = {}
+    for line in lines:
+        run_id = str(line["run_id"])
+        record = records.get(run_id)
+        if record is None:
+            record = records[run_id] = RunRecord(
+                run_id=run_id,
+                task_id=str(line.get("task_id", "")),
+                task_name=str(line.get("task_name", "")),
+            )
+        record.steps.append(str(line.get("event")))
+        record.data.update({k: v for k, v in line.items() if v is not None})
+        if line.get("event") == "finished":
+            record.status = str(line.get("status", "failed"))
+    return records
