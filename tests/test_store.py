@@ -47,6 +47,15 @@ def documented_example() -> str:
     return match.group(1)
 
 
+def assert_kept(before: dict, after: dict, where: str = "task") -> None:
+    for key, value in before.items():
+        assert key in after, f"{where}.{key} was dropped"
+        if isinstance(value, dict) and isinstance(after[key], dict):
+            assert_kept(value, after[key], f"{where}.{key}")
+        else:
+            assert after[key] == value, f"{where}.{key}: {value!r} became {after[key]!r}"
+
+
 def new_task(name: str = "Daily sales", **extra: object) -> Task:
     data = {
         "id": f"id-{name}",
@@ -81,6 +90,11 @@ def test_documented_example_loads_and_round_trips_unchanged(tmp_path):
     rewritten = json.loads(path.read_text())
     assert rewritten["tasks"][0] == original["tasks"][0]
     assert rewritten["tasks"][1]["description"] == "changed"
+    # every value written in the other tasks survives too (an interval's start was lost
+    # once); the rewrite only adds defaults
+    for before, after in zip(original["tasks"][1:], rewritten["tasks"][1:], strict=True):
+        before.pop("description", None)
+        assert_kept(before, after)
     assert store.load().tasks[0] == first
 
 

@@ -330,6 +330,7 @@ class IntervalSchedule(Schedule):
     period: timedelta
     start: datetime  # aware; fire times are start + k * period
     raw: Any = None  # what tasks.json said, written back unchanged
+    raw_start: str | None = None  # the "start" tasks.json gave, if any (kept as written)
 
     kind = "interval"
 
@@ -344,7 +345,12 @@ class IntervalSchedule(Schedule):
         return _period_words(self.period)
 
     def to_json(self) -> dict[str, Any]:
-        return {"interval": self.raw if self.raw is not None else format_period(self.period)}
+        out: dict[str, Any] = {
+            "interval": self.raw if self.raw is not None else format_period(self.period)
+        }
+        if self.raw_start is not None:
+            out["start"] = self.raw_start
+        return out
 
 
 # --- once -------------------------------------------------------------------------------
@@ -425,7 +431,7 @@ def parse_schedule(
             if not isinstance(data["start"], str):
                 raise ValidationError(f"{field}.start", f"{data['start']!r} is not a date-time")
             start = parse_local_datetime(data["start"], zone, f"{field}.start")
-        return IntervalSchedule(period=period, start=start, raw=value)
+        return IntervalSchedule(period=period, start=start, raw=value, raw_start=data.get("start"))
     if not isinstance(value, str):
         raise ValidationError(f"{field}.once", f"{value!r} is not an ISO date-time string")
     return OnceSchedule(at=parse_local_datetime(value, zone, f"{field}.once"), raw=value)
