@@ -180,3 +180,28 @@ def test_the_thread_hands_updates_over_and_wakes_the_loop(store: TaskStore) -> N
         assert [t.name for t in update.tasks.values()] == ["Delta"]
     finally:
         reloader.stop()
+
+
+def test_the_first_rewrite_of_a_hand_written_file_redefines_nothing(tmp_path: Path) -> None:
+    hand_written = {
+        "version": 1,
+        "tasks": [
+            {
+                "id": "h1",
+                "name": "Hand",
+                "query": "SELECT 1",
+                "schedule": {"cron": "@daily"},
+                "exports": {"csv": True},
+                "email": {"to": ["a@example.com"]},
+            }
+        ],
+    }
+    store = TaskStore(tmp_path / "tasks.json")
+    store.path.write_text(json.dumps(hand_written))
+    reloader = _reloader(store)
+    # the daemon's first summary write normalizes the whole file (defaults filled in)
+    store.update("h1", lambda t: t.with_changes(summary=Summary(run_count=1)), touch=False)
+    assert "cc" in json.loads(store.path.read_text())["tasks"][0]["email"]
+    update = reloader.check()
+    assert update is not None and update.tasks["h1"].summary.run_count == 1
+    assert update.redefined == set()

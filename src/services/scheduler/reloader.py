@@ -52,10 +52,11 @@ def _skip(text: str, pos: int) -> int:
     return match.end() if match else pos
 
 
-def definition_of(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A task as written by a person (its tasks.json object without the run summary):
-    what decides whether its job must change."""
-    return {k: v for k, v in item.items() if k not in NOT_DEFINITION}
+def definition_of(task: Task) -> dict[str, Any]:
+    """A task's definition (its normalized tasks.json form without the run summary): what
+    decides whether its job must change. Normalized, so the first rewrite of a hand-written
+    file (defaults filled in, fields reordered) changes no definition."""
+    return {k: v for k, v in task.to_dict().items() if k not in NOT_DEFINITION}
 
 
 def fingerprint_of(store: TaskStore) -> Fingerprint | None:
@@ -228,8 +229,7 @@ class Reloader:
         for task in tasks:
             item = by_id.get(task.id)
             self._texts[task.id] = item.text if item else ""
-            value = item.value if item and item.value is not None else task.to_dict()
-            self._definitions[task.id] = definition_of(value)
+            self._definitions[task.id] = definition_of(task)
 
     # -- the thread -------------------------------------------------------------------------
 
@@ -319,8 +319,7 @@ class Reloader:
         update = Update(read_at, tasks=new_tasks, order=[item.task_id for item in items])
         update.removed = [t for t in self._tasks if t not in seen]
         for item in changed:
-            assert item.value is not None
-            definition = definition_of(item.value)
+            definition = definition_of(tasks[item.task_id])
             if self._definitions.get(item.task_id) != definition:
                 update.redefined.add(item.task_id)
                 self._definitions[item.task_id] = definition
