@@ -254,6 +254,10 @@ def test_health_turns_503_when_the_tasks_file_is_corrupted(
 ) -> None:
     daily(space, "Steady")
     api = start_api(space, daemons)
+    # the port opens just before the loop's first tick: /health says 503 "starting" until then
+    api.daemon.wait_until(
+        lambda: api.request("GET", "/health", token=None).status == 200, "a healthy daemon"
+    )
     ok = api.request("GET", "/health", token=None)
     assert ok.status == 200
     assert ok.json["scheduler"] == "running" and ok.json["tasks_loaded"] == 1

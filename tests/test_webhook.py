@@ -191,7 +191,10 @@ class RunnerControl:
         )
 
     def run_status(self, run_id: str) -> dict[str, Any] | None:
-        return {"status": "queued"} if run_id in self.queued else None
+        # as the daemon does: a run is live until its history has it (no gap in between)
+        if run_id in self.queued:
+            return {"status": "queued"}
+        return {"status": "running"} if run_id in self.running.values() else None
 
     def health(self) -> HealthState:
         error = None
