@@ -7,14 +7,18 @@ BIN := $(VENV)/bin
 
 # The main job on the embedded default: the daemon on the bundled SQLite demo database
 # (one report a minute), email written to data/outbox/ unless SMTP_HOST is set in .env.
-run: venv demo
+run: venv demo private
 	@echo "Reports land in data/exports/ and data/outbox/ every minute; Ctrl-C stops."
 	@echo "Meanwhile, in another terminal: $(BIN)/python manage_tasks.py history"
 	$(BIN)/python scheduler_daemon.py
 
 # One pass of everything due, then exit (what a crontab line or a CI schedule runs).
-once: venv demo
+once: venv demo private
 	$(BIN)/python scheduler_daemon.py --once
+
+# A fresh clone leaves tasks.json readable by everyone; the daemon would warn about it.
+private:
+	@chmod o-rwx tasks.json
 
 # The demo database (data/demo.db), built on first use.
 demo: venv
