@@ -12,37 +12,24 @@ themselves are real child processes.
 
 from __future__ import annotations
 
-import http.client
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from src.core.clock import now as clock_now
 from src.services.scheduler.daemon import Daemon, DaemonOptions
 from src.services.task_store import TaskStore
 from tests.daemon_harness import SLOW_QUERY, WAIT, DaemonProcess, Workspace
+from tests.fixtures.http import MetricSamples, Reply, metric_samples, send
 
 TOKEN = "daemon-test-token-" + "z" * 30
 LISTENING = "HTTP API listening on "
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -59,17 +46,7 @@ class Api:
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
     ) -> Reply:
-        parts = urlsplit(self.url)
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=WAIT)
-        sent = dict(headers or {})
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
-        try:
-            conn.request(method, path, body=body, headers=sent)
-            response = conn.getresponse()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            conn.close()
+        return send(self.url, method, path, token=token, headers=headers, body=body, timeout=WAIT)
 
     def trigger(self, ref: str, **kwargs: Any) -> Reply:
         return self.request("POST", f"/api/tasks/{quote(ref)}/run", **kwargs)
@@ -85,14 +62,10 @@ class Api:
             time.sleep(0.05)
         raise AssertionError(f"run {run_id} did not finish:\n{self.daemon.output}")
 
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def metrics(self) -> MetricSamples:
         reply = self.request("GET", "/metrics")
         assert reply.status == 200
-        samples = {}
-        for family in text_string_to_metric_families(reply.body.decode("utf-8")):
-            for sample in family.samples:
-                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return samples
+        return metric_samples(reply.text)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ Waits are hang guards, never timing assertions; the rate limiter gets a frozen c
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import socket
 import threading
@@ -52,6 +51,7 @@ from src.services.webhook import (
 from src.services.webhook.security import RateLimiter, sign
 from src.services.webhook.settings import Listen
 from src.services.webhook.views import task_json
+from tests.fixtures.http import Reply, metric_samples, send
 
 TOKEN = "t0ken-" + "x" * 40
 QUERY = "SELECT region, SUM(total) AS revenue FROM sales GROUP BY region ORDER BY region"
@@ -224,22 +224,6 @@ class RunnerControl:
 
 
 @dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        assert self.headers.get_content_type() == "application/json", self.body[:200]
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-
-@dataclass
 class Api:
     url: str
     space: Workspace
@@ -258,22 +242,16 @@ class Api:
         body: bytes | None = None,
         chunked: bool = False,
     ) -> Reply:
-        parts = urlsplit(self.url)
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=HANG_GUARD)
-        sent = dict(headers or {})
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
-        try:
-            if chunked:
-                conn.request(
-                    method, path, body=iter([body or b""]), headers=sent, encode_chunked=True
-                )
-            else:
-                conn.request(method, path, body=body, headers=sent)
-            response = conn.getresponse()
-            return Reply(response.status, response.headers, response.read())
-        finally:
-            conn.close()
+        return send(
+            self.url,
+            method,
+            path,
+            token=token,
+            headers=headers,
+            body=body,
+            chunked=chunked,
+            timeout=HANG_GUARD,
+        )
 
     def raw(self, data: bytes) -> bytes:
         """Send bytes as they are; the answer up to the server's close."""
@@ -700,11 +678,7 @@ def metric_values(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     reply = api.request("GET", "/metrics")
     assert reply.status == 200
     assert reply.headers["Content-Type"].startswith("text/plain")
-    values = {}
-    for family in text_string_to_metric_families(reply.text):
-        for sample in family.samples:
-            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return values
+    return metric_samples(reply.text)
 
 
 def test_metrics_parse_and_counters_move_after_a_run(api: Api) -> None:
