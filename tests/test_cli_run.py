@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from src.cli.app import cli
+from src.core.vocabulary import Trigger
 from src.services.demo import build_demo_database
 from src.services.history import RunHistory
+from src.services.recorder import RunRecorder, RunRef
 
 DEMO_QUERY = "SELECT region, SUM(total) AS revenue FROM sales GROUP BY region ORDER BY region"
 
@@ -178,18 +180,10 @@ def test_files_a_run_creates_are_not_world_readable(folder):
 
 def test_history_shows_the_reason_of_a_skipped_run(folder):
     add_demo(folder)
-    history = RunHistory(folder / "data" / "runs.jsonl")
+    recorder = RunRecorder(RunHistory(folder / "data" / "runs.jsonl"), None)
     at = datetime(2026, 11, 23, 9, tzinfo=UTC)
-    history.append("started", "skip-1", at, task_id="x", task_name="Revenue", trigger="schedule")
-    history.append(
-        "finished",
-        "skip-1",
-        at,
-        task_id="x",
-        task_name="Revenue",
-        status="skipped",
-        reason="the previous run is still going",
-    )
+    skipped = RunRef("skip-1", "x", "Revenue", Trigger.SCHEDULE, at)
+    recorder.skipped(skipped, "the previous run is still going")
     line = invoke(folder, "history").stdout.splitlines()[1]
     assert line.endswith("skipped  -     -     the previous run is still going")
 

@@ -19,7 +19,9 @@ import pytest
 
 from src.core.clock import now as clock_now
 from src.core.clock import parse_instant, to_utc_iso
+from src.core.vocabulary import Trigger
 from src.services.history import RunHistory
+from src.services.recorder import RunRecorder, RunRef
 from tests.daemon_harness import SLOW_QUERY, DaemonProcess, Workspace
 
 
@@ -285,18 +287,10 @@ def test_interrupted_after_email_is_not_sent_again(space: Workspace) -> None:
     _backdate(space, "Mailed", minutes=90)
     # the history a kill -9 leaves between sending the email and writing `finished`
     due = parse_instant(space.task("Mailed")["created_at"]) + timedelta(hours=1)
-    history = RunHistory(space.data / "runs.jsonl")
-    common = {"task_id": task_id, "task_name": "Mailed"}
-    history.append(
-        "started",
-        "r-crashed",
-        due,
-        **common,
-        trigger="schedule",
-        scheduled_for=to_utc_iso(due),
-        attempt=1,
-    )
-    history.append("emailed", "r-crashed", due, **common, email={"recipients": ["x@example.com"]})
+    recorder = RunRecorder(RunHistory(space.data / "runs.jsonl"), None, clock=lambda: due)
+    cut_off = RunRef("r-crashed", task_id, "Mailed", Trigger.SCHEDULE, due)
+    recorder.started(cut_off, due)
+    recorder.step(cut_off, "emailed", email={"recipients": ["x@example.com"]})
     done = space.run_once()
     assert done.returncode == 0, done.stderr
     records = {r.run_id: r for r in space.runs(task_id)}

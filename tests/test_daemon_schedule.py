@@ -18,15 +18,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from src.core.clock import to_utc_iso
-from src.core.errors import ValidationError
+from src.core.errors import TaskValidationErrors
 from src.core.schedule import CronSchedule
 from src.core.task import Task, new_task_id
+from src.core.vocabulary import CatchUpPolicy, RunStatus, Trigger
 from src.services.history import RunHistory
+from src.services.recorder import RunRecorder, RunRef
 from src.services.scheduler.daemon import Daemon, DaemonOptions
 from src.services.scheduler.jobs import ScheduleTrigger
 from src.services.scheduler.notify import Notifier
-from src.services.scheduler.occurrences import CatchUp, catch_up_of, plan_catch_up, retry_delay
-from src.services.scheduler.state import HistoryView
+from src.services.scheduler.recovery import HistoryView
+from src.services.scheduler.retries import retry_delay
+from src.services.scheduler.timetable import CatchUp, catch_up_of, plan_catch_up
 from src.services.task_store import TaskStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,10 +91,10 @@ def test_catch_up_across_a_dst_night_runs_it_once(
     )
     store.add(task, now=created)
     daemon = _daemon(tmp_path, now)
-    daemon._start()
-    queued = [o.scheduled_for.astimezone(zone).strftime("%H:%M %Z") for o in daemon.queue]
+    daemon.start()
+    queued = [o.scheduled_for.astimezone(zone).strftime("%H:%M %Z") for o in daemon.dispatch.queue]
     assert queued == expected
-    assert all(o.trigger == "catch-up" for o in daemon.queue)
+    assert all(o.trigger == "catch-up" for o in daemon.dispatch.queue)
 
 
 def test_state_file_is_the_baseline_after_restart(tmp_path: Path) -> None:
@@ -115,8 +118,8 @@ def test_state_file_is_the_baseline_after_restart(tmp_path: Path) -> None:
     task_id = store.load().tasks[0].id
     state.write_text(f'{{"version": 1, "last_handled": {{"{task_id}": "{to_utc_iso(handled)}"}}}}')
     daemon = _daemon(tmp_path, now)
-    daemon._start()
-    assert [o.scheduled_for.astimezone(zone).hour for o in daemon.queue] == [10, 11, 12]
+    daemon.start()
+    assert [o.scheduled_for.astimezone(zone).hour for o in daemon.dispatch.queue] == [10, 11, 12]
 
 
 def test_plan_latest_skips_older_and_window() -> None:
@@ -130,13 +133,18 @@ def test_plan_latest_skips_older_and_window() -> None:
     assert all(r.startswith("missed; only the latest") for r in reasons[1:])
 
 
-def test_catch_up_field_is_validated() -> None:
-    assert catch_up_of({}, timedelta(hours=24)) == CatchUp("latest", timedelta(hours=24))
-    assert catch_up_of({"catch_up": "all", "catch_up_window": "2h"}, timedelta(1)) == CatchUp(
-        "all", timedelta(hours=2)
+def test_catch_up_policy_comes_from_the_task_else_the_daemon_default() -> None:
+    def task(**fields: str) -> Task:
+        base = {"id": "c1", "name": "C", "query": "SELECT 1", "schedule": {"cron": "0 * * * *"}}
+        return Task.from_dict({**base, **fields})
+
+    day = timedelta(hours=24)
+    assert catch_up_of(task(), day) == CatchUp(CatchUpPolicy.LATEST, day)
+    assert catch_up_of(task(catch_up="all", catch_up_window="2h"), day) == CatchUp(
+        CatchUpPolicy.ALL, timedelta(hours=2)
     )
-    with pytest.raises(ValidationError, match="'sometimes' is not a catch-up policy"):
-        catch_up_of({"catch_up": "sometimes"}, timedelta(hours=24))
+    with pytest.raises(TaskValidationErrors, match="'sometimes'"):
+        task(catch_up="sometimes")  # refused when the task is loaded, never at a fire
 
 
 def test_retry_delay_is_exponential_and_capped() -> None:
@@ -187,16 +195,16 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
 
 
 def _history_lines(history: RunHistory, task_id: str, at: datetime, *steps: dict) -> None:
+    recorder = RunRecorder(history, None, clock=lambda: at)
     for index, fields in enumerate(steps):
         run_id = f"r{index}-{at:%H%M}"
-        scheduled = {
-            "task_id": task_id,
-            "task_name": "Hourly",
-            "trigger": "schedule",
-            "scheduled_for": to_utc_iso(at),
-        }
-        history.append("started", run_id, at, **scheduled, attempt=fields.get("attempt", 1))
-        history.append("finished", run_id, at, **scheduled, **fields)
+        ref = RunRef(run_id, task_id, "Hourly", Trigger.SCHEDULE, at, fields.get("attempt", 1))
+        recorder.started(ref, at)
+        if fields["status"] == RunStatus.SKIPPED:
+            recorder.skipped(ref, fields["reason"])
+        else:
+            status = RunStatus(fields["status"])
+            recorder.finished(ref, status, started_at=at, at=at, error=fields.get("error"))
 
 
 def test_a_retry_pending_when_the_scheduler_stopped_runs_after_the_restart(
@@ -224,9 +232,9 @@ def test_a_retry_pending_when_the_scheduler_stopped_runs_after_the_restart(
     _history_lines(history, "retry-1", noon - timedelta(hours=1), permanent)
     _history_lines(history, "retry-1", noon, {**transient, "attempt": 1})
     daemon = _daemon(tmp_path, now)
-    daemon._start()
+    daemon.start()
     # 10:00 used up its retries, 11:00 failed for good; 12:00 was waiting for attempt 2
-    assert [o.scheduled_for.hour for o in daemon.queue] == [12]
+    assert [o.scheduled_for.hour for o in daemon.dispatch.queue] == [12]
     # a later decision settles an occurrence: recorded as skipped, it is not picked again
     _history_lines(history, "retry-1", noon, {"status": "skipped", "reason": "test"})
     used_up = {noon - timedelta(hours=2): 3}  # listed, but the daemon sees no try left

@@ -309,18 +309,18 @@ def test_webhook_run_in_a_scheduled_second_does_not_suppress_the_scheduled_repor
     options = DaemonOptions(space.tasks_file, space.env_file)
     daemon = Daemon(options, space.env, clock=lambda: moment[0])
     try:
-        daemon._start()  # ten seconds before 09:00: nothing missed, nothing queued
-        assert not daemon.queue
+        daemon.start()  # ten seconds before 09:00: nothing missed, nothing queued
+        assert not daemon.dispatch.queue
 
         moment[0] = nine + timedelta(milliseconds=300)  # 09:00:00.3, the same second
-        accepted = daemon.queue_webhook(task_id)
+        accepted = daemon.dispatch.queue_webhook(task_id)
         assert accepted.accepted and accepted.run_id
         _drain(daemon)
 
-        daemon._handle_fire(task_id, [nine], daemon.clock())  # the schedule's 09:00
+        daemon.fire(task_id, [nine], daemon.clock())  # the schedule's 09:00
         _drain(daemon)
     finally:
-        daemon.jobs.shutdown()
+        daemon.timetable.jobs.shutdown()
     records = space.runs(task_id)
     assert [(r.data["trigger"], r.status) for r in records] == [
         ("webhook", "success"),
@@ -335,7 +335,7 @@ def _drain(daemon: Daemon) -> None:
     """Tick until nothing is queued or running (real child processes)."""
     deadline = time.monotonic() + WAIT
     daemon.tick(poll_file=False)
-    while daemon.queue or daemon.busy.running:
+    while daemon.dispatch.queue or daemon.dispatch.busy.running:
         assert time.monotonic() < deadline, "runs did not finish (hang guard)"
-        daemon._sleep(0.02)
+        daemon.sleep(0.02)
         daemon.tick(poll_file=False)

@@ -23,11 +23,9 @@ from typing import Any
 from filelock import FileLock
 
 from src.core.clock import parse_instant, to_utc_iso
+from src.core.vocabulary import FINAL_STATUSES
 from src.services.atomic import atomic_write_bytes
 from src.services.permissions import make_private_dir
-
-#: Statuses a finished run can have; ``running`` means no ``finished`` line (yet).
-FINAL_STATUSES = ("success", "failed", "timeout", "skipped", "interrupted")
 
 
 @dataclass
@@ -43,6 +41,7 @@ class RunRecord:
 
     @property
     def finished(self) -> bool:
+        """``running`` means no ``finished`` line (yet)."""
         return self.status in FINAL_STATUSES
 
     def to_json(self) -> dict[str, Any]:
@@ -60,6 +59,8 @@ class RunRecord:
 
 
 class RunHistory:
+    """The JSON-lines :class:`~src.services.recorder.RunLog`. Only the recorder appends."""
+
     def __init__(self, path: Path, keep_days: int = 90) -> None:
         self.path = path
         self.keep_days = keep_days

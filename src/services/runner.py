@@ -10,7 +10,6 @@ only from finished files.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,18 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import now as clock_now
-from src.core.clock import to_utc_iso
-from src.core.errors import (
-    ConfigError,
-    QueryTimeout,
-    RunError,
-    StoreError,
-    TaskNotFound,
-    ValidationError,
-)
+from src.core.errors import ConfigError, QueryTimeout, RunError, ValidationError
 from src.core.result import Row
 from src.core.runvars import run_variables
-from src.core.task import Summary, Task
+from src.core.task import Task
+from src.core.vocabulary import RunStatus, Trigger
 from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
 from src.services.export.files import prune_exports, render_filename, run_folder
 from src.services.history import RunHistory
@@ -45,12 +37,10 @@ from src.services.mail import (
 )
 from src.services.permissions import make_private_dir
 from src.services.query import QueryService
+from src.services.recorder import RunRecorder, RunRef, error_json
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 
-log = logging.getLogger(__name__)
-
-TRIGGERS = ("manual", "schedule", "webhook", "catch-up")
 _TASK_ONLY_OPTIONS = ("enabled", "filename")
 
 
@@ -60,7 +50,7 @@ class RunOutcome:
 
     run_id: str
     task: Task
-    status: str
+    status: RunStatus
     started_at: datetime
     finished_at: datetime
     rows: int = 0
@@ -82,7 +72,7 @@ class RunOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == "success"
+        return self.status == RunStatus.SUCCESS
 
 
 class Runner:
@@ -100,7 +90,8 @@ class Runner:
         self.query = query
         self.clock = clock
         self.sleep = sleep
-        self.history = RunHistory(settings.history_path, settings.history_keep_days)
+        history = RunHistory(settings.history_path, settings.history_keep_days)
+        self.recorder = RunRecorder(history, store, clock=clock)
         # Reports hold business data: the data folder is not for other users.
         make_private_dir(settings.data_dir)
 
@@ -108,7 +99,7 @@ class Runner:
         self,
         task: Task,
         *,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         scheduled_for: datetime | None = None,
         attempt: int = 1,
         run_id: str | None = None,
@@ -122,54 +113,40 @@ class Runner:
         records nothing. ``to`` sends to these addresses instead of the task's
         recipients (cc and bcc dropped). ``progress`` receives one line per step.
         """
-        if trigger not in TRIGGERS:
-            raise ValueError(f"trigger {trigger!r} is not one of {', '.join(TRIGGERS)}")
+        trigger = Trigger(trigger)  # an unknown trigger is a bug of the caller: ValueError
         run_id = run_id or str(uuid.uuid4())
         started = self.clock()
         run_at = scheduled_for or started
-        outcome = RunOutcome(run_id, task, "running", started, started, dry_run=dry_run)
+        outcome = RunOutcome(run_id, task, RunStatus.RUNNING, started, started, dry_run=dry_run)
         outcome.progress = progress or (lambda line: None)
         if to is not None:
             addresses = tuple(to)
             task = task.with_changes(email=replace(task.email, to=addresses, cc=(), bcc=()))
             outcome.task = task
-        self._record(
-            outcome,
-            "started",
-            task_id=task.id,
-            task_name=task.name,
-            trigger=trigger,
-            scheduled_for=to_utc_iso(run_at),
-            started_at=to_utc_iso(started),
-            attempt=attempt,
-        )
+        ref = RunRef(run_id, task.id, task.name, trigger, run_at, attempt)
+        recorder = None if dry_run else self.recorder
+        if recorder is not None:
+            recorder.started(ref, started)
         try:
             self._query_and_export(task, run_id, run_at, outcome)
             if not outcome.columns and outcome.rowcount is None and task.enabled_exports:
                 outcome.notes.append(
                     f"the query returned {outcome.rows} rows without columns: nothing to export"
                 )
-            self._record(
-                outcome,
-                "exported",
-                task_id=task.id,
-                rows=outcome.rows,
-                files=[_file_json(f) for f in outcome.files],
-            )
-            self._email(task, run_id, run_at, outcome)
-            outcome.status = "success"
+            if recorder is not None:
+                files = [_file_json(f) for f in outcome.files]
+                recorder.step(ref, "exported", rows=outcome.rows, files=files)
+            self._email(task, ref, outcome)
+            outcome.status = RunStatus.SUCCESS
         except (RunError, ConfigError, ValidationError) as exc:
             error = exc if isinstance(exc, RunError) else RunError(str(exc), permanent=True)
             outcome.error = error
-            outcome.status = "timeout" if isinstance(exc, QueryTimeout) else "failed"
+            timed_out = isinstance(exc, QueryTimeout)
+            outcome.status = RunStatus.TIMEOUT if timed_out else RunStatus.FAILED
         outcome.finished_at = self.clock()
-        if not dry_run:
-            self._finish(task, outcome, trigger)
+        if recorder is not None:
+            self._finish(recorder, ref, outcome)
         return outcome
-
-    def _record(self, outcome: RunOutcome, event: str, **fields: Any) -> None:
-        if not outcome.dry_run:
-            self.history.append(event, outcome.run_id, self.clock(), **fields)
 
     # -- steps --
 
@@ -288,7 +265,7 @@ class Runner:
         values.update(task_name=task.name, run_id=run_id, row_count=0, duration="")
         return values
 
-    def _email(self, task: Task, run_id: str, run_at: datetime, outcome: RunOutcome) -> None:
+    def _email(self, task: Task, ref: RunRef, outcome: RunOutcome) -> None:
         email = task.email
         if not email.recipients:
             outcome.email_skipped = "the task has no recipients"
@@ -298,8 +275,8 @@ class Runner:
                 f"{outcome.rows} rows" if outcome.rows else "no rows"
             )
             return
-        variables: dict[str, Any] = dict(run_variables(run_at, task.zone))
-        variables["run_id"] = run_id
+        variables: dict[str, Any] = dict(run_variables(ref.scheduled_for, task.zone))
+        variables["run_id"] = ref.run_id
         report = ReportEmail(
             task_name=task.name,
             to=email.to,
@@ -333,27 +310,19 @@ class Runner:
             now=self.clock(),
         )
         outcome.delivery = delivery
-        self._record(
-            outcome,
-            "emailed",
-            task_id=task.id,
-            email=_delivery_json(delivery),
-        )
+        self.recorder.step(ref, "emailed", email=_delivery_json(delivery))
         refused = delivery.refused_error()
         if refused is not None:
             raise refused
 
-    def _finish(self, task: Task, outcome: RunOutcome, trigger: str) -> None:
+    def _finish(self, recorder: RunRecorder, ref: RunRef, outcome: RunOutcome) -> None:
         error = outcome.error
-        self.history.append(
-            "finished",
-            outcome.run_id,
-            outcome.finished_at,
-            task_id=task.id,
-            task_name=task.name,
-            trigger=trigger,
-            status=outcome.status,
-            finished_at=to_utc_iso(outcome.finished_at),
+        note = recorder.finished(
+            ref,
+            outcome.status,
+            started_at=outcome.started_at,
+            at=outcome.finished_at,
+            error=error_json(error.kind, str(error), error.permanent) if error else None,
             duration_seconds=round(outcome.duration, 3),
             rows=outcome.rows,
             rowcount=outcome.rowcount,
@@ -361,40 +330,10 @@ class Runner:
             email=_delivery_json(outcome.delivery) if outcome.delivery else None,
             email_skipped=outcome.email_skipped,
             notes=outcome.notes or None,
-            error=(
-                {"type": error.kind, "message": str(error), "permanent": error.permanent}
-                if error
-                else None
-            ),
         )
-        self._update_summary(task, outcome)
+        if note is not None:
+            outcome.notes.append(note)
         prune_exports(self.settings.exports_dir, self.settings.exports_keep_days, self.clock())
-
-    def _update_summary(self, task: Task, outcome: RunOutcome) -> None:
-        """Only the summary fields change, under the store's lock, on the task as it is
-        now in tasks.json (never a stale copy of its definition)."""
-
-        def change(current: Task) -> Task:
-            summary = current.summary
-            return current.with_changes(
-                summary=Summary(
-                    last_run=outcome.started_at,
-                    last_status=outcome.status,
-                    last_error=str(outcome.error) if outcome.error else None,
-                    next_run=current.next_run(outcome.finished_at),
-                    run_count=summary.run_count + 1,
-                    error_count=summary.error_count + (0 if outcome.ok else 1),
-                )
-            )
-
-        try:
-            self.store.update(task.id, change, touch=False)
-        except TaskNotFound:
-            log.info("task %s was deleted during its run; the run is in the history", task.id)
-        except StoreError as exc:
-            # tasks.json broken by hand mid-run: the history holds the run; say so loudly
-            log.warning("run %s: could not update the task summary: %s", outcome.run_id, exc)
-            outcome.notes.append(f"task summary not updated: {exc}")
 
 
 def _file_json(exported: ExportFile) -> dict[str, Any]:

@@ -26,17 +26,17 @@ class DaemonApi:
 
     def trigger(self, task: Task, *, trigger: str, idempotency_key: str | None) -> TriggerResult:
         task_id = task.id
-        return self.daemon.handoff.call(lambda: self.daemon.queue_webhook(task_id))
+        return self.daemon.handoff.call(lambda: self.daemon.dispatch.queue_webhook(task_id))
 
     def run_status(self, run_id: str) -> dict[str, Any] | None:
-        live = self.daemon.webhook_runs.get(run_id)
+        live = self.daemon.dispatch.webhook_runs.get(run_id)
         return {"status": live[0], "task_name": live[1]} if live else None
 
     def health(self) -> HealthState:
         return self.daemon.health()
 
     def tasks(self) -> list[Task]:
-        return self.daemon.task_snapshot
+        return self.daemon.timetable.snapshot
 
     def history(self) -> RunHistory:
         return self._history

@@ -16,29 +16,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from src.core.clock import to_utc_iso
+from src.core.vocabulary import RunStatus
 from src.services.permissions import make_private_dir
+from src.services.scheduler.timetable import Occurrence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One fire of one task: what runs (or is skipped) exactly once."""
-
-    task_id: str
-    scheduled_for: datetime  # UTC
-    trigger: str = "schedule"  # schedule | catch-up | webhook
-    attempt: int = 1
-    #: set when the id was promised before the run started (a webhook's 202 names it)
-    run_id: str | None = None
-    not_before: float = 0.0  # monotonic time before which a retry may not start
-    fired_at: float = 0.0  # monotonic time the daemon received the fire
 
 
 class ChildRun:
@@ -168,6 +155,27 @@ class ChildRun:
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+    def without_result(
+        self, code: int, timeout_seconds: float | None, kill_grace: float
+    ) -> tuple[RunStatus, str]:
+        """What became of a run whose worker wrote no result (exit ``code``): killed at
+        its deadline or at shutdown, or crashed."""
+        if self.stop_reason == "timeout":
+            limit = "?" if timeout_seconds is None else timeout_seconds
+            return RunStatus.TIMEOUT, (
+                f"the run took longer than timeout_seconds={limit} plus {kill_grace:g} s; "
+                "its process group was killed"
+                + (" (SIGKILL: it did not stop on SIGTERM)" if self.killed else " (SIGTERM)")
+            )
+        if self.stop_reason == "shutdown":
+            return RunStatus.INTERRUPTED, "the scheduler was stopped during this run" + (
+                " (killed)" if self.killed else ""
+            )
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        return RunStatus.FAILED, (
+            f"the run's process ended without a result ({how}); see the log above"
+        )
 
     def cleanup(self) -> None:
         # the group may hold leftovers (a grandchild that ignored SIGTERM): make sure

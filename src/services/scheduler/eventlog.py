@@ -11,7 +11,10 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from src.core.task import Task
 
 LOG_FORMATS = ("text", "json")
 LOGGER_NAME = "db_scheduler"
@@ -63,3 +66,18 @@ class EventLog:
 
     def error(self, event: str, message: str, **fields: Any) -> None:
         self.log(logging.ERROR, event, message, **fields)
+
+
+# -- how events name things -------------------------------------------------------------
+
+
+def short(task: Task) -> str:
+    """A task in a log line: ``'Daily sales' (3f2a9c1e)``."""
+    return f"{task.name!r} ({task.id[:8]})"
+
+
+def local_time(moment: datetime | None, task: Task) -> str:
+    """An instant in a log line, in the task's zone."""
+    if moment is None:
+        return "none"
+    return moment.astimezone(task.zone).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,15 +105,6 @@ class JobTable:
             # JobLookupError: a once job already fired and APScheduler dropped it
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(task_id)
-
-    def remove_all(self, task_ids: Iterable[str]) -> None:
-        for task_id in list(task_ids):
-            self.remove(task_id)
-
-    def next_fire(self, task_id: str) -> datetime | None:
-        job = self.scheduler.get_job(task_id)
-        moment = getattr(job, "next_run_time", None) if job is not None else None
-        return moment.astimezone(UTC) if isinstance(moment, datetime) else None
 
     def start(self) -> None:
         self.scheduler.start()

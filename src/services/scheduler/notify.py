@@ -1,4 +1,4 @@
-"""systemd's notify protocol (sd_notify): READY, STOPPING, WATCHDOG and STATUS.
+"""systemd's notify protocol (sd_notify): READY, STOPPING and WATCHDOG (with a STATUS line).
 
 A datagram to the socket named by ``NOTIFY_SOCKET`` (set by systemd for
 ``Type=notify`` units); a name starting with ``@`` is in the abstract namespace.
@@ -46,12 +46,6 @@ class Notifier:
 
     def stopping(self, status: str) -> bool:
         return self.send("STOPPING=1", f"STATUS={status}")
-
-    def reloading(self) -> bool:
-        return self.send("RELOADING=1")
-
-    def status(self, status: str) -> bool:
-        return self.send(f"STATUS={status}")
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")

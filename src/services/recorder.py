@@ -1,0 +1,202 @@
+"""The run recorder: every record of what happened to a run passes through here.
+
+A run's history lines (``started``, one per step such as ``exported`` and
+``emailed``, ``finished``), the decisions the daemon takes without a run
+(``skipped``, ``interrupted`` at start-up, killed, timed out, not started) and the
+task's run summary in tasks.json (``last_run``, ``last_status``, ``next_run``, ...)
+are all written by :class:`RunRecorder`. The runner and the daemon call it; nothing
+else writes the history or the summary.
+
+Where the lines go is a :class:`RunLog`: today the JSON-lines file of
+:mod:`src.services.history`; another store (SQLite, PostgreSQL) is another
+implementation of that protocol, and the recorder does not change.
+
+Which records touch the summary: a run that ended (``finished`` with any status
+but ``skipped``) counts in ``run_count`` and, unless it succeeded, ``error_count``.
+A skipped occurrence and a run found cut off at start-up (``interrupted`` by a
+crash) are history only: no run of the task's own happened in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from src.core.clock import now as clock_now
+from src.core.clock import to_utc_iso
+from src.core.errors import StoreError, TaskNotFound
+from src.core.task import Summary, Task
+from src.core.vocabulary import RunStatus, Trigger
+from src.services.history import RunRecord
+from src.services.task_store import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+class RunLog(Protocol):
+    """Where run records are kept: append a line of a run; read runs back, folded."""
+
+    def append(self, event: str, run_id: str, at: datetime, **fields: Any) -> None: ...
+
+    def lines(self, containing: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def runs(self, task_id: str | None = None) -> list[RunRecord]: ...
+
+    def get(self, run_id: str) -> RunRecord | None: ...
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Which run a record is about: what every line of it repeats."""
+
+    run_id: str
+    task_id: str
+    task_name: str
+    trigger: Trigger
+    scheduled_for: datetime
+    attempt: int = 1
+
+
+def error_json(kind: str, message: str, permanent: bool) -> dict[str, Any]:
+    """A run's error as records and the HTTP API show it."""
+    return {"type": kind, "message": message, "permanent": permanent}
+
+
+class RunRecorder:
+    def __init__(
+        self,
+        log_: RunLog,
+        store: TaskStore | None,
+        *,
+        clock: Callable[[], datetime] = clock_now,
+    ) -> None:
+        self.log = log_
+        self.store = store  # None: history only (a reader's tool, a test of the history)
+        self.clock = clock
+
+    # -- a run's own lines (the runner) -----------------------------------------------------
+
+    def started(self, run: RunRef, at: datetime) -> None:
+        self.log.append(
+            "started",
+            run.run_id,
+            at,
+            task_id=run.task_id,
+            task_name=run.task_name,
+            trigger=run.trigger,
+            scheduled_for=to_utc_iso(run.scheduled_for),
+            started_at=to_utc_iso(at),
+            attempt=run.attempt,
+        )
+
+    def step(self, run: RunRef, event: str, **fields: Any) -> None:
+        """A step the run completed (``exported``, ``emailed``): durable when this returns,
+        so what was done (an email sent) is on record before the next step starts."""
+        self.log.append(event, run.run_id, self.clock(), task_id=run.task_id, **fields)
+
+    def finished(
+        self,
+        run: RunRef,
+        status: RunStatus,
+        *,
+        started_at: datetime,
+        at: datetime,
+        error: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> str | None:
+        """The run's last line, then the task's summary. Returns a note when the summary
+        could not be written (the history has the run either way)."""
+        self._finished_line(run, status, at, error=error, **fields)
+        message = str(error.get("message") or "") if error else ""
+        return self._summary(run, status, started_at, at, message)
+
+    # -- decisions without a finished run of the worker (the daemon) ------------------------
+
+    def skipped(self, run: RunRef, reason: str) -> None:
+        """An occurrence not run (overlap, catch-up policy, already emailed, a promised
+        webhook run dropped): history only."""
+        self._finished_line(run, RunStatus.SKIPPED, self.clock(), reason=reason)
+
+    def interrupted_at_start(self, record: RunRecord, reason: str) -> None:
+        """A run an earlier daemon started and never finished (crash, kill -9, power loss)."""
+        now = self.clock()
+        self.log.append(
+            "finished",
+            record.run_id,
+            now,
+            task_id=record.task_id,
+            task_name=record.task_name,
+            trigger=record.data.get("trigger"),
+            scheduled_for=record.data.get("scheduled_for"),
+            attempt=record.data.get("attempt"),
+            status=RunStatus.INTERRUPTED,
+            finished_at=to_utc_iso(now),
+            reason=reason,
+        )
+
+    def ended_without_result(
+        self, run: RunRef, status: RunStatus, message: str, *, started_at: datetime
+    ) -> str | None:
+        """A run whose worker could not record its own end: killed at its timeout or at
+        shutdown, crashed, or never started. A crash may be transient; the others not."""
+        permanent = status != RunStatus.FAILED
+        return self.finished(
+            run,
+            status,
+            started_at=started_at,
+            at=self.clock(),
+            error=error_json(str(status), message, permanent),
+        )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _finished_line(self, run: RunRef, status: RunStatus, at: datetime, **fields: Any) -> None:
+        self.log.append(
+            "finished",
+            run.run_id,
+            at,
+            task_id=run.task_id,
+            task_name=run.task_name,
+            trigger=run.trigger,
+            scheduled_for=to_utc_iso(run.scheduled_for),
+            attempt=run.attempt,
+            status=status,
+            finished_at=to_utc_iso(at),
+            **fields,
+        )
+
+    def _summary(
+        self, run: RunRef, status: RunStatus, started_at: datetime, at: datetime, error: str
+    ) -> str | None:
+        """Only the summary fields change, under the store's lock, on the task as it is now
+        in tasks.json (never a stale copy of its definition). ``next_run`` comes from the
+        task's schedule, the one source every reader agrees with."""
+        if self.store is None:
+            return None
+        failed = status != RunStatus.SUCCESS
+
+        def change(current: Task) -> Task:
+            summary = current.summary
+            return current.with_changes(
+                summary=Summary(
+                    last_run=started_at,
+                    last_status=str(status),
+                    last_error=error or None,
+                    next_run=current.next_run(at),
+                    run_count=summary.run_count + 1,
+                    error_count=summary.error_count + (1 if failed else 0),
+                )
+            )
+
+        try:
+            self.store.update(run.task_id, change, touch=False)
+        except TaskNotFound:
+            log.info("task %s was deleted during its run; the run is in the history", run.task_id)
+        except StoreError as exc:
+            # tasks.json broken by hand mid-run: the history holds the run; say so loudly
+            log.warning("run %s: could not update the task summary: %s", run.run_id, exc)
+            return f"task summary not updated: {exc}"
+        return None

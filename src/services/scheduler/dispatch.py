@@ -1,0 +1,429 @@
+"""Dispatch: the run queue, the no-overlap rule, child processes, retries, webhook runs.
+
+The timetable says what is due (:class:`~src.services.scheduler.timetable.Due`);
+:class:`Dispatcher` admits it: records what is skipped, queues the rest, starts
+queued occurrences as child runs (:mod:`child`) while run slots are free, reaps the
+children that ended, records what their worker could not (killed, crashed, never
+started) and schedules retries. Exactly once: an occurrence whose email went out
+is never started again. All of it runs on the daemon's main loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from src.core.clock import to_utc_iso
+from src.core.task import Task
+from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus, Trigger
+from src.services.recorder import RunRecorder, RunRef
+from src.services.scheduler.child import ChildRun
+from src.services.scheduler.eventlog import EventLog, local_time, short
+from src.services.scheduler.retries import decide_retry
+from src.services.scheduler.settings import DaemonSettings
+from src.services.scheduler.state import StateFile
+from src.services.scheduler.timetable import Due, Occurrence, OccurrenceKey
+from src.services.webhook import Metrics, TriggerResult
+
+
+@dataclass(frozen=True)
+class ChildSetup:
+    """What every child run is started with, besides its task and occurrence."""
+
+    work_dir: Path
+    tasks_file: Path
+    env_file: Path | None
+    default_timezone: str
+    log_level: str
+    log_format: str
+
+
+@dataclass
+class OnceResult:
+    runs: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Busy:
+    """Why a task cannot start another run now."""
+
+    running: dict[str, ChildRun] = field(default_factory=dict)
+    queued: dict[str, int] = field(default_factory=dict)  # task id -> occurrences waiting
+    retrying: dict[str, Occurrence] = field(default_factory=dict)
+
+    def add_queued(self, task_id: str) -> None:
+        self.queued[task_id] = self.queued.get(task_id, 0) + 1
+
+    def remove_queued(self, task_id: str) -> None:
+        left = self.queued.get(task_id, 0) - 1
+        if left > 0:
+            self.queued[task_id] = left
+        else:
+            self.queued.pop(task_id, None)
+
+    def reason(self, task_id: str) -> str | None:
+        if task_id in self.running:
+            child = self.running[task_id]
+            return (
+                f"the previous run (run {child.run_id[:8]}, started "
+                f"{to_utc_iso(child.started_wall)}) is still running"
+            )
+        if task_id in self.queued:
+            return "the previous occurrence is still queued (all run slots are busy)"
+        if task_id in self.retrying:
+            return "the previous occurrence is waiting for its retry"
+        return None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        tasks: dict[str, Task],
+        settings: DaemonSettings,
+        setup: ChildSetup,
+        *,
+        recorder: RunRecorder,
+        state: StateFile,
+        events: EventLog,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        once: bool,
+    ) -> None:
+        self.tasks = tasks  # the timetable's: read only here
+        self.settings = settings
+        self.setup = setup
+        self.recorder = recorder
+        self.state = state
+        self.events = events
+        self.metrics = metrics
+        self.clock = clock
+        self.once = once
+        self.busy = Busy()
+        self.queue: deque[Occurrence] = deque()
+        #: occurrences whose email went out: never started again
+        self.delivered: set[OccurrenceKey] = set()
+        self.webhook_runs: dict[str, tuple[str, str]] = {}  # run id -> (status, task name)
+        self.once_result = OnceResult()
+        self.stopping = False
+
+    @property
+    def idle(self) -> bool:
+        return not (self.queue or self.busy.running or self.busy.retrying)
+
+    # -- admitting what is due ---------------------------------------------------------------
+
+    def admit(self, due: Due, now: datetime) -> None:
+        for moment, reason in due.skipped:
+            self.skip(due.task, moment, reason, Trigger.CATCH_UP)
+        for index, occurrence in enumerate(due.run):
+            # catch_up=all: the missed occurrences of one task wait for each other in order
+            self.enqueue(occurrence, behind_own=due.chained and index > 0)
+
+    def enqueue(self, occurrence: Occurrence, *, behind_own: bool = False) -> None:
+        task = self.tasks[occurrence.task_id]
+        self.state.mark(task.id, occurrence.scheduled_for)
+        reason = None if behind_own else self.busy.reason(task.id)
+        if reason is not None:
+            self.skip(task, occurrence.scheduled_for, reason, occurrence.trigger)
+            return
+        self.busy.add_queued(task.id)
+        self.queue.append(occurrence)
+
+    def skip(self, task: Task, scheduled_for: datetime, reason: str, trigger: Trigger) -> None:
+        run_id = str(uuid.uuid4())
+        if trigger in SCHEDULED_TRIGGERS:  # a webhook run is no occurrence of the schedule
+            self.state.mark(task.id, scheduled_for)
+        self.metrics.observe_run(
+            {"task_id": task.id, "task_name": task.name, "status": RunStatus.SKIPPED}
+        )
+        self.recorder.skipped(RunRef(run_id, task.id, task.name, trigger, scheduled_for), reason)
+        self.events.info(
+            "skipped",
+            f"task {short(task)}: occurrence {local_time(scheduled_for, task)} skipped: {reason}",
+            task_id=task.id,
+            run_id=run_id,
+            scheduled_for=to_utc_iso(scheduled_for),
+            reason=reason,
+        )
+
+    def queue_webhook(self, task_id: str) -> TriggerResult:
+        """Queue a webhook run of ``task_id`` now, under the no-overlap rule.
+
+        Its run id is made here and used by the run, so the id in the 202 is the one in
+        the history. A refusal queues nothing: a 202 always becomes a run or a record.
+        """
+        if self.stopping:
+            return TriggerResult(None, False, "the scheduler is stopping", unavailable=True)
+        task = self.tasks.get(task_id)
+        if task is None:
+            return TriggerResult(None, False, "the task was deleted from the tasks file")
+        if not task.enabled:
+            return TriggerResult(None, False, "the task is disabled")
+        reason = self.busy.reason(task_id)
+        if reason is not None:
+            return TriggerResult(None, False, reason)
+        run_id = str(uuid.uuid4())
+        occurrence = Occurrence(task_id, self.clock(), trigger=Trigger.WEBHOOK, run_id=run_id)
+        self.busy.add_queued(task_id)
+        self.queue.append(occurrence)
+        self.webhook_runs[run_id] = ("queued", task.name)  # the API logs the call itself
+        return TriggerResult(run_id, True)
+
+    # -- starting -------------------------------------------------------------------------
+
+    def release_retries(self) -> None:
+        moment = time.monotonic()
+        for task_id, occurrence in list(self.busy.retrying.items()):
+            if occurrence.not_before <= moment:
+                del self.busy.retrying[task_id]
+                self.busy.add_queued(task_id)
+                self.queue.append(occurrence)
+
+    def start_queued(self, now: datetime) -> None:
+        waiting: list[Occurrence] = []  # next occurrences of tasks that are running
+        while self.queue and len(self.busy.running) < self.settings.max_concurrent_runs:
+            occurrence = self.queue.popleft()
+            if occurrence.task_id in self.busy.running:
+                waiting.append(occurrence)
+                continue
+            self.busy.remove_queued(occurrence.task_id)
+            task = self.tasks.get(occurrence.task_id)
+            if task is None or not task.enabled:
+                if occurrence.run_id is not None:
+                    self._drop(
+                        occurrence, "the task was deleted or disabled before this run started"
+                    )
+                self.events.info(
+                    "dropped",
+                    f"occurrence {to_utc_iso(occurrence.scheduled_for)} of task "
+                    f"{occurrence.task_id[:8]} not started: the task was deleted or disabled",
+                    task_id=occurrence.task_id,
+                )
+                continue
+            # exactly once: this occurrence's report already went out. Only the schedule's
+            # occurrences count; a webhook run is an extra run, whatever second it starts in.
+            if occurrence.trigger in SCHEDULED_TRIGGERS and occurrence.key in self.delivered:
+                self.skip(
+                    task,
+                    occurrence.scheduled_for,
+                    "its email was already sent (exactly once per occurrence)",
+                    occurrence.trigger,
+                )
+                continue
+            self._spawn(task, occurrence, now)
+        self.queue.extendleft(reversed(waiting))
+
+    def _spawn(self, task: Task, occurrence: Occurrence, now: datetime) -> None:
+        run_id = occurrence.run_id or str(uuid.uuid4())
+        hard_timeout = float(task.timeout_seconds) + self.settings.run_kill_grace_seconds
+        setup = self.setup
+        try:
+            child = ChildRun.spawn(
+                occurrence,
+                run_id,
+                task.to_dict(),
+                work_dir=setup.work_dir,
+                tasks_file=setup.tasks_file,
+                env_file=setup.env_file,
+                default_timezone=setup.default_timezone,
+                log_level=setup.log_level,
+                log_format=setup.log_format,
+                hard_timeout=hard_timeout,
+                now=now,
+            )
+        except OSError as exc:
+            self.events.error(
+                "failed", f"task {short(task)}: cannot start a run process: {exc}", task_id=task.id
+            )
+            ref = self._ref(occurrence, run_id, task.name)
+            message = f"cannot start: {exc}"
+            self.recorder.ended_without_result(ref, RunStatus.FAILED, message, started_at=now)
+            self.webhook_runs.pop(run_id, None)
+            self.metrics.observe_run(
+                {"task_id": task.id, "task_name": task.name, "status": RunStatus.FAILED}
+            )
+            return
+        self.busy.running[task.id] = child
+        if run_id in self.webhook_runs:
+            self.webhook_runs[run_id] = ("running", task.name)
+        late_ms = (now - occurrence.scheduled_for).total_seconds() * 1000
+        self.events.info(
+            "started",
+            f"task {short(task)}: run {run_id[:8]} started (scheduled "
+            f"{local_time(occurrence.scheduled_for, task)}, {occurrence.trigger}, attempt "
+            f"{occurrence.attempt}, pid {child.pid}, {late_ms:.0f} ms late)",
+            task_id=task.id,
+            run_id=run_id,
+            scheduled_for=to_utc_iso(occurrence.scheduled_for),
+            trigger=occurrence.trigger,
+            attempt=occurrence.attempt,
+            pid=child.pid,
+            late_ms=round(late_ms, 1),
+        )
+
+    @staticmethod
+    def _ref(occurrence: Occurrence, run_id: str, task_name: str) -> RunRef:
+        return RunRef(
+            run_id,
+            occurrence.task_id,
+            task_name,
+            occurrence.trigger,
+            occurrence.scheduled_for,
+            occurrence.attempt,
+        )
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def reap(self) -> None:
+        for task_id, child in list(self.busy.running.items()):
+            code = child.poll()
+            if code is None:
+                child.enforce(self.settings.term_to_kill_seconds)
+                continue
+            del self.busy.running[task_id]
+            try:
+                self._finished(child, code, self.clock())
+            finally:
+                child.cleanup()
+                self.webhook_runs.pop(child.run_id, None)  # the history has it from here on
+
+    def _finished(self, child: ChildRun, code: int, now: datetime) -> None:
+        occurrence = child.occurrence
+        task = self.tasks.get(occurrence.task_id)
+        name = task.name if task else child.task_name
+        result = child.result()
+        emailed = bool(result and result.get("emailed"))
+        if emailed and occurrence.trigger in SCHEDULED_TRIGGERS:
+            self.delivered.add(occurrence.key)
+        permanent = True
+        if result is None:
+            limit = task.timeout_seconds if task else None
+            status, message = child.without_result(
+                code, limit, self.settings.run_kill_grace_seconds
+            )
+            permanent = status != RunStatus.FAILED  # a crash may be transient
+            ref = self._ref(occurrence, child.run_id, name)
+            self.recorder.ended_without_result(ref, status, message, started_at=child.started_wall)
+        else:
+            status = RunStatus(str(result.get("status")))
+            error = result.get("error") or {}
+            message = str(error.get("message")) if error else ""
+            permanent = bool(error.get("permanent", True))
+        duration = time.monotonic() - child.started
+        rows = result.get("rows") if result else None
+        self.metrics.observe_run(
+            {
+                "task_id": occurrence.task_id,
+                "task_name": name,
+                "status": status,
+                "duration_seconds": (result or {}).get("duration", duration),
+                "rows": rows,
+                "emailed": emailed,
+                "finished_at": now,
+            }
+        )
+        ok = status == RunStatus.SUCCESS
+        self.events.log(
+            logging.INFO if ok else logging.WARNING,
+            "finished",
+            f"task {name!r}: run {child.run_id[:8]} finished: {status}"
+            + (f", {rows} rows" if rows is not None else "")
+            + f", {duration:.1f} s"
+            + (f"; {message}" if message else ""),
+            task_id=occurrence.task_id,
+            run_id=child.run_id,
+            status=status,
+            rows=rows,
+            duration_seconds=round(duration, 3),
+            attempt=occurrence.attempt,
+            error=message or None,
+        )
+        self.once_result.runs += 1
+        if not ok:
+            retry_pending = self._maybe_retry(task, occurrence, status, permanent, emailed)
+            if self.once and not retry_pending:
+                self.once_result.failed += 1
+
+    def _maybe_retry(
+        self,
+        task: Task | None,
+        occurrence: Occurrence,
+        status: RunStatus,
+        permanent: bool,
+        emailed: bool,
+    ) -> bool:
+        """Schedule the next attempt when the task's retry policy allows; True if it did."""
+        if task is None or self.stopping:
+            return False
+        decision = decide_retry(
+            task,
+            occurrence,
+            status,
+            permanent=permanent,
+            emailed=emailed,
+            cap_seconds=self.settings.retry_max_delay_seconds,
+            now_monotonic=time.monotonic(),
+        )
+        if decision.not_retried is not None:
+            self.events.info(
+                "not-retried",
+                f"task {short(task)}: not retried: {decision.not_retried}",
+                task_id=task.id,
+            )
+        retry = decision.attempt
+        if retry is None:
+            return False
+        self.busy.retrying[task.id] = retry
+        self.events.info(
+            "retry",
+            f"task {short(task)}: attempt {retry.attempt} of {task.retry.max_retries + 1} "
+            f"in {decision.delay:g} s",
+            task_id=task.id,
+            attempt=retry.attempt,
+            delay_seconds=decision.delay,
+        )
+        return True
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def stop(self) -> int:
+        """No new runs: drop the queue and pending retries (left to catch-up at the next
+        start); a webhook run promised by a 202 is recorded as skipped. Returns how many
+        occurrences were left."""
+        self.stopping = True
+        dropped = len(self.queue) + len(self.busy.retrying)
+        for occurrence in self.queue:
+            if occurrence.run_id is not None:  # its 202 promised a run: say what became of it
+                self._drop(
+                    occurrence, "the scheduler stopped before this run started; trigger it again"
+                )
+        self.queue.clear()
+        self.busy.queued.clear()
+        self.busy.retrying.clear()
+        return dropped
+
+    def _drop(self, occurrence: Occurrence, reason: str) -> None:
+        """A promised webhook run that will not start: recorded ``skipped`` under its id."""
+        assert occurrence.run_id is not None
+        name = self.webhook_runs.pop(occurrence.run_id, ("", ""))[1]
+        self.recorder.skipped(self._ref(occurrence, occurrence.run_id, name), reason)
+        self.metrics.observe_run(
+            {"task_id": occurrence.task_id, "task_name": name, "status": RunStatus.SKIPPED}
+        )
+
+    def seconds_to_next_event(self, limit: float) -> float:
+        """How long the loop may sleep: until a child's deadline or a retry's time."""
+        timeout = limit
+        moment = time.monotonic()
+        for child in self.busy.running.values():
+            timeout = min(timeout, child.seconds_to_next_check())
+        for occurrence in self.busy.retrying.values():
+            timeout = min(timeout, max(occurrence.not_before - moment, 0.0))
+        return timeout
