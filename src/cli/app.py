@@ -22,6 +22,7 @@ from src.core.clock import to_utc_iso
 from src.core.delivery import validate_address
 from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task, check_connection, new_task_id
+from src.core.vocabulary import Trigger
 from src.services.config import load_env, resolve_connection
 from src.services.history import RunHistory
 from src.services.task_store import TaskStore
@@ -382,7 +383,7 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
         runner = Runner(ctx.store, _settings(ctx), query)
         outcome = runner.run(
             task,
-            trigger="manual",
+            trigger=Trigger.MANUAL,
             dry_run=dry_run,
             to=addresses,
             progress=_Progress(),

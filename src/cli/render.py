@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from src.core.schedule import format_period
 from src.core.task import Task
+from src.core.vocabulary import DEFAULT_CATCH_UP
 
 if TYPE_CHECKING:
     from src.services.history import RunRecord
@@ -97,9 +99,9 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
         f"Subject:      {email.subject}",
         f"Send if:      {email.send_if}",
         f"Timeout:      {task.timeout_seconds:g} s" + (", read-only" if task.read_only else ""),
-        f"Catch-up:     {task.extra.get('catch_up', 'latest')}"
-        + (f", window {task.extra['catch_up_window']}" if task.extra.get("catch_up_window") else "")
-        + ("" if task.extra.get("webhook", True) else "; webhook runs refused"),
+        f"Catch-up:     {task.catch_up or DEFAULT_CATCH_UP}"
+        + (f", window {format_period(task.catch_up_window)}" if task.catch_up_window else "")
+        + ("" if task.webhook else "; webhook runs refused"),
         f"Retry:        {task.retry.max_retries} retries, {task.retry.delay_seconds:g} s delay, "
         f"x{task.retry.backoff:g} backoff",
         f"Created:      {local_time(task.created_at, task)}",

@@ -14,6 +14,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from src.core.errors import ValidationError
+from src.core.vocabulary import SendIf
 
 # C0 controls and DEL. CR and LF would end a header and start another (header
 # injection); the others have no business in a subject or name either. TAB is allowed.
@@ -111,32 +112,26 @@ def validate_addresses(addrs: Iterable[str], field: str) -> list[str]:
     return [validate_address(a, f"{field}[{i}]") for i, a in enumerate(addrs)]
 
 
-#: Accepted values of a task's ``email.send_if``.
-SEND_IF_CHOICES = ("always", "rows", "no_rows")
-
-
-def check_send_if(value: str, field: str = "email.send_if") -> str:
-    """Validate ``send_if`` at save time; returns the value as stored."""
-    if value not in SEND_IF_CHOICES:
+def check_send_if(value: str, field: str = "email.send_if") -> SendIf:
+    """Validate ``send_if`` at save time; returns it as a SendIf."""
+    if value not in SendIf.values():
         raise ValidationError(
-            field, f"unknown value {value!r}; accepted: " + ", ".join(SEND_IF_CHOICES)
+            field, f"unknown value {value!r}; accepted: " + ", ".join(SendIf.values())
         )
-    return value
+    return SendIf(value)
 
 
 def should_send(send_if: str, row_count: int) -> bool:
     """Whether a run that produced ``row_count`` rows sends its email.
 
-    ``always``: every run; ``rows``: only when the query returned at least one row
-    (an alert that something is there); ``no_rows``: only when it returned none
-    (an alert that something is missing).
+    See :class:`SendIf` for what each value means.
     """
-    check_send_if(send_if)
+    policy = check_send_if(send_if)
     if row_count < 0:
         raise ValueError(f"row_count must be >= 0, got {row_count}")
-    if send_if == "always":
+    if policy is SendIf.ALWAYS:
         return True
-    if send_if == "rows":
+    if policy is SendIf.ROWS:
         return row_count > 0
     return row_count == 0
 

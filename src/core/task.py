@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,22 +20,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from src.core import defaults
 from src.core.clock import parse_instant, to_utc_iso
-from src.core.delivery import SEND_IF_CHOICES, validate_address, validate_header_text
+from src.core.delivery import validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError
-from src.core.schedule import Schedule, parse_period, parse_schedule
+from src.core.schedule import Schedule, format_period, parse_period, parse_schedule
 from src.core.templating import check_template
-
-EXPORT_FORMATS = ("xlsx", "pdf", "csv")
-SEND_IF = SEND_IF_CHOICES
-#: What the daemon does with runs missed while it was down (default: latest).
-CATCH_UP_POLICIES = ("skip", "latest", "all")
-STATUSES = ("success", "failed", "timeout", "skipped", "interrupted", "running")
+from src.core.vocabulary import CatchUpPolicy, ExportFormat, RunStatus, SendIf
 
 # Options each export format accepts; anything else is kept but reported by `validate`.
 EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
-    "xlsx": ("enabled", "filename", "sheet_name"),
-    "pdf": ("enabled", "filename", "max_rows", "title", "orientation"),
-    "csv": ("enabled", "filename", "bom", "delimiter"),
+    ExportFormat.XLSX: ("enabled", "filename", "sheet_name"),
+    ExportFormat.PDF: ("enabled", "filename", "max_rows", "title", "orientation"),
+    ExportFormat.CSV: ("enabled", "filename", "bom", "delimiter"),
 }
 
 _CONNECTION_NAME = re.compile(r"^(DATABASE_URL|DB_[A-Z0-9_]+_URL|[A-Za-z][A-Za-z0-9_]*)$")
@@ -53,7 +48,7 @@ class EmailSpec:
     bcc: tuple[str, ...] = ()
     subject: str = defaults.EMAIL_SUBJECT
     body: str = defaults.EMAIL_BODY
-    send_if: str = "always"
+    send_if: SendIf = SendIf.ALWAYS
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,10 +128,36 @@ class Task:
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
     read_only: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: None: not set, the daemon's default (latest)
+    catch_up: CatchUpPolicy | None = None
+    #: None: not set, the daemon's CATCH_UP_WINDOW
+    catch_up_window: timedelta | None = None
+    #: False refuses runs triggered over the HTTP API
+    webhook: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
     summary: Summary = field(default_factory=Summary)
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # TRANSITIONAL, until the scheduler reads task.catch_up / task.catch_up_window
+        # (it still calls occurrences.catch_up_of(task.extra, ...)): a copy of the two
+        # fields in tasks.json form, derived from the fields so it can never disagree.
+        extra = {k: v for k, v in self.extra.items() if k not in _DAEMON_FIELDS}
+        mirror = self._daemon_fields()
+        extra.update((k, mirror[k]) for k in ("catch_up", "catch_up_window") if k in mirror)
+        object.__setattr__(self, "extra", extra)
+
+    def _daemon_fields(self) -> dict[str, Any]:
+        """catch_up, catch_up_window and webhook in tasks.json form, only when set."""
+        out: dict[str, Any] = {}
+        if self.catch_up is not None:
+            out["catch_up"] = self.catch_up.value
+        if self.catch_up_window is not None:
+            out["catch_up_window"] = format_period(self.catch_up_window)
+        if not self.webhook:
+            out["webhook"] = False
+        return out
 
     @property
     def zone(self) -> ZoneInfo:
@@ -146,7 +167,7 @@ class Task:
     def enabled_exports(self) -> list[str]:
         return [
             fmt
-            for fmt in EXPORT_FORMATS
+            for fmt in ExportFormat
             if fmt in self.exports and self.exports[fmt].get("enabled", True)
         ]
 
@@ -170,7 +191,7 @@ class Task:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name}
-        out.update(self.extra)
+        out.update((k, v) for k, v in self.extra.items() if k not in _DAEMON_FIELDS)
         out.update(
             id=self.id,
             name=self.name,
@@ -190,6 +211,7 @@ class Task:
             email=self.email.to_dict(),
             timeout_seconds=self.timeout_seconds,
             read_only=self.read_only,
+            **self._daemon_fields(),
             retry=self.retry.to_dict(),
             created_at=to_utc_iso(self.created_at) if self.created_at else None,
             updated_at=to_utc_iso(self.updated_at) if self.updated_at else None,
@@ -270,6 +292,8 @@ def suggest_field(name: str, known: tuple[str, ...] | list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+_DAEMON_FIELDS = ("catch_up", "catch_up_window", "webhook")
+
 # --- the reader ----------------------------------------------------------------------------
 
 TASK_FIELDS = (
@@ -287,6 +311,9 @@ TASK_FIELDS = (
     "email",
     "timeout_seconds",
     "read_only",
+    "catch_up",
+    "catch_up_window",
+    "webhook",
     "retry",
     "created_at",
     "updated_at",
@@ -361,7 +388,7 @@ class _TaskReader:
         read_only = data.get("read_only", False)
         if not isinstance(read_only, bool):
             self.fail("read_only", f"{read_only!r} is not true or false")
-        self._daemon_fields()
+        catch_up, catch_up_window, webhook = self._daemon_fields()
         summary = self._summary()
         if self.errors:
             raise TaskValidationErrors(self.errors)
@@ -382,27 +409,35 @@ class _TaskReader:
             timeout_seconds=timeout,
             read_only=bool(read_only),
             retry=retry,
+            catch_up=catch_up,
+            catch_up_window=catch_up_window,
+            webhook=webhook,
             created_at=created_at,
             updated_at=updated_at,
             summary=summary,
             extra={k: v for k, v in data.items() if k not in TASK_FIELDS},
         )
 
-    def _daemon_fields(self) -> None:
-        """Fields the daemon reads from the task's extra fields, checked at save time."""
+    def _daemon_fields(self) -> tuple[CatchUpPolicy | None, timedelta | None, bool]:
+        """catch_up, catch_up_window, webhook: how the daemon and the HTTP API treat it."""
         catch_up = self.data.get("catch_up")
-        if catch_up is not None and catch_up not in CATCH_UP_POLICIES:
+        policies = CatchUpPolicy.values()
+        if catch_up is not None and catch_up not in policies:
             self.fail(
                 "catch_up",
-                f"{catch_up!r}{suggest_field(str(catch_up), CATCH_UP_POLICIES)} is not one of "
-                + ", ".join(CATCH_UP_POLICIES)
+                f"{catch_up!r}{suggest_field(str(catch_up), policies)} is not one of "
+                + ", ".join(policies)
                 + " (what to do with runs missed while the daemon was down)",
             )
+            catch_up = None
+        window = None
         if self.data.get("catch_up_window") is not None:
-            self.attempt(parse_period, self.data["catch_up_window"], "catch_up_window")
+            window = self.attempt(parse_period, self.data["catch_up_window"], "catch_up_window")
         webhook = self.data.get("webhook", True)
         if not isinstance(webhook, bool):
             self.fail("webhook", f"{webhook!r} is not true or false (may the webhook run it?)")
+            webhook = True
+        return (CatchUpPolicy(catch_up) if catch_up is not None else None), window, webhook
 
     def _query(self) -> tuple[str | None, str | None]:
         query, query_file = self.data.get("query"), self.data.get("query_file")
@@ -443,17 +478,17 @@ class _TaskReader:
     def _exports(self) -> dict[str, dict[str, Any]]:
         raw = self.data.get("exports")
         if raw is None:
-            return {"xlsx": {"enabled": True}}
+            return {ExportFormat.XLSX.value: {"enabled": True}}
         if not isinstance(raw, Mapping):
             self.fail("exports", f'{raw!r} is not an object like {{"xlsx": true, "pdf": false}}')
             return {}
         exports: dict[str, dict[str, Any]] = {}
         for fmt, value in raw.items():
-            if fmt not in EXPORT_FORMATS:
+            if fmt not in ExportFormat.values():
                 self.fail(
                     f"exports.{fmt}",
-                    f"unknown format{suggest_field(fmt, EXPORT_FORMATS)}; known: "
-                    + ", ".join(EXPORT_FORMATS),
+                    f"unknown format{suggest_field(fmt, ExportFormat.values())}; known: "
+                    + ", ".join(ExportFormat.values()),
                 )
                 continue
             if isinstance(value, bool):
@@ -501,12 +536,13 @@ class _TaskReader:
             body = defaults.EMAIL_BODY
         else:
             self.attempt(check_template, body, "email.body")
-        send_if = raw.get("send_if", "always")
-        if send_if not in SEND_IF:
+        send_if = raw.get("send_if", SendIf.ALWAYS)
+        choices = SendIf.values()
+        if send_if not in choices:
             self.fail(
                 "email.send_if",
-                f"{send_if!r}{suggest_field(str(send_if), SEND_IF)} is not one of "
-                + ", ".join(SEND_IF),
+                f"{send_if!r}{suggest_field(str(send_if), choices)} is not one of "
+                + ", ".join(choices),
             )
         known = ("to", "cc", "bcc", "subject", "body", "send_if")
         return EmailSpec(
@@ -515,7 +551,7 @@ class _TaskReader:
             bcc=lists["bcc"],
             subject=subject if isinstance(subject, str) else defaults.EMAIL_SUBJECT,
             body=body,
-            send_if=send_if if send_if in SEND_IF else "always",
+            send_if=SendIf(send_if) if send_if in choices else SendIf.ALWAYS,
             extra={k: v for k, v in raw.items() if k not in known},
         )
 
@@ -549,8 +585,10 @@ class _TaskReader:
                 value = 0
             counts[key] = value
         last_status = self.data.get("last_status")
-        if last_status is not None and last_status not in STATUSES:
-            self.fail("last_status", f"{last_status!r} is not one of " + ", ".join(STATUSES))
+        if last_status is not None and last_status not in RunStatus.values():
+            self.fail(
+                "last_status", f"{last_status!r} is not one of " + ", ".join(RunStatus.values())
+            )
         last_error = self.data.get("last_error")
         return Summary(
             last_run=self._instant("last_run"),

@@ -21,8 +21,8 @@ from src.core.clock import now as clock_now
 from src.core.errors import AmbiguousTask, TaskNotFound
 from src.core.lookup import find_task
 from src.core.task import Task
+from src.core.vocabulary import Trigger
 from src.services.webhook.control import (
-    WEBHOOK_TRIGGER,
     DaemonControl,
     HealthState,
     TriggerResult,
@@ -265,14 +265,14 @@ def create_app(
             if problem:
                 _fail(400, f"Idempotency-Key: {problem}")
         task = lookup(ref)
-        if task.extra.get("webhook", True) is False:
+        if not task.webhook:
             metrics.count_webhook("opted-out")
             _fail(
                 403, f"task {task.name!r} does not accept webhook runs (its field webhook is false)"
             )
         if key is None:
             return answer(
-                task, control.trigger(task, trigger=WEBHOOK_TRIGGER, idempotency_key=None)
+                task, control.trigger(task, trigger=Trigger.WEBHOOK, idempotency_key=None)
             )
         with keys.guard():
             first = keys.get(task.id, key)
@@ -295,7 +295,7 @@ def create_app(
                 return response, 200
             if first is not None:
                 keys.forget(task.id, key)
-            result = control.trigger(task, trigger=WEBHOOK_TRIGGER, idempotency_key=key)
+            result = control.trigger(task, trigger=Trigger.WEBHOOK, idempotency_key=key)
             if result.accepted and result.run_id:
                 keys.remember(task.id, key, result.run_id)
             return answer(task, result)
@@ -340,7 +340,7 @@ def _accepted_body(task: Task, run_id: str, status: str, url: str) -> dict[str, 
         "status": status,
         "task_id": task.id,
         "task_name": task.name,
-        "trigger": WEBHOOK_TRIGGER,
+        "trigger": Trigger.WEBHOOK,
         "status_url": url,
     }
 

@@ -86,7 +86,7 @@ def webhook_instructions(
     notes: list[str] = []
     if not show_token:
         notes.append("the token is masked; add --show-token to print it")
-    if task.extra.get("webhook", True) is False:
+    if not task.webhook:
         notes.append(f"task {task.name!r} has webhook: false; calls are refused with 403")
     if not (env.get("WEBHOOK_PUBLIC_URL") or "").strip():
         notes.append(

@@ -1,0 +1,91 @@
+"""The closed vocabularies of db-scheduler, each spelled once.
+
+Each is a ``StrEnum``: a member equals its plain string and is written to JSON as
+that string, so tasks.json and runs.jsonl written before these existed stay valid.
+Every member carries a one-line ``help``, used for CLI help and checked against
+the docs (tests/test_vocabulary.py).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+class Vocabulary(StrEnum):
+    """A closed set of words; members are declared as ``NAME = "value", "one-line help"``."""
+
+    help: str
+
+    def __new__(cls, value: str, help: str = "") -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.help = help
+        return member
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        """The plain strings, in declaration order (for click.Choice and messages)."""
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def describe(cls) -> str:
+        """``a: help; b: help``: every value with its help, for option help texts."""
+        return "; ".join(f"{member.value}: {member.help}" for member in cls)
+
+
+class RunStatus(Vocabulary):
+    """How a run ended (``running`` while it goes), in runs.jsonl and a task's summary."""
+
+    SUCCESS = "success", "the query ran, the files were written and the email went out"
+    FAILED = "failed", "an error stopped the run (the record says whether a retry can help)"
+    TIMEOUT = "timeout", "the run took longer than the task's timeout_seconds and was stopped"
+    SKIPPED = "skipped", "the occurrence was not run (missed, or the daemon was stopping)"
+    INTERRUPTED = "interrupted", "the run was cut off (crash, kill, shutdown) before it finished"
+    RUNNING = "running", "the run has started and not finished yet"
+
+
+#: Statuses a run ends with: everything but running.
+FINAL_STATUSES: tuple[RunStatus, ...] = tuple(s for s in RunStatus if s is not RunStatus.RUNNING)
+
+
+class Trigger(Vocabulary):
+    """What started a run, as recorded in runs.jsonl."""
+
+    MANUAL = "manual", "manage_tasks.py run"
+    SCHEDULE = "schedule", "the daemon, at a fire time of the task's schedule"
+    WEBHOOK = "webhook", "a call to the HTTP API"
+    CATCH_UP = "catch-up", "the daemon, for an occurrence missed while it was down"
+
+
+#: The triggers of runs that belong to the schedule (the unit of "exactly once");
+#: manual and webhook runs are extra runs.
+SCHEDULED_TRIGGERS: tuple[Trigger, ...] = (Trigger.SCHEDULE, Trigger.CATCH_UP)
+
+
+class CatchUpPolicy(Vocabulary):
+    """What the daemon does with a task's runs missed while it was down."""
+
+    SKIP = "skip", "run none of them"
+    LATEST = "latest", "run only the latest one, once (the default)"
+    ALL = "all", "run all of them, oldest first"
+
+
+#: The policy of a task that does not set ``catch_up``.
+DEFAULT_CATCH_UP = CatchUpPolicy.LATEST
+
+
+class SendIf(Vocabulary):
+    """When a run sends its email (a task's ``email.send_if``)."""
+
+    ALWAYS = "always", "every run"
+    ROWS = "rows", "only when the result has rows"
+    NO_ROWS = "no_rows", "only when the result is empty (an alert that something is missing)"
+
+
+class ExportFormat(Vocabulary):
+    """The file formats a report can be exported as, in the order they are written."""
+
+    XLSX = "xlsx", "an Excel workbook"
+    PDF = "pdf", "a PDF table"
+    CSV = "csv", "a CSV file"
