@@ -90,8 +90,8 @@ class Runner:
         self.query = query
         self.clock = clock
         self.sleep = sleep
-        history = RunHistory(settings.history_path, settings.history_keep_days)
-        self.recorder = RunRecorder(history, store, clock=clock)
+        self.history = RunHistory(settings.history_path, settings.history_keep_days)  # to read
+        self.recorder = RunRecorder(self.history, store, clock=clock)
         # Reports hold business data: the data folder is not for other users.
         make_private_dir(settings.data_dir)
 
@@ -271,7 +271,7 @@ class Runner:
             outcome.email_skipped = "the task has no recipients"
             return
         if not should_send(email.send_if, outcome.rows):
-            outcome.email_skipped = f"send_if is {email.send_if!r} and the result has " + (
+            outcome.email_skipped = f"send_if is {str(email.send_if)!r} and the result has " + (
                 f"{outcome.rows} rows" if outcome.rows else "no rows"
             )
             return

@@ -19,6 +19,7 @@ from typing import Any
 
 from src.core.clock import parse_instant
 from src.core.task import Task
+from src.core.vocabulary import Trigger
 from src.services.atomic import atomic_write_bytes
 
 #: prctl(2) option: the signal the kernel sends this process when its parent dies.
@@ -69,7 +70,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         outcome = Runner(store, settings, query).run(
             task,
-            trigger=str(payload["trigger"]),
+            trigger=Trigger(str(payload["trigger"])),
             scheduled_for=parse_instant(str(payload["scheduled_for"])),
             attempt=int(payload["attempt"]),
             run_id=str(payload["run_id"]),
