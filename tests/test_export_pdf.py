@@ -16,7 +16,7 @@ from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
 from src.services.export.pdf import FONT_FILES, fit, fonts
-from tests.services import require
+from tests.servers import require
 
 CONTEXT = ExportContext(
     "Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), ZoneInfo("Europe/Berlin")

@@ -19,7 +19,7 @@ from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
 from src.services.export.xlsx import EXCEL_MAX_CELL_CHARS, XlsxExporter, column_letter
-from tests.services import require
+from tests.servers import require
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CONTEXT = ExportContext("Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), BERLIN)

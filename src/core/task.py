@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from src.core import defaults
 from src.core.clock import parse_instant, to_utc_iso
-from src.core.delivery import SEND_IF_CHOICES, validate_address, validate_header_text
+from src.core.connection_names import check_connection
+from src.core.email_rules import SEND_IF_CHOICES, validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError
 from src.core.schedule import Schedule, parse_period, parse_schedule
 from src.core.templating import check_template
@@ -38,7 +38,6 @@ EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
     "csv": ("enabled", "filename", "bom", "delimiter"),
 }
 
-_CONNECTION_NAME = re.compile(r"^(DATABASE_URL|DB_[A-Z0-9_]+_URL|[A-Za-z][A-Za-z0-9_]*)$")
 _NAME_MAX = 200
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -227,39 +226,6 @@ def check_timezone(name: Any, field: str = "timezone") -> str:
         hint = f"did you mean {close[0]!r}?" if close else "use a name such as 'Europe/Berlin'"
         raise ValidationError(field, f"{name!r} is not an IANA zone; {hint}") from None
     return name
-
-
-def url_has_password(value: str) -> bool:
-    try:
-        return bool(urlsplit(value).password)
-    except ValueError:
-        return "@" in value
-
-
-def check_connection(value: Any, field: str = "connection", *, allow_password: bool) -> str:
-    """A connection is a name from .env (``DATABASE_URL``, ``DB_SALES_URL`` or ``sales``)
-    or a URL without a password (``sqlite:///demo.db``)."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(
-            field, f"{value!r} is not a connection name; use DATABASE_URL or a name like sales"
-        )
-    text: str = value.strip()
-    if "://" in text:
-        if url_has_password(text) and not allow_password:
-            raise ValidationError(
-                field,
-                "a URL with a password does not belong in tasks.json; put it in .env as "
-                "DB_<NAME>_URL=<url> and give the name instead (e.g. --connection sales for "
-                "DB_SALES_URL)",
-            )
-        return text
-    if not _CONNECTION_NAME.match(text):
-        raise ValidationError(
-            field,
-            f"{text!r} is not a connection name; use DATABASE_URL, DB_<NAME>_URL or <name> "
-            "(letters, digits, underscores)",
-        )
-    return text
 
 
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]")

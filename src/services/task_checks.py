@@ -13,9 +13,10 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from src.core.connection_names import url_has_password
 from src.core.errors import ConfigError
-from src.core.task import EXPORT_OPTIONS, TASK_FIELDS, Task, suggest_field, url_has_password
-from src.services.config import resolve_connection
+from src.core.task import EXPORT_OPTIONS, TASK_FIELDS, Task, suggest_field
+from src.services.connections import resolve_connection
 
 # Fields the product writes itself besides the model's (legacy conversion, daemon state).
 _KNOWN_EXTRA = ("legacy_database_type", "catch_up", "catch_up_window", "webhook")
