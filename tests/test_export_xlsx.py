@@ -175,11 +175,15 @@ def test_empty_result_gives_a_header_only_sheet(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"sheet_name": "a/b"}, "xlsx.sheet_name: 'a/b' has a character Excel refuses"),
-        ({"sheet_name": "x" * 32}, "xlsx.sheet_name: must be 1 to 31 characters"),
-        ({"sheet_name": "a\nb"}, "xlsx.sheet_name: 'a\\nb' has a character Excel refuses"),
-        ({"sheet_name": 3}, "xlsx.sheet_name: must be text, got 3"),
-        ({"sheets": "x"}, "xlsx.sheets: unknown xlsx option 'sheets'; known: sheet_name"),
+        ({"sheet_name": "a/b"}, "exports.xlsx.sheet_name: 'a/b' has a character Excel refuses"),
+        ({"sheet_name": "x" * 32}, "exports.xlsx.sheet_name: must be 1 to 31 characters"),
+        ({"sheet_name": "a\nb"}, "exports.xlsx.sheet_name: 'a\\nb' has a character Excel refuses"),
+        ({"sheet_name": 3}, "exports.xlsx.sheet_name: must be text, got 3"),
+        (
+            {"sheets": "x"},
+            "exports.xlsx.sheets: unknown xlsx option 'sheets'; "
+            "known: enabled, filename, sheet_name",
+        ),
     ],
 )
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:

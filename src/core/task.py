@@ -21,7 +21,8 @@ from src.core import defaults
 from src.core.clock import parse_instant, to_utc_iso
 from src.core.connection_names import check_connection
 from src.core.email_rules import SEND_IF_CHOICES, validate_address, validate_header_text
-from src.core.errors import TaskValidationErrors, ValidationError
+from src.core.errors import TaskValidationErrors, ValidationError, suggest_field
+from src.core.export_options import export_option_errors
 from src.core.schedule import Schedule, parse_period, parse_schedule
 from src.core.templating import check_template
 
@@ -30,13 +31,6 @@ SEND_IF = SEND_IF_CHOICES
 #: What the daemon does with runs missed while it was down (default: latest).
 CATCH_UP_POLICIES = ("skip", "latest", "all")
 STATUSES = ("success", "failed", "timeout", "skipped", "interrupted", "running")
-
-# Options each export format accepts; anything else is kept but reported by `validate`.
-EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
-    "xlsx": ("enabled", "filename", "sheet_name"),
-    "pdf": ("enabled", "filename", "max_rows", "title", "orientation"),
-    "csv": ("enabled", "filename", "bom", "delimiter"),
-}
 
 _NAME_MAX = 200
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -231,11 +225,6 @@ def check_timezone(name: Any, field: str = "timezone") -> str:
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]")
 
 
-def suggest_field(name: str, known: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 # --- the reader ----------------------------------------------------------------------------
 
 TASK_FIELDS = (
@@ -426,14 +415,8 @@ class _TaskReader:
                 exports[fmt] = {"enabled": value}
             elif isinstance(value, Mapping):
                 options = dict(value)  # kept as written: "enabled" defaults to true
-                if not isinstance(options.get("enabled", True), bool):
-                    self.fail(f"exports.{fmt}.enabled", f"{options['enabled']!r} is not a boolean")
-                if "filename" in options:
-                    self.attempt(
-                        check_template, str(options["filename"]), f"exports.{fmt}.filename"
-                    )
-                if fmt == "pdf" and "max_rows" in options:
-                    self._number("max_rows", 5000, 1, options)
+                for error in export_option_errors(fmt, options):
+                    self.fail(error.field, error.message)
                 exports[fmt] = options
             else:
                 self.fail(f"exports.{fmt}", f"{value!r} is not true, false or an options object")
