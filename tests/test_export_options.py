@@ -14,6 +14,7 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -191,3 +192,32 @@ def test_a_run_fails_with_the_words_validate_and_run_print(
         f"  task #1 'Revenue': {expected.field}: {expected.message}" in result.output.splitlines()
     )
     assert not list((folder / "data" / "exports").glob("*/*"))
+
+
+# --- other things a run refuses that validation can see -----------------------------------
+
+
+@pytest.mark.parametrize("key", ["subject", "body"])
+@pytest.mark.parametrize("template", ["{row_count:%Y}", "{duration:d}", "{run_date!x}"])
+def test_email_template_a_run_cannot_render_is_refused_in_the_same_words(
+    tmp_path: Path, key: str, template: str
+):
+    from src.core.runvars import run_variables
+    from src.services.mail import ReportEmail, build_report_message
+    from src.services.mail.settings import SmtpSettings
+
+    saved = refusal(task_dict({"xlsx": True}, email={"to": ["a@example.com"], key: template}))
+    assert saved.field == f"email.{key}"
+    texts = {"subject": "Report", "body": "Rows: {row_count}", key: template}
+    report = ReportEmail(
+        task_name="Revenue",
+        to=("a@example.com",),
+        subject=texts["subject"],
+        body=texts["body"],
+        variables={**run_variables(RUN_AT, ZoneInfo("UTC")), "run_id": "r"},
+        row_count=3,
+        duration=1.5,
+    )
+    with pytest.raises(ValidationError) as caught:
+        build_report_message(report, SmtpSettings.from_env({}, tmp_path), now=RUN_AT)
+    assert (caught.value.field, caught.value.message) == (saved.field, saved.message)
