@@ -47,7 +47,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from src.core.errors import ExportError
-from src.core.export_options import DEFAULT_SHEET_NAME
+from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX
 from src.core.result import Column, Row
 from src.services.export.base import (
     AtomicFile,
@@ -60,7 +60,11 @@ from src.services.export.xlsx_package import (
     ILLEGAL_XML,
     NS,
     NS_R,
+    S_DATE,
+    S_DATETIME,
     S_HEADER,
+    S_QUOTED,
+    S_TIME,
     clean_text,
     column_letter,
     package_parts,
@@ -83,6 +87,8 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 COMPRESS_LEVEL = 6
 
 
+#: Characters of the first sheet's name kept for the next ones, leaving room for " 99".
+_SHEET_STEM = SHEET_NAME_MAX - 3
 _EPOCH_DATE = date(1899, 12, 30)
 _EPOCH_DT = datetime(1899, 12, 30)
 _MIN_DATE = date(1900, 3, 1)  # before this Excel's serials are off by its 1900 leap-year bug
@@ -131,7 +137,7 @@ class _Cells:
             self.cut_cells += 1
         value = escape(ILLEGAL_XML.sub("", value))
         space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
-        style = ' s="5"' if value[:1] in ("=", "+", "-", "@") else ""
+        style = f' s="{S_QUOTED}"' if value[:1] in ("=", "+", "-", "@") else ""
         return f'<c t="inlineStr"{style}><is><t{space}>{value}</t></is></c>'
 
     @staticmethod
@@ -163,17 +169,17 @@ class _Cells:
         if value.date() < _MIN_DATE:
             return self.text(value.isoformat(sep=" "))
         serial = (value - _EPOCH_DT) / timedelta(days=1)
-        return f'<c s="3"><v>{serial!r}</v></c>'
+        return f'<c s="{S_DATETIME}"><v>{serial!r}</v></c>'
 
     def date_(self, value: date) -> str:
         if value < _MIN_DATE:
             return self.text(value.isoformat())
-        return f'<c s="2"><v>{(value - _EPOCH_DATE).days}</v></c>'
+        return f'<c s="{S_DATE}"><v>{(value - _EPOCH_DATE).days}</v></c>'
 
     @staticmethod
     def time_(value: time) -> str:
         seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-        return f'<c s="4"><v>{seconds / 86400!r}</v></c>'
+        return f'<c s="{S_TIME}"><v>{seconds / 86400!r}</v></c>'
 
     def binary(self, value: bytes | bytearray | memoryview) -> str:
         data = bytes(value)
@@ -221,7 +227,7 @@ class XlsxWriter:
         self.path = path
         self.columns = list(columns)
         self.context = context
-        self.sheet_base = "Sheet" if sheet_name == DEFAULT_SHEET_NAME else sheet_name[:28]
+        self.sheet_base = "Sheet" if sheet_name == DEFAULT_SHEET_NAME else sheet_name[:_SHEET_STEM]
         self.sheet_names: list[str] = []
         self.first_sheet_name = sheet_name
         self.max_data_rows = max_rows_per_sheet - 1
