@@ -10,7 +10,7 @@ import click
 
 from src.cli.common import env_file_option, tasks_file_option
 from src.core.errors import SchedulerError
-from src.services.config import load_env
+from src.services.envparse import load_env
 from src.services.scheduler.daemon import Daemon, DaemonOptions
 from src.services.scheduler.eventlog import LOG_FORMATS, setup_logging
 

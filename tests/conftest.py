@@ -5,7 +5,7 @@
 made for one test and dropped after it, so xdist workers never collide.
 ``odbc_mariadb`` / ``odbc_pg``: an :class:`OdbcTarget` whose driver is registered.
 Each skips locally and fails under CI=true when its service is missing (see
-``tests/services.py``).
+``tests/servers.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from tests.services import OdbcTarget, require, service_settings, unique_name
+from tests.servers import OdbcTarget, require, service_settings, unique_name
 
 pytest_plugins = ["tests.fixtures.smtp"]
 

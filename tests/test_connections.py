@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from src.core.errors import ConfigError, QueryError
-from src.services.config import load_env, mask_url, resolve_connection
+from src.services.connections import mask_url, resolve_connection
+from src.services.envparse import load_env
 from src.services.query import QueryService
-from tests.services import OdbcTarget
+from tests.servers import OdbcTarget
 
 RUN_AT = datetime(2024, 3, 10, 23, 30, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")

@@ -72,10 +72,14 @@ def test_bom_and_delimiter_options(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"bom": "yes"}, "csv.bom: must be true or false, got 'yes'"),
-        ({"delimiter": ";;"}, "csv.delimiter: must be one character other than a quote"),
-        ({"delimiter": '"'}, "csv.delimiter: must be one character other than a quote"),
-        ({"quote": "'"}, "csv.quote: unknown csv option 'quote'; known: bom, delimiter"),
+        ({"bom": "yes"}, "exports.csv.bom: must be true or false, got 'yes'"),
+        ({"delimiter": ";;"}, "exports.csv.delimiter: must be one character other than a quote"),
+        ({"delimiter": '"'}, "exports.csv.delimiter: must be one character other than a quote"),
+        (
+            {"quote": "'"},
+            "exports.csv.quote: unknown csv option 'quote'; "
+            "known: enabled, filename, bom, delimiter",
+        ),
     ],
 )
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:

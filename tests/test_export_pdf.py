@@ -16,7 +16,7 @@ from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
 from src.services.export.pdf import FONT_FILES, fit, fonts
-from tests.services import require
+from tests.servers import require
 
 CONTEXT = ExportContext(
     "Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), ZoneInfo("Europe/Berlin")
@@ -143,11 +143,17 @@ def test_fit_cuts_with_an_ellipsis() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"max_rows": 0}, "pdf.max_rows: must be a whole number >= 1, got 0"),
-        ({"max_rows": "10"}, "pdf.max_rows: must be a whole number >= 1, got '10'"),
-        ({"orientation": "sideways"}, "pdf.orientation: must be one of auto, portrait, landscape"),
-        ({"full_result_in": "docx"}, "pdf.full_result_in: must be xlsx, csv or null"),
-        ({"title": 5}, "pdf.title: must be text, got 5"),
+        ({"max_rows": 0}, "exports.pdf.max_rows: must be a whole number >= 1, got 0"),
+        ({"max_rows": "10"}, "exports.pdf.max_rows: must be a whole number >= 1, got '10'"),
+        (
+            {"orientation": "sideways"},
+            "exports.pdf.orientation: must be one of auto, portrait, landscape",
+        ),
+        (
+            {"full_result_in": "docx"},
+            "exports.pdf.full_result_in: must be one of xlsx, csv, null; got 'docx'",
+        ),
+        ({"title": 5}, "exports.pdf.title: must be text, got 5"),
     ],
 )
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:

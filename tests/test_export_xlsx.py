@@ -19,7 +19,7 @@ from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
 from src.services.export.xlsx import EXCEL_MAX_CELL_CHARS, XlsxExporter, column_letter
-from tests.services import require
+from tests.servers import require
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CONTEXT = ExportContext("Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), BERLIN)
@@ -175,11 +175,15 @@ def test_empty_result_gives_a_header_only_sheet(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"sheet_name": "a/b"}, "xlsx.sheet_name: 'a/b' has a character Excel refuses"),
-        ({"sheet_name": "x" * 32}, "xlsx.sheet_name: must be 1 to 31 characters"),
-        ({"sheet_name": "a\nb"}, "xlsx.sheet_name: 'a\\nb' has a character Excel refuses"),
-        ({"sheet_name": 3}, "xlsx.sheet_name: must be text, got 3"),
-        ({"sheets": "x"}, "xlsx.sheets: unknown xlsx option 'sheets'; known: sheet_name"),
+        ({"sheet_name": "a/b"}, "exports.xlsx.sheet_name: 'a/b' has a character Excel refuses"),
+        ({"sheet_name": "x" * 32}, "exports.xlsx.sheet_name: must be 1 to 31 characters"),
+        ({"sheet_name": "a\nb"}, "exports.xlsx.sheet_name: 'a\\nb' has a character Excel refuses"),
+        ({"sheet_name": 3}, "exports.xlsx.sheet_name: must be text, got 3"),
+        (
+            {"sheets": "x"},
+            "exports.xlsx.sheets: unknown xlsx option 'sheets'; "
+            "known: enabled, filename, sheet_name",
+        ),
     ],
 )
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], message: str) -> None:

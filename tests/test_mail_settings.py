@@ -1,4 +1,4 @@
-"""SMTP settings from the environment, and the pure delivery checks in src/core/delivery.py."""
+"""SMTP settings from the environment, and the pure delivery checks in src/core/email_rules.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from src.core.delivery import (
+from src.core.email_rules import (
     check_send_if,
     format_duration,
     should_send,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_MODULES = [
-    "src/services/config.py",
+    "src/services/connections.py",
+    "src/services/envparse.py",
     "src/services/settings.py",
     "src/services/mail/settings.py",
     "src/services/scheduler/settings.py",

@@ -19,11 +19,13 @@ from src.cli.task_options import any_task_option, apply_options, task_options
 from src.core import defaults
 from src.core.clock import now as clock_now
 from src.core.clock import to_utc_iso
-from src.core.delivery import validate_address
+from src.core.connection_names import check_connection
+from src.core.email_rules import validate_address
 from src.core.errors import SchedulerError, TaskValidationErrors
-from src.core.task import Task, check_connection, new_task_id
+from src.core.task import Task, new_task_id
 from src.core.vocabulary import Trigger
-from src.services.config import load_env, resolve_connection
+from src.services.connections import resolve_connection
+from src.services.envparse import load_env
 from src.services.history import RunHistory
 from src.services.task_store import TaskStore
 

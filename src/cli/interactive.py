@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from src.core.delivery import validate_address
+from src.core.connection_names import check_connection
+from src.core.email_rules import validate_address
 from src.core.errors import ConfigError, ValidationError
 from src.core.schedule import parse_schedule
-from src.core.task import check_connection, check_timezone
+from src.core.task import check_timezone
 from src.core.templating import check_template
-from src.services.config import resolve_connection
+from src.services.connections import resolve_connection
 
 
 def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:

@@ -6,6 +6,15 @@ print it as is (``Error: ...``) without a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def suggest_field(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close known name, else nothing: for messages."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
 
 class SchedulerError(Exception):
     """Base of every error this product raises on purpose."""

@@ -15,25 +15,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from src.core import defaults
 from src.core.clock import parse_instant, to_utc_iso
-from src.core.delivery import validate_address, validate_header_text
-from src.core.errors import TaskValidationErrors, ValidationError
+from src.core.connection_names import check_connection
+from src.core.email_rules import validate_address, validate_header_text
+from src.core.errors import TaskValidationErrors, ValidationError, suggest_field
+from src.core.export_options import export_option_errors
 from src.core.schedule import Schedule, format_period, parse_period, parse_schedule
 from src.core.templating import check_template
 from src.core.vocabulary import CatchUpPolicy, ExportFormat, RunStatus, SendIf
 
-# Options each export format accepts; anything else is kept but reported by `validate`.
-EXPORT_OPTIONS: dict[str, tuple[str, ...]] = {
-    ExportFormat.XLSX: ("enabled", "filename", "sheet_name"),
-    ExportFormat.PDF: ("enabled", "filename", "max_rows", "title", "orientation"),
-    ExportFormat.CSV: ("enabled", "filename", "bom", "delimiter"),
-}
-
-_CONNECTION_NAME = re.compile(r"^(DATABASE_URL|DB_[A-Z0-9_]+_URL|[A-Za-z][A-Za-z0-9_]*)$")
 _NAME_MAX = 200
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -251,48 +244,11 @@ def check_timezone(name: Any, field: str = "timezone") -> str:
     return name
 
 
-def url_has_password(value: str) -> bool:
-    try:
-        return bool(urlsplit(value).password)
-    except ValueError:
-        return "@" in value
-
-
-def check_connection(value: Any, field: str = "connection", *, allow_password: bool) -> str:
-    """A connection is a name from .env (``DATABASE_URL``, ``DB_SALES_URL`` or ``sales``)
-    or a URL without a password (``sqlite:///demo.db``)."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(
-            field, f"{value!r} is not a connection name; use DATABASE_URL or a name like sales"
-        )
-    text: str = value.strip()
-    if "://" in text:
-        if url_has_password(text) and not allow_password:
-            raise ValidationError(
-                field,
-                "a URL with a password does not belong in tasks.json; put it in .env as "
-                "DB_<NAME>_URL=<url> and give the name instead (e.g. --connection sales for "
-                "DB_SALES_URL)",
-            )
-        return text
-    if not _CONNECTION_NAME.match(text):
-        raise ValidationError(
-            field,
-            f"{text!r} is not a connection name; use DATABASE_URL, DB_<NAME>_URL or <name> "
-            "(letters, digits, underscores)",
-        )
-    return text
-
-
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]")
 
 
-def suggest_field(name: str, known: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 _DAEMON_FIELDS = ("catch_up", "catch_up_window", "webhook")
+
 
 # --- the reader ----------------------------------------------------------------------------
 
@@ -495,14 +451,8 @@ class _TaskReader:
                 exports[fmt] = {"enabled": value}
             elif isinstance(value, Mapping):
                 options = dict(value)  # kept as written: "enabled" defaults to true
-                if not isinstance(options.get("enabled", True), bool):
-                    self.fail(f"exports.{fmt}.enabled", f"{options['enabled']!r} is not a boolean")
-                if "filename" in options:
-                    self.attempt(
-                        check_template, str(options["filename"]), f"exports.{fmt}.filename"
-                    )
-                if fmt == "pdf" and "max_rows" in options:
-                    self._number("max_rows", 5000, 1, options)
+                for error in export_option_errors(fmt, options):
+                    self.fail(error.field, error.message)
                 exports[fmt] = options
             else:
                 self.fail(f"exports.{fmt}", f"{value!r} is not true, false or an options object")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from src.core.errors import ValidationError
-from src.core.runvars import RUN_VARIABLES
+from src.core.runvars import RUN_VARIABLES, run_variables
 
 #: Names every template may use (values supplied at run time).
 TEMPLATE_VARIABLES = (*RUN_VARIABLES, "task_name", "row_count", "duration", "run_id")
@@ -42,28 +45,44 @@ def template_fields(template: str, field: str = "template") -> list[str]:
     return names
 
 
+@lru_cache(maxsize=1)
+def _sample_values() -> dict[str, Any]:
+    """A value of the run-time type of each variable (the runner and the mailer pass
+    ``row_count`` as a number and ``duration`` as text)."""
+    values: dict[str, Any] = dict(run_variables(datetime(2000, 1, 2, tzinfo=UTC), ZoneInfo("UTC")))
+    values.update(task_name="", row_count=0, duration="", run_id="")
+    return values
+
+
 def check_template(template: str, field: str, allowed: Iterable[str] = TEMPLATE_VARIABLES) -> None:
-    """Validate a template at save time: syntax and names."""
+    """Validate a template at save time: syntax, names, and formats that fit their value
+    (``{row_count:%Y}`` would fail every run, so it fails here, in the same words)."""
     known = list(allowed)
-    for name in template_fields(template, field):
+    names = template_fields(template, field)
+    for name in names:
         if name not in known:
-            raise ValidationError(
-                field,
-                f"unknown placeholder {{{name}}} in {template!r}; known: "
-                + ", ".join("{" + k + "}" for k in known),
-            )
+            raise _unknown(name, template, known, field)
+    samples = _sample_values()
+    if all(name in samples for name in names):
+        render(template, samples, field)
 
 
 def render(template: str, values: Mapping[str, Any], field: str = "template") -> str:
     """Render a template with ``values``; format specs apply (``{run_date:%d.%m.%Y}``)."""
     for name in template_fields(template, field):
         if name not in values:
-            raise ValidationError(
-                field,
-                f"unknown placeholder {{{name}}} in {template!r}; known: "
-                + ", ".join("{" + k + "}" for k in values),
-            )
+            # listed in the order check_template lists them: the same message at save time
+            known = [k for k in TEMPLATE_VARIABLES if k in values]
+            raise _unknown(name, template, known + [k for k in values if k not in known], field)
     try:
         return _FORMATTER.vformat(template, (), dict(values))
     except (ValueError, TypeError) as exc:
         raise ValidationError(field, f"cannot render {template!r}: {exc}") from None
+
+
+def _unknown(name: str, template: str, known: Iterable[str], field: str) -> ValidationError:
+    return ValidationError(
+        field,
+        f"unknown placeholder {{{name}}} in {template!r}; known: "
+        + ", ".join("{" + k + "}" for k in known),
+    )

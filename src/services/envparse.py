@@ -1,16 +1,38 @@
-"""Reading typed settings from .env / the environment, with errors that name the variable.
+"""Reading settings from .env / the environment, typed, with errors that name the variable.
 
+:func:`load_env` reads them; the ``env_*`` readers turn one into a number or a boolean.
 An empty value counts as not set (``VAR=`` in .env), so the default applies.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import dotenv_values
 
 from src.core.errors import ConfigError
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
+
+
+def load_env(dotenv_path: Path | None = None) -> dict[str, str]:
+    """Settings: the ``.env`` file's values, overridden by the real environment.
+
+    This is python-dotenv's own convention (``load_dotenv(override=False)``): a
+    variable set in the environment (systemd ``Environment=``, a shell ``export``)
+    wins over the same name in ``.env``. ``dotenv_path=None`` or a missing file
+    means the environment alone. The process environment is not modified.
+    """
+    values: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        values.update(
+            {k: v for k, v in dotenv_values(dotenv_path, encoding="utf-8").items() if v is not None}
+        )
+    values.update(os.environ)
+    return values
 
 
 def env_number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:

@@ -41,8 +41,6 @@ from src.services.recorder import RunRecorder, RunRef, error_json
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 
-_TASK_ONLY_OPTIONS = ("enabled", "filename")
-
 
 @dataclass
 class RunOutcome:
@@ -190,9 +188,7 @@ class Runner:
                 outcome.notes.extend(result.notes)
                 outcome.columns = [c.name for c in result.columns]
                 for fmt in formats if result.columns else []:
-                    options = {
-                        k: v for k, v in task.exports[fmt].items() if k not in _TASK_ONLY_OPTIONS
-                    }
+                    options = dict(task.exports[fmt])
                     if fmt == "pdf" and "full_result_in" not in options:
                         full = next((f for f in ("xlsx", "csv") if f in formats), None)
                         options["full_result_in"] = full
@@ -229,8 +225,7 @@ class Runner:
         than rows through Python. False when the query service says COPY does not apply;
         the normal path then runs. Value formats differ slightly: see query/copy.py."""
         path = self._export_path(task, "csv", folder, values)
-        given = {k: v for k, v in task.exports["csv"].items() if k not in _TASK_ONLY_OPTIONS}
-        options = get_exporter("csv").check_options(given)
+        options = get_exporter("csv").check_options(task.exports["csv"])
         copied = self.query.copy_csv(
             task.connection,
             sql,

@@ -13,9 +13,10 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from src.core.errors import ConfigError
-from src.core.task import EXPORT_OPTIONS, TASK_FIELDS, Task, suggest_field, url_has_password
-from src.services.config import resolve_connection
+from src.core.connection_names import url_has_password
+from src.core.errors import ConfigError, suggest_field
+from src.core.task import TASK_FIELDS, Task
+from src.services.connections import resolve_connection
 
 # Fields the product writes itself besides the model's (legacy conversion, daemon state).
 _KNOWN_EXTRA = ("legacy_database_type", "catch_up", "catch_up_window", "webhook")
@@ -53,14 +54,6 @@ def task_warnings(task: Task, env: Mapping[str, str], base: Path | None = None) 
             warnings.append(
                 f"{where}: unknown field {key!r}{suggest_field(key, TASK_FIELDS)}; kept as is"
             )
-    for fmt, options in task.exports.items():
-        for key in options:
-            if key not in EXPORT_OPTIONS[fmt]:
-                warnings.append(
-                    f"{where}: exports.{fmt}: unknown option {key!r}"
-                    f"{suggest_field(key, EXPORT_OPTIONS[fmt])}; known: "
-                    + ", ".join(EXPORT_OPTIONS[fmt])
-                )
     if not task.email.recipients:
         warnings.append(f"{where}: no recipients (email.to); reports are exported but not sent")
     if task.query_file is not None:

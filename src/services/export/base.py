@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, ClassVar, Protocol
+from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from src.core.errors import ExportError, ValidationError
+from src.core.errors import ExportError
+from src.core.export_options import EXPORT_OPTIONS, check_export_options
 from src.core.result import Column, Row
 
 #: Permissions of an exported file: the owner writes, the group (the mailer, a share) reads.
@@ -79,25 +80,19 @@ class Exporter(ABC):
     name: str
     #: File extension without the dot.
     extension: str
-    #: Option name -> one-line description; ``check_options`` refuses any other name.
-    options_help: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    def options_help(self) -> dict[str, str]:
+        """Option name -> its one-line help, from ``src/core/export_options.py``."""
+        return {name: option.help for name, option in EXPORT_OPTIONS[self.name].items()}
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate ``options`` (at save time and at open); return them with defaults filled.
+        """``options`` checked (the same checks as saving a task), with defaults filled.
 
-        Raises ValidationError naming the option, the value and what is accepted.
+        Raises ValidationError naming the option (``exports.csv.delimiter``), the value
+        and what is accepted; an unknown option is refused with the known ones.
         """
-        unknown = sorted(set(options) - set(self.options_help))
-        if unknown:
-            known = ", ".join(self.options_help) or "none"
-            raise ValidationError(
-                f"{self.name}.{unknown[0]}",
-                f"unknown {self.name} option {unknown[0]!r}; known: {known}",
-            )
-        return self._check_options(options)
-
-    @abstractmethod
-    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]: ...
+        return check_export_options(self.name, options)
 
     @abstractmethod
     def open(
@@ -108,41 +103,6 @@ class Exporter(ABC):
         options: Mapping[str, Any] | None = None,
     ) -> ExportWriter:
         """Start writing ``path`` (its final name; written under a temporary name first)."""
-
-
-# --------------------------------------------------------------------------- options
-
-
-def opt_bool(fmt: str, options: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = options.get(key, default)
-    if not isinstance(value, bool):
-        raise ValidationError(f"{fmt}.{key}", f"must be true or false, got {value!r}")
-    return value
-
-
-def opt_int(fmt: str, options: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(
-            f"{fmt}.{key}", f"must be a whole number >= {minimum:,}, got {value!r}"
-        )
-    return value
-
-
-def opt_choice(
-    fmt: str, options: Mapping[str, Any], key: str, default: str, choices: Sequence[str]
-) -> str:
-    value = options.get(key, default)
-    if value not in choices:
-        raise ValidationError(f"{fmt}.{key}", f"must be one of {', '.join(choices)}; got {value!r}")
-    return str(value)
-
-
-def opt_str(fmt: str, options: Mapping[str, Any], key: str, default: str | None) -> str | None:
-    value = options.get(key, default)
-    if value is not None and not isinstance(value, str):
-        raise ValidationError(f"{fmt}.{key}", f"must be text, got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- files

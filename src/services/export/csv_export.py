@@ -8,12 +8,9 @@ datetime -> ISO 8601 (``2026-01-02``, ``2026-01-02T03:04:05``); an aware datetim
 converted to the run's zone and keeps its offset (``2026-01-02T03:04:05+01:00``);
 bytes -> ``0x`` + hex; dict / list (json columns) -> JSON; anything else -> ``str``.
 
-Options:
-
-* ``bom`` (true/false, default false): start the file with a UTF-8 byte order mark,
-  which Excel needs to read UTF-8 CSV files correctly when opened by double-click.
-* ``delimiter`` (one character, default ``,``): e.g. ``;`` for locales where the comma
-  is the decimal separator, or ``\\t``.
+Options (``bom``: a UTF-8 byte order mark, which Excel needs to read UTF-8 when a file
+is opened by double-click; ``delimiter``: e.g. ``;`` where the comma is the decimal
+separator) are declared, with their defaults and checks, in ``src/core/export_options.py``.
 
 The PostgreSQL fast path: when CSV is a task's only export and its connection is
 PostgreSQL through psycopg2, rows do not come through this writer; the server writes
@@ -34,10 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from src.core.errors import ExportError, ValidationError
+from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
     AtomicFile,
@@ -45,8 +42,6 @@ from src.services.export.base import (
     Exporter,
     ExportFile,
     io_error,
-    opt_bool,
-    opt_str,
 )
 
 # Types the csv module already writes as wanted (None -> "", float -> repr).
@@ -160,20 +155,6 @@ class CsvWriter:
 class CsvExporter(Exporter):
     name = "csv"
     extension = "csv"
-    options_help: ClassVar[Mapping[str, str]] = {
-        "bom": "start with a UTF-8 byte order mark, for Excel (default false)",
-        "delimiter": "field separator, one character (default ',')",
-    }
-
-    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        bom = opt_bool(self.name, options, "bom", False)
-        delimiter = opt_str(self.name, options, "delimiter", ",")
-        if delimiter is None or len(delimiter) != 1 or delimiter in ('"', "\r", "\n"):
-            raise ValidationError(
-                "csv.delimiter",
-                f"must be one character other than a quote or line break, got {delimiter!r}",
-            )
-        return {"bom": bom, "delimiter": delimiter}
 
     def open(
         self,

@@ -66,7 +66,8 @@ def render_filename(template: str, values: Mapping[str, Any], extension: str) ->
     """The file name for one export: the rendered template, made safe, plus ``.extension``."""
     if not re.fullmatch(r"[a-z0-9]{1,10}", extension):
         raise ValueError(f"bad extension {extension!r}")
-    stem = render(template, values, field="filename")
+    # the extension is the format's name: errors name the task's field, as validation does
+    stem = render(template, values, field=f"exports.{extension}.filename")
     if stem.lower().endswith("." + extension):
         stem = stem[: -len(extension) - 1]  # a template that spells the extension itself
     stem = safe_name(stem, MAX_NAME_BYTES - len(extension) - 1) or FALLBACK_NAME

@@ -18,14 +18,8 @@ content (docs/performance.md), and lets rows stream: each batch is drawn as it c
   document until it is saved). Rows past the cap are only counted, and the cut is
   said on the first page and after the last row, never silently.
 
-Options:
-
-* ``max_rows`` (whole number >= 1, default 5000): rows drawn at most.
-* ``title`` (text, default the task name): the heading of the first page.
-* ``orientation`` (``auto`` | ``portrait`` | ``landscape``, default ``auto``): ``auto``
-  turns the page to landscape when the columns do not fit portrait.
-* ``full_result_in`` (``xlsx`` | ``csv`` | null, default null): which other file of the
-  same run holds every row, so the truncation note can point at it.
+Options (``max_rows``, ``title``, ``orientation``, ``full_result_in``) are declared, with
+their defaults and checks, in ``src/core/export_options.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reportlab.lib.pagesizes import A4, landscape, portrait
@@ -46,7 +40,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from src.core.errors import ExportError, ValidationError
+from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
     AtomicFile,
@@ -54,12 +48,8 @@ from src.services.export.base import (
     Exporter,
     ExportFile,
     io_error,
-    opt_choice,
-    opt_int,
-    opt_str,
 )
 
-DEFAULT_MAX_ROWS = 5000
 FONT_FILES = {
     "DejaVuSans": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     "DejaVuSans-Bold": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -398,25 +388,6 @@ def _fit_widths(natural: list[float], usable: float) -> list[float]:
 class PdfExporter(Exporter):
     name = "pdf"
     extension = "pdf"
-    options_help: ClassVar[Mapping[str, str]] = {
-        "max_rows": f"rows drawn at most (default {DEFAULT_MAX_ROWS})",
-        "title": "heading of the first page (default the task name)",
-        "orientation": "auto, portrait or landscape (default auto)",
-        "full_result_in": "xlsx or csv: the file of the same run that has every row",
-    }
-
-    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        full = options.get("full_result_in")
-        if full is not None and full not in FULL_RESULT_NAMES:
-            raise ValidationError("pdf.full_result_in", f"must be xlsx, csv or null, got {full!r}")
-        return {
-            "max_rows": opt_int(self.name, options, "max_rows", DEFAULT_MAX_ROWS, 1),
-            "title": opt_str(self.name, options, "title", None),
-            "orientation": opt_choice(
-                self.name, options, "orientation", "auto", ("auto", "portrait", "landscape")
-            ),
-            "full_result_in": full,
-        }
 
     def open(
         self,

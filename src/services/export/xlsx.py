@@ -28,28 +28,26 @@ rows continue on a new sheet (``Sheet 2``, ...) with the header repeated; so the
 when a sheet's XML nears 2 GiB, so that no zip64 entry is needed (some Excel versions
 refuse those).
 
-Options:
-
-* ``sheet_name`` (text, default ``Sheet 1``): name of the first sheet; further sheets
-  are named ``<name> 2``, ``<name> 3``... (``Sheet 2`` with the default). At most 31
-  characters, none of ``[ ] : * ? / \\``.
+Options (``sheet_name``: the first sheet's name; further sheets are ``<name> 2``,
+``<name> 3``...) are declared, with their defaults and checks, in
+``src/core/export_options.py``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from src.core.errors import ExportError, ValidationError
+from src.core.errors import ExportError
+from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX
 from src.core.result import Column, Row
 from src.services.export.base import (
     AtomicFile,
@@ -57,13 +55,16 @@ from src.services.export.base import (
     Exporter,
     ExportFile,
     io_error,
-    opt_str,
 )
 from src.services.export.xlsx_package import (
     ILLEGAL_XML,
     NS,
     NS_R,
+    S_DATE,
+    S_DATETIME,
     S_HEADER,
+    S_QUOTED,
+    S_TIME,
     clean_text,
     column_letter,
     package_parts,
@@ -84,10 +85,10 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 #: zlib level. Measured on sheet XML: level 1 writes ~15% faster but files ~40% larger
 #: than the default 6; attachments have size limits, so the default stays.
 COMPRESS_LEVEL = 6
-DEFAULT_SHEET = "Sheet 1"
 
 
-_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+#: Characters of the first sheet's name kept for the next ones, leaving room for " 99".
+_SHEET_STEM = SHEET_NAME_MAX - 3
 _EPOCH_DATE = date(1899, 12, 30)
 _EPOCH_DT = datetime(1899, 12, 30)
 _MIN_DATE = date(1900, 3, 1)  # before this Excel's serials are off by its 1900 leap-year bug
@@ -136,7 +137,7 @@ class _Cells:
             self.cut_cells += 1
         value = escape(ILLEGAL_XML.sub("", value))
         space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
-        style = ' s="5"' if value[:1] in ("=", "+", "-", "@") else ""
+        style = f' s="{S_QUOTED}"' if value[:1] in ("=", "+", "-", "@") else ""
         return f'<c t="inlineStr"{style}><is><t{space}>{value}</t></is></c>'
 
     @staticmethod
@@ -168,17 +169,17 @@ class _Cells:
         if value.date() < _MIN_DATE:
             return self.text(value.isoformat(sep=" "))
         serial = (value - _EPOCH_DT) / timedelta(days=1)
-        return f'<c s="3"><v>{serial!r}</v></c>'
+        return f'<c s="{S_DATETIME}"><v>{serial!r}</v></c>'
 
     def date_(self, value: date) -> str:
         if value < _MIN_DATE:
             return self.text(value.isoformat())
-        return f'<c s="2"><v>{(value - _EPOCH_DATE).days}</v></c>'
+        return f'<c s="{S_DATE}"><v>{(value - _EPOCH_DATE).days}</v></c>'
 
     @staticmethod
     def time_(value: time) -> str:
         seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-        return f'<c s="4"><v>{seconds / 86400!r}</v></c>'
+        return f'<c s="{S_TIME}"><v>{seconds / 86400!r}</v></c>'
 
     def binary(self, value: bytes | bytearray | memoryview) -> str:
         data = bytes(value)
@@ -201,19 +202,6 @@ def _display_width(value: Any) -> int:
     if isinstance(value, str):
         return max((len(line) for line in value[:500].splitlines()), default=0)
     return len(str(value))
-
-
-def check_sheet_name(name: str) -> None:
-    if not name or len(name) > 31:
-        raise ValidationError("xlsx.sheet_name", f"must be 1 to 31 characters, got {name!r}")
-    if _SHEET_NAME_BAD.search(name) or name.startswith("'") or name.endswith("'"):
-        raise ValidationError(
-            "xlsx.sheet_name",
-            f"{name!r} has a character Excel refuses in sheet names: [ ] : * ? / \\, "
-            "a control character, or a leading/trailing apostrophe",
-        )
-    if name.lower() == "history":
-        raise ValidationError("xlsx.sheet_name", "'History' is reserved by Excel")
 
 
 class XlsxWriter:
@@ -239,7 +227,7 @@ class XlsxWriter:
         self.path = path
         self.columns = list(columns)
         self.context = context
-        self.sheet_base = "Sheet" if sheet_name == DEFAULT_SHEET else sheet_name[:28]
+        self.sheet_base = "Sheet" if sheet_name == DEFAULT_SHEET_NAME else sheet_name[:_SHEET_STEM]
         self.sheet_names: list[str] = []
         self.first_sheet_name = sheet_name
         self.max_data_rows = max_rows_per_sheet - 1
@@ -412,9 +400,6 @@ class XlsxWriter:
 class XlsxExporter(Exporter):
     name = "xlsx"
     extension = "xlsx"
-    options_help: ClassVar[Mapping[str, str]] = {
-        "sheet_name": "name of the first sheet (default 'Sheet 1')"
-    }
 
     def __init__(
         self, max_rows_per_sheet: int = EXCEL_MAX_ROWS, max_sheet_bytes: int = MAX_SHEET_BYTES
@@ -422,12 +407,6 @@ class XlsxExporter(Exporter):
         # Parameters so tests can roll sheets over without writing a million rows.
         self.max_rows_per_sheet = max_rows_per_sheet
         self.max_sheet_bytes = max_sheet_bytes
-
-    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        sheet_name = opt_str(self.name, options, "sheet_name", DEFAULT_SHEET)
-        assert sheet_name is not None
-        check_sheet_name(sheet_name)
-        return {"sheet_name": sheet_name}
 
     def open(
         self,

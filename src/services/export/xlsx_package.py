@@ -16,7 +16,7 @@ NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
-# Style indexes in STYLES (cellXfs order), used by the sheet writer.
+#: Style indexes in STYLES (cellXfs order): a cell's ``s="N"``. Keep both in step.
 S_HEADER, S_DATE, S_DATETIME, S_TIME, S_QUOTED = 1, 2, 3, 4, 5
 
 

@@ -9,7 +9,7 @@ Typical use by the runner::
 
 from __future__ import annotations
 
-from src.core.delivery import (
+from src.core.email_rules import (
     should_send,
     validate_address,
     validate_addresses,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core import clock, defaults
-from src.core.delivery import (
+from src.core.email_rules import (
     format_address,
     format_duration,
     parse_address,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from src.core.delivery import parse_address
+from src.core.email_rules import parse_address
 from src.core.errors import ConfigError, ValidationError
 
 SECURITY_CHOICES = ("starttls", "ssl", "none")

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from src.core.errors import ExportError, QueryError
 from src.core.result import Column, QueryResult, Row
 from src.core.runvars import run_variables
-from src.services.config import mask_url, resolve_connection
+from src.services.connections import mask_url, resolve_connection
 from src.services.export.base import AtomicFile, io_error
 from src.services.query.backends import (
     WATCHDOG_GRACE_SECONDS,

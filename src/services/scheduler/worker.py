@@ -53,7 +53,7 @@ def _setup_logging(payload: dict[str, Any]) -> None:
 
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
-    from src.services.config import load_env
+    from src.services.envparse import load_env
     from src.services.query import QueryService
     from src.services.runner import Runner
     from src.services.settings import Settings
