@@ -501,7 +501,7 @@ class _TaskReader:
                     self.attempt(
                         check_template, str(options["filename"]), f"exports.{fmt}.filename"
                     )
-                if fmt == "pdf" and "max_rows" in options:
+                if fmt == ExportFormat.PDF and "max_rows" in options:
                     self._number("max_rows", 5000, 1, options)
                 exports[fmt] = options
             else:
