@@ -78,6 +78,7 @@ def test_one_export_toggle_per_format(command: str) -> None:
 
 def test_members_are_their_plain_strings() -> None:
     assert RunStatus.SUCCESS == "success" and str(Trigger.CATCH_UP) == "catch-up"
+    assert f"{SendIf.ROWS!r}" == "'rows'"
     assert json.dumps({"trigger": Trigger.CATCH_UP}) == '{"trigger": "catch-up"}'
     assert SendIf("no_rows") is SendIf.NO_ROWS
     assert ExportFormat.values() == ("xlsx", "pdf", "csv")
