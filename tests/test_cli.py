@@ -508,3 +508,13 @@ def test_catch_up_and_webhook_fields(run):
     result = run("validate")
     assert result.exit_code == 1
     assert "task #1 'C': catch_up: 'newest' is not one of skip, latest, all" in result.output
+
+
+def test_edit_with_only_a_negative_flag_changes_it(run):
+    # --no-pdf, --read-write and --no-webhook give False; they once counted as "no option"
+    run.add("Daily sales", "--pdf")
+    for flag in ("--no-pdf", "--read-write", "--no-webhook"):
+        result = run("edit", "Daily sales", flag)
+        assert result.exit_code == 0, result.output
+    saved = run.document()["tasks"][0]
+    assert (saved["exports"]["pdf"], saved["read_only"], saved["webhook"]) == (False, False, False)

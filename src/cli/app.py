@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,14 +15,13 @@ import click
 from src.cli import render
 from src.cli.common import env_file_option, tasks_file_option
 from src.cli.interactive import prompt_task
-from src.cli.task_options import any_task_option, apply_options, task_options
+from src.cli.task_options import any_task_option, task_edit, task_options
 from src.core import defaults
 from src.core.clock import now as clock_now
-from src.core.clock import to_utc_iso
 from src.core.connection_names import check_connection
 from src.core.email_rules import validate_address
 from src.core.errors import SchedulerError, TaskValidationErrors
-from src.core.task import Task, new_task_id
+from src.core.task import Task
 from src.core.vocabulary import Trigger
 from src.services.connections import resolve_connection
 from src.services.envparse import load_env
@@ -140,17 +139,15 @@ def add(disabled: bool, interactive: bool, **opts: Any) -> None:
     """
     ctx = _context()
     if interactive or (not any_task_option(opts) and not disabled and sys.stdin.isatty()):
-        data = prompt_task(ctx.default_timezone, ctx.env)
+        changes = replace(prompt_task(ctx.default_timezone, ctx.env), enabled=not disabled)
     else:
         if not opts.get("name"):
             raise click.UsageError("give --name (or run `add` at a terminal to be asked)")
-        data = apply_options({"exports": {"xlsx": True}}, opts)
-    now = clock_now()
-    # created_at anchors interval schedules, so it is set before the schedule is read
-    data.update(id=new_task_id(), enabled=not disabled, created_at=to_utc_iso(now))
-    if "schedule" not in data:
+        changes = task_edit(opts, enabled=not disabled)
+    if changes.schedule is None:
         raise click.UsageError("give a schedule: --cron '0 9 * * *', --every 15m or --at ISO")
-    task = Task.from_dict(data, default_timezone=ctx.default_timezone)
+    now = clock_now()
+    task = changes.create(now, default_timezone=ctx.default_timezone)
     _check_runnable(task, ctx.env)
     task = ctx.store.add(task, now)
     click.echo(f"Added task {task.name!r} with id {task.id}")
@@ -172,14 +169,12 @@ def edit(ref: str, enabled: bool | None, **opts: Any) -> None:
       manage_tasks.py edit 3f2a --to a@example.com --to b@example.com --pdf
     """
     ctx = _context()
-    if not any_task_option(opts) and enabled is None:
+    changes = task_edit(opts, enabled)
+    if changes.empty:
         raise click.UsageError("nothing to change; give at least one option (see --help)")
 
     def change(task: Task) -> Task:
-        data = apply_options(task.to_dict(), opts)
-        if enabled is not None:
-            data["enabled"] = enabled
-        changed = Task.from_dict(data, default_timezone=ctx.default_timezone)
+        changed = changes.apply(task, default_timezone=ctx.default_timezone)
         if changed.connection != task.connection:
             _check_runnable(changed, ctx.env)
         return changed

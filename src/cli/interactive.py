@@ -12,9 +12,11 @@ import click
 from src.core.connection_names import check_connection
 from src.core.email_rules import validate_address
 from src.core.errors import ConfigError, ValidationError
-from src.core.schedule import parse_schedule
+from src.core.schedule import SCHEDULE_KINDS, parse_schedule
 from src.core.task import check_timezone
+from src.core.task_edit import TaskEdit, split_addresses
 from src.core.templating import check_template
+from src.core.vocabulary import ExportFormat
 from src.services.connections import resolve_connection
 
 
@@ -36,34 +38,31 @@ def _non_empty(value: str) -> None:
         raise ValidationError("value", "this cannot be empty")
 
 
-def _addresses(value: str) -> list[str]:
-    parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+def _addresses(value: str) -> tuple[str, ...]:
+    parts = split_addresses([value])
     for index, part in enumerate(parts):
         validate_address(part, f"recipient {index + 1}")
     return parts
 
 
-def prompt_task(default_timezone: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """Ask for a task's fields; returns the tasks.json form (validated again on save)."""
-    data: dict[str, Any] = {}
-    data["name"] = click.prompt("Task name", value_proc=_checked(_non_empty))
-    data["description"] = click.prompt("Description", default="", show_default=False)
+def prompt_task(default_timezone: str, env: Mapping[str, str]) -> TaskEdit:
+    """Ask for a new task's fields, each checked as it is given (and again on save)."""
+    name = click.prompt("Task name", value_proc=_checked(_non_empty))
+    description = click.prompt("Description", default="", show_default=False)
 
     def connection_ok(value: str) -> None:
         check_connection(value, allow_password=False)
         resolve_connection(value, env)
 
-    data["connection"] = click.prompt(
+    connection = click.prompt(
         "Connection (name in .env)", default="DATABASE_URL", value_proc=_checked(connection_ok)
     )
-    data["query"] = click.prompt("SQL query", value_proc=_checked(_non_empty))
-    data["timezone"] = click.prompt(
+    query = click.prompt("SQL query", value_proc=_checked(_non_empty))
+    timezone = click.prompt(
         "Timezone", default=default_timezone, value_proc=_checked(check_timezone)
     )
-    kind = click.prompt(
-        "Schedule kind", type=click.Choice(["cron", "interval", "once"]), default="cron"
-    )
-    zone = ZoneInfo(data["timezone"])
+    kind = click.prompt("Schedule kind", type=click.Choice(SCHEDULE_KINDS), default="cron")
+    zone = ZoneInfo(timezone)
     questions = {
         "cron": ("Cron expression (minute hour day month weekday)", "0 9 * * 1-5"),
         "interval": ("Every (e.g. 15m, 6h, 1d)", "1d"),
@@ -74,9 +73,7 @@ def prompt_task(default_timezone: str, env: Mapping[str, str]) -> dict[str, Any]
     def schedule_ok(value: str) -> None:
         parse_schedule({kind: value}, zone, datetime.now(UTC))
 
-    data["schedule"] = {
-        kind: click.prompt(question, default=default, value_proc=_checked(schedule_ok))
-    }
+    schedule = click.prompt(question, default=default, value_proc=_checked(schedule_ok))
     to = click.prompt(
         "Recipients (comma-separated, empty for none)",
         default="",
@@ -88,10 +85,19 @@ def prompt_task(default_timezone: str, env: Mapping[str, str]) -> dict[str, Any]
         default="{task_name} - {run_date:%Y-%m-%d}",
         value_proc=_checked(lambda v: check_template(v, "subject")),
     )
-    data["email"] = {"to": _addresses(to), "subject": subject}
-    data["exports"] = {
-        "xlsx": click.confirm("Attach Excel (.xlsx)?", default=True),
-        "pdf": click.confirm("Attach PDF?", default=False),
-        "csv": click.confirm("Attach CSV?", default=False),
+    asked = {ExportFormat.XLSX: "Excel (.xlsx)", ExportFormat.PDF: "PDF", ExportFormat.CSV: "CSV"}
+    exports = {
+        fmt: click.confirm(f"Attach {asked[fmt]}?", default=fmt is ExportFormat.XLSX)
+        for fmt in ExportFormat
     }
-    return data
+    return TaskEdit(
+        name=name,
+        description=description,
+        connection=connection,
+        query=query,
+        timezone=timezone,
+        schedule=(kind, schedule),
+        to=_addresses(to),
+        subject=subject,
+        exports=exports,
+    )

@@ -1,15 +1,15 @@
-"""The options `add` and `edit` share, and how they become a task's fields."""
+"""The options `add` and `edit` share, and the TaskEdit they ask for."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from src.core.errors import ValidationError
-from src.core.schedule import SCHEDULE_KINDS
+from src.core.errors import ConflictingValues
+from src.core.task_edit import TaskEdit, one_schedule, parse_params, split_addresses
+from src.core.vocabulary import CatchUpPolicy, ExportFormat, SendIf
 
 F = Callable[..., Any]
 
@@ -39,12 +39,13 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--body", help="Body template (plain text; a preview table is added)."),
     click.option(
         "--send-if",
-        type=click.Choice(["always", "rows", "no_rows"]),
-        help="Send always, only when there are rows, or only when there are none.",
+        type=click.Choice(SendIf.values()),
+        help=f"When to send the email: {SendIf.describe()}.",
     ),
-    click.option("--xlsx/--no-xlsx", default=None, help="Attach an Excel file."),
-    click.option("--pdf/--no-pdf", default=None, help="Attach a PDF."),
-    click.option("--csv/--no-csv", default=None, help="Attach a CSV file."),
+    *(
+        click.option(f"--{fmt}/--no-{fmt}", default=None, help=f"Attach {fmt.help}.")
+        for fmt in ExportFormat
+    ),
     click.option("--timeout", type=click.FloatRange(min=1), help="Seconds before a run stops."),
     click.option(
         "--read-only/--read-write",
@@ -54,8 +55,8 @@ _OPTIONS: list[Callable[[F], F]] = [
     ),
     click.option(
         "--catch-up",
-        type=click.Choice(["skip", "latest", "all"]),
-        help="Runs missed while the daemon was down: skip, latest (one run), all.",
+        type=click.Choice(CatchUpPolicy.values()),
+        help=f"Runs missed while the daemon was down: {CatchUpPolicy.describe()}.",
     ),
     click.option("--catch-up-window", help="Ignore missed runs older than this (e.g. 24h)."),
     click.option(
@@ -81,83 +82,49 @@ def task_options(fn: F) -> F:
     return fn
 
 
-def _addresses(values: tuple[str, ...]) -> list[str]:
-    return [part.strip() for value in values for part in re.split(r"[,;]", value) if part.strip()]
+#: What each conflict of the model is called in terms of this CLI's options (exit 2).
+_CONFLICTS = {
+    "schedule": "give one schedule: --cron, --every or --at, not several",
+    "query": "give --query or --query-file, not both",
+}
 
 
-def _params(values: tuple[str, ...]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for value in values:
-        name, sep, text = value.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise ValidationError("--param", f"{value!r} is not NAME=VALUE (e.g. region=north)")
-        params[name.strip()] = text
-    return params
-
-
-def schedule_from_options(opts: dict[str, Any]) -> dict[str, Any] | None:
-    given = {
-        kind: value
-        for kind, value in zip(
-            SCHEDULE_KINDS, (opts.get("cron"), opts.get("every"), opts.get("once_at")), strict=True
+def task_edit(opts: dict[str, Any], enabled: bool | None = None) -> TaskEdit:
+    """The change the options ask for; two values that exclude each other are a usage error."""
+    try:
+        return TaskEdit(
+            schedule=one_schedule(opts["cron"], opts["every"], opts["once_at"]),
+            **{key: opts[key] for key in _SAME_NAME},
+            to=split_addresses(opts["to"]) or None,
+            cc=split_addresses(opts["cc"]) or None,
+            bcc=split_addresses(opts["bcc"]) or None,
+            send_if=SendIf(opts["send_if"]) if opts["send_if"] else None,
+            exports={fmt: opts[fmt] for fmt in ExportFormat if opts[fmt] is not None},
+            timeout_seconds=opts["timeout"],
+            catch_up=CatchUpPolicy(opts["catch_up"]) if opts["catch_up"] else None,
+            params=parse_params(opts["params"], "--param"),
+            enabled=enabled,
         )
-        if value is not None
-    }
-    if len(given) > 1:
-        raise click.UsageError("give one schedule: --cron, --every or --at, not several")
-    if not given:
-        return None
-    kind, value = next(iter(given.items()))
-    return {kind: value}
+    except ConflictingValues as exc:
+        raise click.UsageError(_CONFLICTS[exc.field]) from None
 
 
-def apply_options(data: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
-    """The task dict ``data`` with every given option applied (only given fields change)."""
-    out = dict(data)
-    for key in ("name", "description", "connection", "timezone"):
-        if opts.get(key) is not None:
-            out[key] = opts[key]
-    if opts.get("query") is not None and opts.get("query_file") is not None:
-        raise click.UsageError("give --query or --query-file, not both")
-    if opts.get("query") is not None:
-        out["query"] = opts["query"]
-        out.pop("query_file", None)
-    if opts.get("query_file") is not None:
-        out["query_file"] = opts["query_file"]
-        out.pop("query", None)
-    schedule = schedule_from_options(opts)
-    if schedule is not None:
-        out["schedule"] = schedule
-    email = dict(out.get("email") or {})
-    for key in ("to", "cc", "bcc"):
-        if opts.get(key):
-            email[key] = _addresses(opts[key])
-    for key in ("subject", "body", "send_if"):
-        if opts.get(key) is not None:
-            email[key] = opts[key]
-    out["email"] = email
-    exports = dict(out.get("exports") or {})
-    for fmt in ("xlsx", "pdf", "csv"):
-        if opts.get(fmt) is not None:
-            current = exports.get(fmt)
-            if isinstance(current, dict):
-                exports[fmt] = {**current, "enabled": opts[fmt]}
-            else:
-                exports[fmt] = opts[fmt]
-    out["exports"] = exports
-    if opts.get("timeout") is not None:
-        out["timeout_seconds"] = opts["timeout"]
-    for key in ("catch_up", "catch_up_window", "webhook"):
-        if opts.get(key) is not None:
-            out[key] = opts[key]
-    if opts.get("read_only") is not None:
-        out["read_only"] = opts["read_only"]
-    if opts.get("retries") is not None:
-        out["retry"] = {**(out.get("retry") or {}), "max_retries": opts["retries"]}
-    if opts.get("params"):
-        out["params"] = {**(out.get("params") or {}), **_params(opts["params"])}
-    return out
+_SAME_NAME = (
+    "name",
+    "description",
+    "connection",
+    "query",
+    "query_file",
+    "timezone",
+    "subject",
+    "body",
+    "read_only",
+    "catch_up_window",
+    "webhook",
+    "retries",
+)
 
 
 def any_task_option(opts: dict[str, Any]) -> bool:
-    return any(value not in (None, (), False) for value in opts.values())
+    """Whether any option was given (a flag's False, as --no-pdf, counts)."""
+    return any(value not in (None, ()) for value in opts.values())

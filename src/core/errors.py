@@ -38,6 +38,11 @@ class ValidationError(SchedulerError):
         return f"{where}{self.field}: {self.message}"
 
 
+class ConflictingValues(ValidationError):
+    """Two values given together where only one may be (two schedule kinds; query and
+    query_file). ``field`` names the group (``schedule``, ``query``)."""
+
+
 class TaskValidationErrors(SchedulerError):
     """Several ValidationErrors found in one task or file, reported together."""
 

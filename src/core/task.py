@@ -132,15 +132,6 @@ class Task:
     summary: Summary = field(default_factory=Summary)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        # TRANSITIONAL, until the scheduler reads task.catch_up / task.catch_up_window
-        # (it still calls occurrences.catch_up_of(task.extra, ...)): a copy of the two
-        # fields in tasks.json form, derived from the fields so it can never disagree.
-        extra = {k: v for k, v in self.extra.items() if k not in _DAEMON_FIELDS}
-        mirror = self._daemon_fields()
-        extra.update((k, mirror[k]) for k in ("catch_up", "catch_up_window") if k in mirror)
-        object.__setattr__(self, "extra", extra)
-
     def _daemon_fields(self) -> dict[str, Any]:
         """catch_up, catch_up_window and webhook in tasks.json form, only when set."""
         out: dict[str, Any] = {}
@@ -184,7 +175,7 @@ class Task:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name}
-        out.update((k, v) for k, v in self.extra.items() if k not in _DAEMON_FIELDS)
+        out.update(self.extra)
         out.update(
             id=self.id,
             name=self.name,
@@ -245,9 +236,6 @@ def check_timezone(name: Any, field: str = "timezone") -> str:
 
 
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]")
-
-
-_DAEMON_FIELDS = ("catch_up", "catch_up_window", "webhook")
 
 
 # --- the reader ----------------------------------------------------------------------------

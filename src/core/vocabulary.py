@@ -23,6 +23,11 @@ class Vocabulary(StrEnum):
         member.help = help
         return member
 
+    def __repr__(self) -> str:
+        # as the plain string: messages built with {value!r} read the same whether the
+        # value came from tasks.json or from the model ('rows', not <SendIf.ROWS: 'rows'>)
+        return repr(self.value)
+
     @classmethod
     def values(cls) -> tuple[str, ...]:
         """The plain strings, in declaration order (for click.Choice and messages)."""

@@ -18,8 +18,8 @@ from src.core.errors import ConfigError, suggest_field
 from src.core.task import TASK_FIELDS, Task
 from src.services.connections import resolve_connection
 
-# Fields the product writes itself besides the model's (legacy conversion, daemon state).
-_KNOWN_EXTRA = ("legacy_database_type", "catch_up", "catch_up_window", "webhook")
+# Fields the product writes itself besides the model's (the earlier tool's conversion).
+_KNOWN_EXTRA = ("legacy_database_type",)
 
 
 def suggested_env_name(url: str, task: Task) -> str:

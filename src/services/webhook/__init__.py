@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from src.services.webhook.app import create_app
 from src.services.webhook.control import (
-    WEBHOOK_TRIGGER,
     DaemonControl,
     Handoff,
     HealthState,
@@ -28,7 +27,6 @@ from src.services.webhook.settings import WebhookSettings, parse_listen
 from src.services.webhook.urls import WebhookInstructions, webhook_instructions
 
 __all__ = [
-    "WEBHOOK_TRIGGER",
     "DaemonControl",
     "Handoff",
     "HealthState",

@@ -21,7 +21,7 @@ from src.core.clock import now as clock_now
 from src.core.errors import AmbiguousTask, TaskNotFound
 from src.core.lookup import find_task
 from src.core.task import Task
-from src.core.vocabulary import Trigger
+from src.core.vocabulary import RunStatus, Trigger
 from src.services.webhook.control import (
     DaemonControl,
     HealthState,
@@ -359,7 +359,7 @@ def _lost(control: DaemonControl, run_id: str) -> bool:
     record = control.history().get(run_id)
     if record is None:
         return control.run_status(run_id) is None
-    return record.status == "skipped" and "started" not in record.steps
+    return record.status == RunStatus.SKIPPED and "started" not in record.steps
 
 
 def _problems(state: HealthState, now: datetime, max_age: float) -> list[str]:

@@ -19,14 +19,10 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from src.core.task import Task
-from src.core.vocabulary import Trigger
 from src.services.history import RunHistory
 
 T = TypeVar("T")
 
-#: TRANSITIONAL alias of Trigger.WEBHOOK, for the scheduler (which imports it from
-#: src.services.webhook); remove once it uses Trigger.WEBHOOK.
-WEBHOOK_TRIGGER = Trigger.WEBHOOK
 #: The main loop wakes at once on a handoff; this is only a guard against a stuck loop.
 HANDOFF_TIMEOUT_SECONDS = 10.0
 

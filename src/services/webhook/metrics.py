@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from src.core.clock import now as clock_now
 from src.core.clock import parse_instant
+from src.core.vocabulary import RunStatus
 from src.services.history import RunHistory
 from src.services.webhook.control import HealthState
 
@@ -121,9 +122,9 @@ class Metrics:
         sent), ``finished_at`` (ISO text or datetime; default now).
         """
         labels = (str(run.get("task_id") or ""), str(run.get("task_name") or ""))
-        status = str(run.get("status") or "failed")
+        status = str(run.get("status") or RunStatus.FAILED)
         self.runs.labels(*labels, status).inc()
-        if status == "skipped":
+        if status == RunStatus.SKIPPED:
             return
         duration = run.get("duration_seconds", run.get("duration"))
         if isinstance(duration, int | float) and not isinstance(duration, bool):
@@ -133,13 +134,13 @@ class Metrics:
             self.rows.labels(*labels).inc(rows)
         if run.get("emailed") or run.get("email"):
             self.emails.labels(*labels).inc()
-        if status == "success":
+        if status == RunStatus.SUCCESS:
             self.last_success.labels(*labels).set(_instant(run.get("finished_at"), self.clock))
 
     def seed(self, history: RunHistory) -> None:
         """Last success per task from the history (at start), without counting runs."""
         for record in history.runs():
-            if record.status == "success":
+            if record.status == RunStatus.SUCCESS:
                 finished = record.data.get("finished_at") or record.data.get("at")
                 moment = _instant(finished, self.clock)
                 self.last_success.labels(record.task_id, record.task_name).set(moment)
