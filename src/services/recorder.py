@@ -80,17 +80,7 @@ class RunRecorder:
     # -- a run's own lines (the runner) -----------------------------------------------------
 
     def started(self, run: RunRef, at: datetime) -> None:
-        self.log.append(
-            "started",
-            run.run_id,
-            at,
-            task_id=run.task_id,
-            task_name=run.task_name,
-            trigger=run.trigger,
-            scheduled_for=to_utc_iso(run.scheduled_for),
-            started_at=to_utc_iso(at),
-            attempt=run.attempt,
-        )
+        self._line("started", run, at, started_at=to_utc_iso(at))
 
     def step(self, run: RunRef, event: str, **fields: Any) -> None:
         """A step the run completed (``exported``, ``emailed``): durable when this returns,
@@ -154,8 +144,13 @@ class RunRecorder:
     # -- internals --------------------------------------------------------------------------
 
     def _finished_line(self, run: RunRef, status: RunStatus, at: datetime, **fields: Any) -> None:
+        self._line("finished", run, at, status=status, finished_at=to_utc_iso(at), **fields)
+
+    def _line(self, event: str, run: RunRef, at: datetime, **fields: Any) -> None:
+        """A line that says which run it is about in full (the ``started`` and ``finished``
+        lines; a step's line carries only the run and task ids)."""
         self.log.append(
-            "finished",
+            event,
             run.run_id,
             at,
             task_id=run.task_id,
@@ -163,8 +158,6 @@ class RunRecorder:
             trigger=run.trigger,
             scheduled_for=to_utc_iso(run.scheduled_for),
             attempt=run.attempt,
-            status=status,
-            finished_at=to_utc_iso(at),
             **fields,
         )
 
@@ -178,21 +171,18 @@ class RunRecorder:
             return None
         failed = status != RunStatus.SUCCESS
 
-        def change(current: Task) -> Task:
-            summary = current.summary
-            return current.with_changes(
-                summary=Summary(
-                    last_run=started_at,
-                    last_status=str(status),
-                    last_error=error or None,
-                    next_run=current.next_run(at),
-                    run_count=summary.run_count + 1,
-                    error_count=summary.error_count + (1 if failed else 0),
-                )
+        def summarize(current: Task) -> Summary:
+            return Summary(
+                last_run=started_at,
+                last_status=str(status),
+                last_error=error or None,
+                next_run=current.next_run(at),
+                run_count=current.summary.run_count + 1,
+                error_count=current.summary.error_count + (1 if failed else 0),
             )
 
         try:
-            self.store.update(run.task_id, change, touch=False)
+            self.store.update_summary(run.task_id, summarize)
         except TaskNotFound:
             log.info("task %s was deleted during its run; the run is in the history", run.task_id)
         except StoreError as exc:

@@ -29,12 +29,13 @@ from src.core.clock import now as clock_now
 from src.core.errors import (
     DuplicateTaskName,
     StoreError,
+    TaskNotFound,
     TaskValidationErrors,
     ValidationError,
 )
 from src.core.legacy import convert_legacy_task, is_legacy_document
 from src.core.lookup import find_task
-from src.core.task import Task
+from src.core.task import Summary, Task
 from src.services.atomic import atomic_write_bytes
 
 FORMAT_VERSION = 1
@@ -253,11 +254,70 @@ class TaskStore:
             task_file.tasks[task_file.tasks.index(current)] = changed
         return changed
 
+    def update_summary(self, task_id: str, summarize: Callable[[Task], Summary]) -> Task:
+        """Replace one task's run summary with ``summarize(task)``, under the lock.
+
+        What a run's end writes. Only that task is decoded and validated; the others are
+        written back as they are, so the cost of a run's record does not grow with the
+        number of tasks (a 10,000-task file is not validated, nor its crons parsed, per
+        run). A file in the earlier tool's format, or one that is not an object of tasks,
+        goes through the full read and its errors.
+        """
+        with self.lock():
+            raw = self.read_bytes()
+            document = self._plain_document(raw)
+            if document is None:  # legacy, empty or broken: the full path says what is wrong
+                task_file = self.parse(raw)
+                current = find_task([t for t in task_file.tasks if t.id == task_id], task_id)
+                changed = current.with_changes(summary=summarize(current))
+                task_file.tasks[task_file.tasks.index(current)] = changed
+                self._write(serialize(task_file.to_document()), raw if task_file.legacy else None)
+                return changed
+            items: list[Any] = document["tasks"]
+            index = next(
+                (i for i, item in enumerate(items) if _id_of(item) == task_id.strip()), None
+            )
+            if index is None:
+                raise TaskNotFound(f"no task with id {task_id!r} in {self.path}")
+            try:
+                current = Task.from_dict(items[index], default_timezone=self.default_timezone)
+            except TaskValidationErrors as exc:
+                problems = "; ".join(f"{err.field}: {err.message}" for err in exc.errors)
+                raise StoreError(
+                    f"{self.path}: {_label(items[index], index)}: {problems}; "
+                    "the file was not changed"
+                ) from None
+            changed = current.with_changes(summary=summarize(current))
+            items[index] = changed.to_dict()
+            self._write(serialize(document), None)
+            return changed
+
+    def _plain_document(self, raw: bytes | None) -> dict[str, Any] | None:
+        """The file as a current-format document, or None when it is anything else."""
+        if raw is None:
+            return None
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return None
+        if (
+            not isinstance(document, dict)
+            or document.get("version", FORMAT_VERSION) != FORMAT_VERSION
+            or not isinstance(document.get("tasks"), list)
+        ):
+            return None
+        return document
+
     def delete(self, ref: str) -> Task:
         with self.transaction() as task_file:
             task = task_file.find(ref)
             task_file.tasks.remove(task)
         return task
+
+
+def _id_of(item: Any) -> str | None:
+    task_id = item.get("id") if isinstance(item, dict) else None
+    return task_id.strip() if isinstance(task_id, str) else None
 
 
 def _label(item: Any, index: int) -> str:
