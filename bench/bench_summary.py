@@ -86,9 +86,8 @@ def main() -> None:
 
             slow = median_seconds(full, args.repeat)
             fast = median_seconds(summary_only, args.repeat)
-            print(
-                f"{count:>7}  {slow * 1000:>22.1f} ms  {fast * 1000:>12.1f} ms  {slow / fast:>7.1f}x"
-            )
+            ratio = slow / fast
+            print(f"{count:>7}  {slow * 1000:>22.1f} ms  {fast * 1000:>12.1f} ms  {ratio:>7.1f}x")
 
 
 if __name__ == "__main__":
