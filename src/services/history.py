@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock
 
 from src.core.clock import parse_instant, to_utc_iso
-from src.core.vocabulary import FINAL_STATUSES
+from src.core.vocabulary import FINAL_STATUSES, RunStatus
 from src.services.atomic import atomic_write_bytes
 from src.services.permissions import make_private_dir
 
@@ -35,7 +35,7 @@ class RunRecord:
     run_id: str
     task_id: str
     task_name: str
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     steps: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -154,5 +154,5 @@ def _fold(lines: Iterable[dict[str, Any]]) -> dict[str, RunRecord]:
         record.steps.append(str(line.get("event")))
         record.data.update({k: v for k, v in line.items() if v is not None})
         if line.get("event") == "finished":
-            record.status = str(line.get("status", "failed"))
+            record.status = str(line.get("status", RunStatus.FAILED))
     return records

@@ -20,10 +20,11 @@ from typing import Any
 
 from src.core.clock import now as clock_now
 from src.core.errors import ConfigError, QueryTimeout, RunError, ValidationError
+from src.core.export_options import FULL_RESULT_FORMATS
 from src.core.result import Row
 from src.core.runvars import run_variables
 from src.core.task import Task
-from src.core.vocabulary import RunStatus, Trigger
+from src.core.vocabulary import ExportFormat, RunStatus, Trigger
 from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
 from src.services.export.files import prune_exports, render_filename, run_folder
 from src.services.history import RunHistory
@@ -170,7 +171,9 @@ class Runner:
         values = self._template_values(task, run_id, run_at)
         context = ExportContext(title=task.name, run_at=run_at, zone=task.zone)
         formats = task.enabled_exports
-        if formats == ["csv"] and self._copy_csv(task, sql, run_at, folder, values, outcome):
+        if formats == [ExportFormat.CSV] and self._copy_csv(
+            task, sql, run_at, folder, values, outcome
+        ):
             return
         writers: list[ExportWriter] = []
         preview = outcome.preview
@@ -189,8 +192,8 @@ class Runner:
                 outcome.columns = [c.name for c in result.columns]
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
-                    if fmt == "pdf" and "full_result_in" not in options:
-                        full = next((f for f in ("xlsx", "csv") if f in formats), None)
+                    if fmt == ExportFormat.PDF and "full_result_in" not in options:
+                        full = next((f for f in FULL_RESULT_FORMATS if f in formats), None)
                         options["full_result_in"] = full
                     path = self._export_path(task, fmt, folder, values)
                     exporter = get_exporter(fmt)
@@ -224,8 +227,8 @@ class Runner:
         """A CSV-only task on PostgreSQL: the server writes the file (COPY), ~10x faster
         than rows through Python. False when the query service says COPY does not apply;
         the normal path then runs. Value formats differ slightly: see query/copy.py."""
-        path = self._export_path(task, "csv", folder, values)
-        options = get_exporter("csv").check_options(task.exports["csv"])
+        path = self._export_path(task, ExportFormat.CSV, folder, values)
+        options = get_exporter(ExportFormat.CSV).check_options(task.exports[ExportFormat.CSV])
         copied = self.query.copy_csv(
             task.connection,
             sql,
@@ -245,7 +248,9 @@ class Runner:
         outcome.notes.extend(copied.notes)
         outcome.columns = copied.columns
         outcome.preview.extend(copied.preview)
-        outcome.files = [ExportFile("csv", path, copied.size_bytes, copied.rows, copied.rows)]
+        outcome.files = [
+            ExportFile(ExportFormat.CSV, path, copied.size_bytes, copied.rows, copied.rows)
+        ]
         outcome.progress(
             f"wrote {path} ({copied.size_bytes:,} bytes, {copied.rows:,} rows, by PostgreSQL COPY)"
         )
