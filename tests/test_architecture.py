@@ -78,3 +78,20 @@ def test_core_imports_no_services_and_no_click(path: Path) -> None:
     ]
     bad = [name for name in imported if name.startswith(("src.services", "src.cli", "click"))]
     assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"
+
+
+#: Past this, a module says at its top why it is not split (shared/STYLE.md: ~400 lines).
+LONG_MODULE_LINES = 410
+REASON = "Longer than ~400 lines on purpose:"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "src").rglob("*.py")), ids=str)
+def test_a_long_module_says_why_at_its_top(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    if text.count("\n") <= LONG_MODULE_LINES:
+        return
+    docstring = ast.get_docstring(ast.parse(text)) or ""
+    assert REASON in docstring, (
+        f"{path.relative_to(ROOT)} has {text.count(chr(10))} lines: split it, or say why not "
+        f"at its top ({REASON} ...)"
+    )

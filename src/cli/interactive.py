@@ -13,8 +13,8 @@ from src.core.connection_names import check_connection
 from src.core.email_rules import validate_address
 from src.core.errors import ConfigError, ValidationError
 from src.core.schedule import SCHEDULE_KINDS, parse_schedule
-from src.core.task import check_timezone
 from src.core.task_edit import TaskEdit, split_addresses
+from src.core.task_reader import check_timezone
 from src.core.templating import check_template
 from src.core.vocabulary import ExportFormat
 from src.services.connections import resolve_connection

@@ -21,6 +21,10 @@ Daylight saving time, for cron (the rule cron users know from Vixie cron):
 * Schedules whose hour field is ``*`` (hourly, every N minutes) follow elapsed
   time instead: they skip wall times that do not exist and fire in both copies of
   a repeated hour.
+
+Longer than ~400 lines on purpose: the three kinds share one interface and one
+DST rule, and the cron evaluator is most of it; split, the DST handling would be
+read in two places.
 """
 
 from __future__ import annotations

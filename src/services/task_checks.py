@@ -15,7 +15,8 @@ from sqlalchemy.exc import ArgumentError
 
 from src.core.connection_names import url_has_password
 from src.core.errors import ConfigError, suggest_field
-from src.core.task import TASK_FIELDS, Task
+from src.core.task import Task
+from src.core.task_reader import TASK_FIELDS
 from src.services.connections import resolve_connection
 
 # Fields the product writes itself besides the model's (the earlier tool's conversion).

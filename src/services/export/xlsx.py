@@ -31,6 +31,9 @@ refuse those).
 Options (``sheet_name``: the first sheet's name; further sheets are ``<name> 2``,
 ``<name> 3``...) are declared, with their defaults and checks, in
 ``src/core/export_options.py``.
+
+Longer than ~400 lines on purpose: the cell writer and its type rules are one
+hot loop; the package parts (zip, styles, workbook) already live in xlsx_package.py.
 """
 
 from __future__ import annotations

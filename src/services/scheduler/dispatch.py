@@ -6,6 +6,10 @@ queued occurrences as child runs (:mod:`child`) while run slots are free, reaps 
 children that ended, records what their worker could not (killed, crashed, never
 started) and schedules retries. Exactly once: an occurrence whose email went out
 is never started again. All of it runs on the daemon's main loop.
+
+Longer than ~400 lines on purpose: the queue, the no-overlap rule and the children
+are one state owned by the main loop; the retry policy is already its own module
+(retries.py).
 """
 
 from __future__ import annotations
