@@ -23,8 +23,8 @@ from src.services.query import QueryService
 from src.services.runner import Runner
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
+from tests.servers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STREAM = (
     "SELECT g, repeat('x', 50) AS pad, CASE WHEN g = 60000 THEN pg_sleep(30) END AS stall "
     "FROM generate_series(1, 100000) g"

@@ -1,6 +1,6 @@
 """Edits under load: several processes edit tasks.json while the daemon runs tasks every second.
 
-* Editor processes (``python -m tests.test_edits_under_load editor ...``) each own a
+* Editor processes (``python -m tests.campaigns.test_edits_under_load editor ...``) each own a
   few tasks (names ``P<n>-<k>``) and, until their deadline, add, edit (description),
   enable, disable and delete them through the CLI: editor 0 starts a real
   ``manage_tasks.py`` process per edit, the others call the same click commands in a
@@ -140,7 +140,7 @@ def reader(tasks_file: Path, stop_file: Path, out: Path) -> None:
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.test_edits_under_load", *args],
+        [sys.executable, "-m", "tests.campaigns.test_edits_under_load", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -8,11 +8,9 @@ import shlex
 import subprocess
 import sys
 from datetime import date
-from pathlib import Path
 
 from src.services.demo import build_demo_database
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT
 
 
 def readme_commands() -> list[str]:

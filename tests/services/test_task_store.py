@@ -8,15 +8,14 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from src.core.errors import StoreError
 from src.core.task import Task
 from src.services.task_store import TaskStore
+from tests.servers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED_LEGACY = [
     {
         "task_id": "abc-123-def-456",

@@ -24,7 +24,7 @@ from src.services.mail.preview import format_cell
 from src.services.query import QueryService
 from src.services.query.copy import CrlfWriter
 from src.services.runner import RunOutcome
-from tests.test_pipeline import Harness, load_table, make_task
+from tests.services.test_runner import Harness, load_table, make_task
 
 COPY_MARK = "by PostgreSQL COPY"
 

@@ -30,8 +30,8 @@ from src.services.query import QueryService
 from src.services.runner import Runner
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
+from tests.servers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EVERY_OPTION = [(fmt, name) for fmt, options in EXPORT_OPTIONS.items() for name in options]
 RUN_AT = datetime(2026, 11, 23, 8, tzinfo=UTC)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT
+
 SETTINGS_MODULES = [
     "src/services/connections.py",
     "src/services/envparse.py",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import click
 import pytest
@@ -20,8 +19,9 @@ from src.core.vocabulary import (
     Trigger,
     Vocabulary,
 )
+from tests.servers import ROOT
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = ROOT / "docs"
 
 #: Where each vocabulary is documented for people.
 DOCUMENTED_IN = {

@@ -19,8 +19,8 @@ from src.core.vocabulary import RunStatus, Trigger
 from src.services.history import RunHistory
 from src.services.recorder import RunLog, RunRecorder, RunRef, error_json
 from src.services.task_store import TaskStore
+from tests.servers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 LOGS: dict[str, Callable[[Path], RunLog]] = {
