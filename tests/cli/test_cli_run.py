@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -141,30 +141,6 @@ def test_test_email_through_smtp_and_outbox(folder, smtp_server):
     assert smtp_server.messages[0].rcpt_tos == ["me@example.com"]
     result = invoke(folder, "test-email", "--to", "me@example.com")
     assert result.output.startswith("OK: no SMTP_HOST set: message written to ")
-
-
-def test_history_retention_drops_old_runs(tmp_path):
-    history = RunHistory(tmp_path / "runs.jsonl", keep_days=30)
-    now = datetime(2026, 11, 23, tzinfo=UTC)
-    for run_id, age in (("old", 40), ("recent", 5)):
-        at = now - timedelta(days=age)
-        history.append("started", run_id, at, task_id="t", task_name="T")
-        history.append("finished", run_id, at, task_id="t", status="success")
-    # appending on a new day pruned the 40-day-old run (keep_days=30)
-    assert [r.run_id for r in history.runs()] == ["recent"]
-    assert history.runs()[0].status == "success"
-    assert history.prune(now + timedelta(days=26)) == 2
-    assert history.runs() == []
-
-
-def test_history_skips_a_torn_last_line(tmp_path):
-    path = tmp_path / "runs.jsonl"
-    history = RunHistory(path)
-    history.append("started", "r1", datetime(2026, 11, 23, tzinfo=UTC), task_id="t")
-    with path.open("a") as handle:
-        handle.write('{"event": "finished", "run_id": "r1", "sta')  # crash mid-write
-    (record,) = history.runs()
-    assert record.status == "running"
 
 
 def test_files_a_run_creates_are_not_world_readable(folder):

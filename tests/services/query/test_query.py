@@ -14,9 +14,10 @@ import sqlalchemy as sa
 
 from src.core.errors import QueryError, QueryTimeout
 from src.services.query import QueryService
-from src.services.query.sqltext import prepare_sql, returns_rows
 
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
 # 23:30 UTC on 10 March is already 11 March in Berlin: today=2024-03-11, yesterday=03-10.
 RUN_AT = datetime(2024, 3, 10, 23, 30, tzinfo=UTC)
 
@@ -49,40 +50,6 @@ def lite(tmp_path: Path) -> Iterator[QueryService]:
     service = QueryService({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
     yield service
     service.close()
-
-
-# --- SQL text: placeholders become binds, literals are left alone ------------------------
-
-
-def test_placeholders_become_binds_outside_literals_only() -> None:
-    sql = "SELECT {today}, :yesterday, '{today} a :b', \"{x}\" -- {nope}\n/* :nope */"
-    prepared = prepare_sql(sql, {"today": date(2024, 1, 2), "yesterday": date(2024, 1, 1)})
-    assert prepared.text.startswith("SELECT :today, :yesterday, '{today} a \\:b', \"{x}\"")
-    assert prepared.params == {"today": date(2024, 1, 2), "yesterday": date(2024, 1, 1)}
-
-
-def test_unknown_placeholder_names_it_and_lists_the_known_ones() -> None:
-    with pytest.raises(QueryError) as caught:
-        prepare_sql("SELECT * FROM t WHERE d = {tomorrow}", {"today": date(2024, 1, 2)})
-    assert caught.value.permanent is True
-    message = str(caught.value)
-    assert "{tomorrow}" in message
-    for known in ("{run_date}", "{today}", "{yesterday}", "{start_of_month}"):
-        assert known in message
-
-
-@pytest.mark.parametrize(
-    ("sql", "expected"),
-    [
-        ("SELECT 1", True),
-        ("  -- note\n/* x */ (select 1)", True),
-        ("WITH a AS (SELECT 1) SELECT * FROM a", True),
-        ("INSERT INTO t VALUES (1)", False),
-        ("update t set a = 1", False),
-    ],
-)
-def test_returns_rows_reads_the_first_keyword(sql: str, expected: bool) -> None:
-    assert returns_rows(sql) is expected
 
 
 # --- types come back as Python types ---------------------------------------------------

@@ -1,5 +1,4 @@
-"""TaskEdit (the change add/edit ask for) and the task fields catch_up, catch_up_window,
-webhook."""
+"""TaskEdit (src/core/task_edit.py): the change add/edit ask for."""
 
 from __future__ import annotations
 
@@ -150,57 +149,3 @@ def test_addresses_and_params() -> None:
     with pytest.raises(ValidationError) as caught:
         parse_params(["nope"], "--param")
     assert str(caught.value) == "--param: 'nope' is not NAME=VALUE (e.g. region=north)"
-
-
-# --- the task fields catch_up, catch_up_window, webhook -------------------------------------
-
-
-def test_daemon_fields_default_to_not_set() -> None:
-    task = base_task()
-    assert (task.catch_up, task.catch_up_window, task.webhook) == (None, None, True)
-    assert not {"catch_up", "catch_up_window", "webhook"} & task.to_dict().keys()
-
-
-def test_daemon_fields_are_typed_and_round_trip() -> None:
-    task = base_task(catch_up="skip", catch_up_window={"hours": 36}, webhook=False)
-    assert task.catch_up is CatchUpPolicy.SKIP
-    assert task.catch_up_window == timedelta(hours=36)
-    assert task.webhook is False
-    data = task.to_dict()
-    assert (data["catch_up"], data["catch_up_window"], data["webhook"]) == ("skip", "1d12h", False)
-    assert Task.from_dict(data) == task
-    # written by hand as true, the default: the meaning survives (the key is not needed)
-    assert Task.from_dict({**data, "webhook": True}).webhook is True
-
-
-@pytest.mark.parametrize(
-    ("fields", "field", "message"),
-    [
-        ({"catch_up": "newest"}, "catch_up", "'newest' is not one of skip, latest, all"),
-        ({"catch_up": "Latest"}, "catch_up", "(did you mean 'latest'?)"),
-        ({"catch_up_window": "soon"}, "catch_up_window", "interval 'soon' is not understood"),
-        ({"catch_up_window": "0s"}, "catch_up_window", "shorter than one second"),
-        ({"webhook": "no"}, "webhook", "'no' is not true or false"),
-    ],
-)
-def test_invalid_daemon_fields(fields: dict[str, Any], field: str, message: str) -> None:
-    with pytest.raises(TaskValidationErrors) as caught:
-        base_task(**fields)
-    assert [e.field for e in caught.value.errors] == [field]
-    assert message in caught.value.errors[0].message
-
-
-def test_catch_up_and_webhook_are_fields_not_extra() -> None:
-    task = base_task(catch_up="all", catch_up_window="2h", webhook=False, team="ops")
-    assert task.extra == {"team": "ops"}
-    assert (task.catch_up, task.catch_up_window, task.webhook) == (
-        CatchUpPolicy.ALL,
-        timedelta(hours=2),
-        False,
-    )
-    written = task.to_dict()
-    assert (written["catch_up"], written["catch_up_window"], written["webhook"]) == (
-        "all",
-        "2h",
-        False,
-    )

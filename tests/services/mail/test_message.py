@@ -35,6 +35,8 @@ from src.services.mail import (
 from src.services.mail.message import encoded_size, message_size
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
@@ -305,13 +307,3 @@ def test_unwritable_outbox_is_a_permanent_error(tmp_path: Path, report: Factory)
         send(settings, built)
     assert info.value.permanent
     assert "OUTBOX_DIR" in str(info.value)
-
-
-def test_preview_shows_decimals_in_plain_notation() -> None:
-    from decimal import Decimal
-
-    from src.services.mail.preview import format_cell
-
-    assert format_cell(Decimal("0E-10")) == "0.0000000000"
-    assert format_cell(Decimal("1.5E+3")) == "1500"
-    assert format_cell(Decimal("NaN")) == "NaN"
