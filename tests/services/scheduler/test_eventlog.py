@@ -29,15 +29,15 @@ def test_json_line_has_time_level_event_message_and_fields(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="db_scheduler.test"):
         EventLog("db_scheduler.test").warning(
-            "skipped", "task skipped", task_id="t1", level="not this one"
+            "skipped", "task skipped", task_id="t1", time="not this one"
         )
     (record,) = caplog.records
     line = json.loads(JsonFormatter().format(record))
-    assert line["level"] == "warning"  # a field never overwrites a key of the line
+    assert line["level"] == "warning"
     assert line["event"] == "skipped"
     assert line["message"] == "task skipped"
     assert line["task_id"] == "t1"
-    assert datetime.fromisoformat(line["time"]).tzinfo is not None
+    assert datetime.fromisoformat(line["time"]).tzinfo is not None  # a field never overwrites it
 
 
 def test_a_plain_record_is_named_by_its_logger() -> None:
