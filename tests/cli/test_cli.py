@@ -1,4 +1,9 @@
-"""manage_tasks.py as a user runs it: exact output and exit codes, for good and bad input."""
+"""manage_tasks.py as a user runs it: exact output and exit codes, for good and bad input.
+
+The test of the package src/cli/ as a whole: src/cli/app.py (the commands),
+src/cli/task_options.py and src/cli/interactive.py (what `add` and `edit` ask),
+src/cli/render.py (tables and details) and src/cli/common.py (--tasks-file, --env-file).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""QueryService against the real PostgreSQL and MariaDB servers, and SQLite."""
+"""QueryService (src/services/query/service.py) against the real PostgreSQL and MariaDB
+servers, and SQLite: the package src/services/query/ as the runner uses it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The HTTP API over real HTTP: waitress on a free port, requests with http.client.
 
+The test of the package src/services/webhook/ as a whole: the Flask app
+(src/services/webhook/app.py), its answers (src/services/webhook/views.py) and metrics
+(src/services/webhook/metrics.py), through the token, signature and rate limit.
+
 The daemon's side is :class:`RunnerControl`, a small implementation of the
 ``DaemonControl`` protocol shaped like the daemon: a main-loop thread that owns the
 state (calls reach it through ``Handoff``), one run at a time per task, and runs
