@@ -1,7 +1,7 @@
 """The reload thread's side: decoding tasks.json task by task, and what an Update says.
 
 The store writes the files (as manage_tasks.py does); the reloader reads them. The
-daemon's process tests (tests/test_daemon.py) cover the same paths end to end.
+daemon's process tests (tests/services/scheduler/test_daemon.py) cover the same paths end to end.
 """
 
 from __future__ import annotations
