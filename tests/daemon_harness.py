@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from click.testing import CliRunner, Result
 
 from src.cli.app import cli
 from src.services.history import RunHistory, RunRecord
+from src.services.scheduler.daemon import Daemon, DaemonOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DAEMON = ROOT / "scheduler_daemon.py"
@@ -33,6 +35,13 @@ SLOW_QUERY = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "
     "SELECT count(*) AS n FROM c"
 )
+
+
+def in_process_daemon(tmp_path: Path, now: datetime) -> Daemon:
+    """A daemon in this process on ``tmp_path``, run ``--once``, whose clock says ``now``."""
+    options = DaemonOptions(tasks_file=tmp_path / "tasks.json", once=True)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    return Daemon(options, env, clock=lambda: now)
 
 
 class Workspace:

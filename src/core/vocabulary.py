@@ -3,7 +3,7 @@
 Each is a ``StrEnum``: a member equals its plain string and is written to JSON as
 that string, so tasks.json and runs.jsonl written before these existed stay valid.
 Every member carries a one-line ``help``, used for CLI help and checked against
-the docs (tests/test_vocabulary.py).
+the docs (tests/core/test_vocabulary.py).
 """
 
 from __future__ import annotations

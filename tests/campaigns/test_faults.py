@@ -1,0 +1,171 @@
+"""Faults during a run, with real processes and servers: nothing half-sent, a clear record."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from src.core.clock import now as clock_now
+from src.core.clock import to_utc_iso
+from src.services.demo import build_demo_database
+from src.services.query import QueryService
+from src.services.runner import Runner
+from src.services.settings import Settings
+from src.services.task_store import TaskStore
+from tests.servers import ROOT
+
+STREAM = (
+    "SELECT g, repeat('x', 50) AS pad, CASE WHEN g = 60000 THEN pg_sleep(30) END AS stall "
+    "FROM generate_series(1, 100000) g"
+)
+
+
+def write_task(folder: Path, **fields) -> TaskStore:
+    task = {
+        "id": "f-1",
+        "name": "Faulty",
+        "query": "SELECT 1",
+        "schedule": {"cron": "@daily"},
+        "exports": {"xlsx": True, "csv": True},
+        "email": {"to": ["a@example.com"]},
+        "timeout_seconds": 60,
+        **fields,
+    }
+    store = TaskStore(folder / "tasks.json")
+    store.path.write_text(json.dumps({"version": 1, "tasks": [task]}))
+    return store
+
+
+def terminate_when_stalled(pg_url: str, marker: str, done: threading.Event) -> None:
+    engine = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not done.is_set():
+            with engine.begin() as conn:
+                killed = conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = :marker AND wait_event = 'PgSleep'"
+                    ),
+                    {"marker": marker},
+                ).fetchall()
+            if killed:
+                return
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+def test_backend_terminated_mid_stream_is_transient_and_nothing_is_half_sent(tmp_path, pg_url):
+    store = write_task(tmp_path, query=STREAM)
+    # a name of its own, so the test kills this run's backend and no other test's
+    marker = f"fault_{uuid.uuid4().hex[:12]}"
+    url = sa.engine.make_url(pg_url).update_query_dict({"application_name": marker})
+    env = {"DATABASE_URL": url.render_as_string(hide_password=False)}
+    settings = Settings.from_env(env, tmp_path)
+    query = QueryService(env)
+    try:
+        runner = Runner(store, settings, query)
+        done = threading.Event()
+        killer = threading.Thread(
+            target=terminate_when_stalled, args=(pg_url, marker, done), daemon=True
+        )
+        killer.start()
+        outcome = runner.run(store.load().tasks[0])
+        done.set()
+        killer.join()
+        assert outcome.status == "failed"
+        assert outcome.error is not None and outcome.error.permanent is False, outcome.error
+        assert list(settings.exports_dir.rglob("*.*")) == []  # partial files removed
+        assert not settings.smtp.outbox_dir.exists() or not list(settings.smtp.outbox_dir.iterdir())
+        # the retry (what the daemon does for a transient failure) succeeds
+        store.update("Faulty", lambda t: t.with_changes(query=STREAM.replace("60000", "0")))
+        again = runner.run(store.load().tasks[0], attempt=2)
+    finally:
+        query.close()
+    assert again.status == "success", again.error
+    assert again.rows == 100000
+    assert len(list(settings.smtp.outbox_dir.glob("*.eml"))) == 1
+    statuses = [r.status for r in runner.history.runs()]
+    assert statuses == ["failed", "success"]
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+
+
+def test_file_size_limit_gives_a_failed_record_and_no_partial_file(tmp_path):
+    build_demo_database(tmp_path / "data" / "demo.db", date(2026, 11, 23), days_ahead=0)
+    big = "SELECT s.*, printf('%.500c', 'x') AS pad FROM sales s, sales t LIMIT 20000"
+    write_task(tmp_path, query=big, connection=f"sqlite:///{tmp_path / 'data' / 'demo.db'}")
+    env = {**os.environ, "TASKS_FILE": str(tmp_path / "tasks.json")}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage_tasks.py"), "run", "Faulty"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Error (export, transient, worth a retry): " in result.stdout
+    assert "(EFBIG, e.g. ulimit -f); raise the limit or narrow the query" in result.stdout
+    exports = tmp_path / "data" / "exports"
+    assert [p for p in exports.rglob("*") if p.is_file()] == []
+    assert not (tmp_path / "data" / "outbox").exists()
+    (finished,) = [
+        json.loads(line)
+        for line in (tmp_path / "data" / "runs.jsonl").read_text().splitlines()
+        if '"finished"' in line
+    ]
+    assert finished["status"] == "failed" and finished["error"]["type"] == "export"
+
+
+def test_daemon_run_hitting_the_file_size_limit_fails_cleanly_and_the_daemon_goes_on(tmp_path):
+    from tests.daemon_harness import DAEMON, Workspace
+
+    space = Workspace(tmp_path)
+    big = "SELECT a.id, printf('%.900c', 'x') AS pad FROM sales a, sales b, sales c"  # 125k rows
+    space.add("Big", "--query", big, "--every", "1h", "--retries", "0")
+    space.add("Small", "--query", "SELECT * FROM sales", "--every", "1h")
+    moment = to_utc_iso(clock_now() - timedelta(minutes=90))
+
+    def backdate(document: dict) -> None:  # one occurrence of each task is due at start
+        for item in document["tasks"]:
+            item["created_at"] = moment
+            item["schedule"]["start"] = moment
+
+    space.edit_json(backdate)
+    result = subprocess.run(
+        [sys.executable, str(DAEMON), *space.daemon_args(), "--once"],
+        cwd=tmp_path,
+        env=space.process_env({}),
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,  # the daemon's children inherit the limit
+        timeout=180,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr  # not every run succeeded
+    by_task = {record.task_name: record for record in space.runs()}
+    assert by_task["Small"].status == "success"
+    big_run = by_task["Big"]
+    assert big_run.status == "failed"
+    assert big_run.data["error"]["type"] == "export" and "EFBIG" in big_run.data["error"]["message"]
+    assert "emailed" not in big_run.steps
+    leftovers = [p.name for p in (space.data / "exports").rglob("*") if p.is_file()]
+    assert all(name.startswith("Small") for name in leftovers), leftovers
+    assert len(space.outbox()) == 1  # only Small's report went out

@@ -1,0 +1,179 @@
+"""manage_tasks.py run / history / test-connection / test-email, and history retention."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from src.cli.app import cli
+from src.core.vocabulary import Trigger
+from src.services.demo import build_demo_database
+from src.services.history import RunHistory
+from src.services.recorder import RunRecorder, RunRef
+
+DEMO_QUERY = "SELECT region, SUM(total) AS revenue FROM sales GROUP BY region ORDER BY region"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    build_demo_database(tmp_path / "data" / "demo.db", date(2026, 11, 23), days_ahead=5)
+    return tmp_path
+
+
+def invoke(folder: Path, *args: str, env: dict[str, str] | None = None):
+    base = {
+        "DATABASE_URL": f"sqlite:///{folder / 'data' / 'demo.db'}",
+        "TASKS_FILE": None,
+        "ENV_FILE": None,
+        "SMTP_HOST": None,
+    }
+    return CliRunner().invoke(
+        cli,
+        ["--tasks-file", str(folder / "tasks.json"), "--env-file", str(folder / ".env"), *args],
+        env={**base, **(env or {})},
+        catch_exceptions=False,
+    )
+
+
+def add_demo(folder: Path, *extra: str) -> None:
+    result = invoke(
+        folder,
+        "add",
+        "--name",
+        "Revenue",
+        "--query",
+        DEMO_QUERY,
+        "--every",
+        "1d",
+        "--to",
+        "team@example.com",
+        *extra,
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_run_writes_files_and_outbox_and_records(folder):
+    add_demo(folder, "--csv")
+    result = invoke(folder, "run", "Revenue")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Run ") and "of 'Revenue': success in " in lines[0]
+    assert lines[1] == "Rows: 4"
+    assert [line.rsplit(".", 1)[1].split(" ")[0] for line in lines[2:4]] == ["xlsx", "csv"]
+    assert lines[4].startswith(f"Email: no SMTP_HOST set: message written to {folder}/data/outbox/")
+    assert "... fetched 4 rows" in result.stderr
+    history = invoke(folder, "history", "--json")
+    (record,) = json.loads(history.stdout)
+    assert (record["status"], record["rows"], record["trigger"]) == ("success", 4, "manual")
+    assert record["email"]["outbox_path"].startswith(str(folder / "data" / "outbox"))
+    table = invoke(folder, "history").stdout.splitlines()
+    headers = "RUN STARTED TASK TRIGGER STATUS ROWS TIME ERROR / REASON"
+    assert table[0].split() == headers.split()
+    assert "Revenue  manual   success  4" in table[1]
+    shown = invoke(folder, "show", "Revenue").stdout
+    assert "Recent runs:" in shown and "success" in shown.split("Recent runs:")[1]
+    saved = json.loads((folder / "tasks.json").read_text())["tasks"][0]
+    assert (saved["last_status"], saved["run_count"]) == ("success", 1)
+
+
+def test_dry_run_sends_and_records_nothing_and_prints_rows(folder):
+    add_demo(folder)
+    result = invoke(folder, "run", "Revenue", "--dry-run", "--to", "me@example.com")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("First 4 of 4 rows:\nregion  revenue\nEast")
+    assert "Email: not sent (dry run: a " in out and "message to me@example.com was built" in out
+    assert not (folder / "data" / "outbox").exists()
+    assert invoke(folder, "history").stdout.startswith("No runs recorded yet.")
+    assert json.loads((folder / "tasks.json").read_text())["tasks"][0]["run_count"] == 0
+
+
+def test_run_to_overrides_recipients(folder, smtp_server):
+    add_demo(folder)
+    result = invoke(folder, "run", "Revenue", "--to", "me@example.com", env=smtp_server.env())
+    assert result.exit_code == 0, result.output
+    (received,) = smtp_server.messages
+    assert received.rcpt_tos == ["me@example.com"]
+
+
+def test_failed_run_exits_1_with_the_error(folder):
+    result = invoke(
+        folder, "add", "--name", "Broken", "--query", "SELECT * FROM nowhere", "--every", "1d"
+    )
+    assert result.exit_code == 0
+    result = invoke(folder, "run", "Broken")
+    assert result.exit_code == 1
+    assert "Broken': failed in " in result.stdout
+    assert "Error (query, permanent): " in result.stdout and "nowhere" in result.stdout
+    (record,) = json.loads(invoke(folder, "history", "Broken", "--json").stdout)
+    assert record["status"] == "failed" and "nowhere" in record["error"]["message"]
+
+
+def test_run_refuses_bad_to_address(folder):
+    add_demo(folder)
+    result = invoke(folder, "run", "Revenue", "--to", "not-an-address")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: --to 'not-an-address': 'not-an-address' is not a ")
+
+
+def test_test_connection_reports_version_or_clear_error(folder, pg_url):
+    result = invoke(folder, "test-connection", "sales", env={"DB_SALES_URL": pg_url})
+    assert result.exit_code == 0
+    assert result.output.startswith("OK: PostgreSQL 15")
+    result = invoke(folder, "test-connection", "crm")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: connection 'crm': DB_CRM_URL is not set in .env or the environment; add a line "
+        "such as DB_CRM_URL=postgresql+psycopg2://user:password@host:5432/dbname\n",
+    )
+    result = invoke(folder, "test-connection")
+    assert result.output == "OK: SQLite " + result.output.split("OK: SQLite ", 1)[1]
+
+
+def test_test_email_through_smtp_and_outbox(folder, smtp_server):
+    result = invoke(folder, "test-email", "--to", "me@example.com", env=smtp_server.env())
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("OK: sent to me@example.com via ")
+    assert smtp_server.messages[0].rcpt_tos == ["me@example.com"]
+    result = invoke(folder, "test-email", "--to", "me@example.com")
+    assert result.output.startswith("OK: no SMTP_HOST set: message written to ")
+
+
+def test_files_a_run_creates_are_not_world_readable(folder):
+    add_demo(folder, "--csv", "--pdf")
+    assert invoke(folder, "run", "Revenue").exit_code == 0
+    made = [p for p in (folder / "data").rglob("*") if p.name != "demo.db"]
+    made.append(folder / "tasks.json")
+    assert any(p.suffix == ".eml" for p in made) and any(p.suffix == ".jsonl" for p in made)
+    made += [p.parent for p in made]
+    world_readable = sorted({str(p) for p in made if p.stat().st_mode & 0o004})
+    assert world_readable == []
+
+
+def test_history_shows_the_reason_of_a_skipped_run(folder):
+    add_demo(folder)
+    recorder = RunRecorder(RunHistory(folder / "data" / "runs.jsonl"), None)
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    skipped = RunRef("skip-1", "x", "Revenue", Trigger.SCHEDULE, at)
+    recorder.skipped(skipped, "the previous run is still going")
+    line = invoke(folder, "history").stdout.splitlines()[1]
+    assert line.endswith("skipped  -     -     the previous run is still going")
+
+
+def test_webhook_url_masks_the_token_unless_asked(folder):
+    add_demo(folder)
+    token = "t0ken-" + "x" * 40
+    env = {"WEBHOOK_TOKEN": token, "HTTP_LISTEN": "127.0.0.1:8089"}
+    result = invoke(folder, "webhook-url", "Revenue", env=env)
+    assert result.exit_code == 0, result.output
+    assert token not in result.output
+    assert "http://127.0.0.1:8089/api/tasks/" in result.output and "/run" in result.output
+    shown = invoke(folder, "webhook-url", "Revenue", "--show-token", env=env)
+    assert f"Authorization: Bearer {token}" in shown.output
+    missing = invoke(folder, "webhook-url", "Revenue")
+    assert missing.exit_code == 1
+    assert missing.output.startswith("Error: the HTTP API needs WEBHOOK_TOKEN, and it is not set")

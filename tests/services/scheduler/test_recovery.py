@@ -1,0 +1,63 @@
+"""Start-up recovery (src/services/scheduler/recovery.py): what the history says is still
+owed after a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from src.core.task import Task
+from src.core.vocabulary import RunStatus, Trigger
+from src.services.history import RunHistory
+from src.services.recorder import RunRecorder, RunRef
+from src.services.scheduler.recovery import HistoryView
+from src.services.task_store import TaskStore
+from tests.daemon_harness import in_process_daemon
+
+
+def _history_lines(history: RunHistory, task_id: str, at: datetime, *steps: dict) -> None:
+    recorder = RunRecorder(history, None, clock=lambda: at)
+    for index, fields in enumerate(steps):
+        run_id = f"r{index}-{at:%H%M}"
+        ref = RunRef(run_id, task_id, "Hourly", Trigger.SCHEDULE, at, fields.get("attempt", 1))
+        recorder.started(ref, at)
+        if fields["status"] == RunStatus.SKIPPED:
+            recorder.skipped(ref, fields["reason"])
+        else:
+            status = RunStatus(fields["status"])
+            recorder.finished(ref, status, started_at=at, at=at, error=fields.get("error"))
+
+
+def test_a_retry_pending_when_the_scheduler_stopped_runs_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    zone = ZoneInfo("UTC")
+    now = datetime(2026, 6, 10, 12, 30, tzinfo=zone)
+    store = TaskStore(tmp_path / "tasks.json")
+    task = Task.from_dict(
+        {
+            "id": "retry-1",
+            "name": "Hourly",
+            "query": "SELECT 1",
+            "schedule": {"cron": "0 * * * *"},
+            "retry": {"max_retries": 2},
+            "catch_up": "all",
+        }
+    )
+    store.add(task, now=now - timedelta(days=3))
+    history = RunHistory(tmp_path / "data" / "runs.jsonl")
+    transient = {"status": "failed", "error": {"type": "query", "permanent": False}}
+    permanent = {"status": "failed", "error": {"type": "query", "permanent": True}}
+    noon = datetime(2026, 6, 10, 12, tzinfo=zone)
+    _history_lines(history, "retry-1", noon - timedelta(hours=2), {**transient, "attempt": 3})
+    _history_lines(history, "retry-1", noon - timedelta(hours=1), permanent)
+    _history_lines(history, "retry-1", noon, {**transient, "attempt": 1})
+    daemon = in_process_daemon(tmp_path, now)
+    daemon.start()
+    # 10:00 used up its retries, 11:00 failed for good; 12:00 was waiting for attempt 2
+    assert [o.scheduled_for.hour for o in daemon.dispatch.queue] == [12]
+    # a later decision settles an occurrence: recorded as skipped, it is not picked again
+    _history_lines(history, "retry-1", noon, {"status": "skipped", "reason": "test"})
+    used_up = {noon - timedelta(hours=2): 3}  # listed, but the daemon sees no try left
+    assert HistoryView.build(history.runs()).retry_pending == {"retry-1": used_up}
