@@ -57,14 +57,26 @@ def _sample_values() -> dict[str, Any]:
 def check_template(template: str, field: str, allowed: Iterable[str] = TEMPLATE_VARIABLES) -> None:
     """Validate a template at save time: syntax, names, and formats that fit their value
     (``{row_count:%Y}`` would fail every run, so it fails here, in the same words)."""
-    known = list(allowed)
-    names = template_fields(template, field)
-    for name in names:
-        if name not in known:
-            raise _unknown(name, template, known, field)
-    samples = _sample_values()
-    if all(name in samples for name in names):
-        render(template, samples, field)
+    problem = _template_problem(template, tuple(allowed))
+    if problem is not None:
+        raise ValidationError(field, problem)
+
+
+@lru_cache(maxsize=4096)
+def _template_problem(template: str, known: tuple[str, ...]) -> str | None:
+    """What is wrong with ``template``, or None; cached: a tasks file repeats the same few
+    subjects and bodies thousands of times, and a trial render is the costly part."""
+    try:
+        names = template_fields(template)
+        for name in names:
+            if name not in known:
+                raise _unknown(name, template, known, "template")
+        samples = _sample_values()
+        if all(name in samples for name in names):
+            render(template, samples)
+    except ValidationError as exc:
+        return exc.message
+    return None
 
 
 def render(template: str, values: Mapping[str, Any], field: str = "template") -> str:

@@ -9,6 +9,7 @@ the docs (tests/core/test_vocabulary.py).
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache
 from typing import Self
 
 
@@ -29,6 +30,7 @@ class Vocabulary(StrEnum):
         return repr(self.value)
 
     @classmethod
+    @cache
     def values(cls) -> tuple[str, ...]:
         """The plain strings, in declaration order (for click.Choice and messages)."""
         return tuple(member.value for member in cls)
