@@ -384,8 +384,10 @@ def test_overlapping_fire_is_skipped_with_the_reason(
     daemon.wait_for("skipped: the previous run")
     daemon.wait_for("finished: success")
     assert daemon.stop() == 0
-    skipped = [r for r in space.runs(task_id) if r.status == "skipped"]
-    assert skipped and "is still running" in skipped[0].data["reason"]
+    # missed 1 s occurrences from before the start are skipped by catch-up first (a slow
+    # start-up on a busy machine); an overlapping fire is skipped with its own reason
+    reasons = [r.data["reason"] for r in space.runs(task_id) if r.status == "skipped"]
+    assert any("is still running" in reason for reason in reasons), reasons
 
 
 def test_transient_failure_is_retried_with_backoff(
