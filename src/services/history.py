@@ -12,6 +12,8 @@ atomically, under the same lock) at most once per process per day.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -68,14 +70,23 @@ class RunHistory:
         self._pruned_on: str | None = None
 
     def append(self, event: str, run_id: str, at: datetime, **fields: Any) -> None:
-        """Append one line for ``run_id``; durable when this returns."""
+        """Append one line for ``run_id``; durable when this returns.
+
+        Whole or absent: a write cut short (a full disk, a file-size limit) is cut back
+        off before the error is raised, and a fragment an earlier crash left at the end
+        of the file is closed with a line break first, so it can never swallow this
+        record (readers skip the fragment as a torn line).
+        """
         line = {"event": event, "run_id": run_id, "at": to_utc_iso(at), **fields}
         data = (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         make_private_dir(self.path.parent)
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
             try:
-                os.write(fd, data)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data
+                _write_whole(fd, data, size)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -115,11 +126,26 @@ class RunHistory:
         return _fold(lines).get(run_id)
 
     def _maybe_prune(self, now: datetime) -> None:
+        """Prune when the oldest line is past ``keep_days``: one line read, so a run's
+        record does not cost more as the history grows (each run is its own process)."""
         today = now.date().isoformat()
         if self._pruned_on == today:
             return
         self._pruned_on = today
+        oldest = self._oldest_at()
+        if oldest is not None and oldest >= now - timedelta(days=self.keep_days):
+            return
         self.prune(now)
+
+    def _oldest_at(self) -> datetime | None:
+        """When the first line was written (lines are appended in time order); None when
+        the file is empty or its first line cannot be read (then a prune tidies it)."""
+        try:
+            with self.path.open("rb") as handle:
+                first = handle.readline()
+            return parse_instant(str(json.loads(first)["at"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def prune(self, now: datetime) -> int:
         """Drop lines of runs that started more than ``keep_days`` ago; returns lines dropped."""
@@ -137,6 +163,21 @@ class RunHistory:
             data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in kept)
             atomic_write_bytes(self.path, data.encode("utf-8"), mode=0o640)
             return len(lines) - len(kept)
+
+
+def _write_whole(fd: int, data: bytes, size: int) -> None:
+    """Write all of ``data`` at the end of ``fd`` (``size`` bytes before it), or none of it."""
+    written = 0
+    try:
+        while written < len(data):
+            count = os.write(fd, data[written:])
+            if count <= 0:  # pragma: no cover - a regular file never returns 0
+                raise OSError(errno.EIO, "short write")
+            written += count
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
 
 
 def _fold(lines: Iterable[dict[str, Any]]) -> dict[str, RunRecord]:
