@@ -46,6 +46,15 @@ class RunRecord:
         """``running`` means no ``finished`` line (yet)."""
         return self.status in FINAL_STATUSES
 
+    @property
+    def email_may_have_gone(self) -> bool:
+        """Its email was sent, or may have been: recorded as about to be sent and neither
+        recorded as sent nor as failed (cut off, or the record of it could not be written).
+        Such a run's occurrence is never sent again on the daemon's own."""
+        if "emailed" in self.steps:
+            return True
+        return "emailing" in self.steps and self.data.get("email_sent") is not False
+
     def to_json(self) -> dict[str, Any]:
         out = dict(self.data)
         out.update(

@@ -57,6 +57,7 @@ class RunOutcome:
     files: list[ExportFile] = field(default_factory=list)
     delivery: Delivery | None = None
     email_skipped: str | None = None
+    email_attempted: bool = False  # the "emailing" line was written
     error: RunError | None = None
     notes: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
@@ -301,6 +302,18 @@ class Runner:
             )
             return
         outcome.progress(f"sending to {', '.join(built.recipients)}")
+        # Exactly once: nothing is sent that was not first recorded as about to be sent.
+        # A history that says "emailing" and not "emailed" is read as "may have gone out"
+        # (the daemon never sends that occurrence again on its own); a failed send says so.
+        try:
+            self.recorder.step(ref, "emailing", recipients=list(built.recipients))
+        except OSError as exc:
+            raise RunError(
+                f"the run could not be recorded ({exc.strerror or exc}); its email was not "
+                "sent, so that it cannot go out twice",
+                permanent=False,
+            ) from None
+        outcome.email_attempted = True
         delivery = send_with_retry(
             self.settings.smtp,
             built,
@@ -310,7 +323,11 @@ class Runner:
             now=self.clock(),
         )
         outcome.delivery = delivery
-        self.recorder.step(ref, "emailed", email=_delivery_json(delivery))
+        try:
+            self.recorder.step(ref, "emailed", email=_delivery_json(delivery))
+        except OSError as exc:
+            # sent, not recorded: the "emailing" line keeps it from being sent again
+            outcome.notes.append(f"the email went out but its record could not be written: {exc}")
         refused = delivery.refused_error()
         if refused is not None:
             raise refused
@@ -329,6 +346,8 @@ class Runner:
             files=[_file_json(f) for f in outcome.files],
             email=_delivery_json(outcome.delivery) if outcome.delivery else None,
             email_skipped=outcome.email_skipped,
+            # the send was tried and failed: nothing went out (see "emailing" above)
+            email_sent=False if outcome.email_attempted and outcome.delivery is None else None,
             notes=outcome.notes or None,
         )
         if note is not None:

@@ -248,7 +248,7 @@ def test_starttls_and_auth_delivery_with_history(harness, smtp_tls_server, tmp_p
     }
     (record,) = h.history()
     assert record["status"] == "success"
-    assert record["steps"] == ["started", "exported", "emailed", "finished"]
+    assert record["steps"] == ["started", "exported", "emailing", "emailed", "finished"]
     assert record["email"]["message_id"] == message["Message-ID"]
     assert h.outbox() == []
     summary = json.loads(h.store.path.read_text())["tasks"][0]
@@ -333,7 +333,8 @@ def test_smtp_down_keeps_exports_and_says_where(harness, refusing_port, tmp_path
     record = assert_failed_cleanly(h, outcome, "failed", f"127.0.0.1:{refusing_port}")
     assert record["error"]["permanent"] is False
     assert h.sleeps == [10.0]  # one retry of the transient failure, after SMTP_RETRY_DELAY
-    assert record["steps"] == ["started", "exported", "finished"]
+    assert record["steps"] == ["started", "exported", "emailing", "finished"]
+    assert record["email_sent"] is False  # tried and failed: not "may have gone out"
     kept = [Path(f["path"]) for f in record["files"]]
     assert kept and all(p.is_file() for p in kept)
     assert h.outbox() == []

@@ -304,6 +304,11 @@ class Dispatcher:
         name = task.name if task else child.task_name
         result = child.result()
         emailed = bool(result and result.get("emailed"))
+        if result is None:
+            # cut off without a result: if its history says the email was being sent, it
+            # may have gone out, and a retry could send it twice
+            record = self.recorder.log.get(child.run_id)
+            emailed = record is not None and record.email_may_have_gone
         if emailed and occurrence.trigger in SCHEDULED_TRIGGERS:
             self.delivered.add(occurrence.key)
         permanent = True
@@ -312,6 +317,10 @@ class Dispatcher:
             status, message = child.without_result(
                 code, limit, self.settings.run_kill_grace_seconds
             )
+            if emailed:
+                message += (
+                    "; its email was being sent and may have gone out, so it is not sent again"
+                )
             permanent = status != RunStatus.FAILED  # a crash may be transient
             ref = self._ref(occurrence, child.run_id, name)
             self.recorder.ended_without_result(ref, status, message, started_at=child.started_wall)

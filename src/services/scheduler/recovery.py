@@ -83,7 +83,7 @@ class HistoryView:
             previous = view.last_scheduled.get(record.task_id)
             if previous is None or moment > previous:
                 view.last_scheduled[record.task_id] = moment
-            if "emailed" in record.steps or record.status == RunStatus.SUCCESS:
+            if record.email_may_have_gone or record.status == RunStatus.SUCCESS:
                 view.delivered.add(key)
             if record.status == RunStatus.RUNNING:
                 view.unfinished.append(record)
@@ -155,8 +155,16 @@ def recover(
 
 def interrupted(record: RunRecord, recorder: RunRecorder, events: EventLog) -> None:
     emailed = "emailed" in record.steps
-    reason = "the scheduler stopped (crash, kill or power loss) during this run" + (
-        "; its email had been sent, so it is not sent again" if emailed else ""
+    maybe = record.email_may_have_gone and not emailed
+    reason = (
+        "the scheduler stopped (crash, kill or power loss) during this run"
+        + ("; its email had been sent, so it is not sent again" if emailed else "")
+        + (
+            "; its email was being sent and may have gone out, so it is not sent again "
+            "(run the task by hand if it did not arrive)"
+            if maybe
+            else ""
+        )
     )
     recorder.interrupted_at_start(record, reason)
     events.warning(
