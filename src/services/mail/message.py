@@ -15,6 +15,10 @@ The limit is ``EMAIL_MAX_BYTES`` when the message is built; the transport may bu
 again (``BuiltMessage.refit``) under a lower limit it learns from the server: the
 ``SIZE`` it announces, or a 552 "too large" answer. The same report then goes out
 zipped or with a note, with the same Message-ID and date.
+
+Longer than ~400 lines on purpose: the size policy decides what the message holds, so it
+stays with the code that assembles it; a rebuild under the server's limit must make
+exactly what the first build would have made under that limit.
 """
 
 from __future__ import annotations
