@@ -10,7 +10,9 @@ only from finished files.
 
 from __future__ import annotations
 
+import logging
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +43,8 @@ from src.services.query import QueryService
 from src.services.recorder import RunRecorder, RunRef, error_json
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -107,7 +111,12 @@ class Runner:
         to: Sequence[str] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> RunOutcome:
-        """Run ``task`` once; always returns an outcome (never raises a RunError).
+        """Run ``task`` once; always returns an outcome and leaves a final record.
+
+        Any Exception -- a named error, or a bug -- ends as a ``failed`` record
+        (see :func:`_unexpected` for what a bug's record says). BaseExceptions that are
+        not Exceptions (KeyboardInterrupt, SystemExit, the worker's ``Terminated``)
+        unwind after the partial files are removed; whoever stopped the run records it.
 
         ``dry_run`` builds everything (query, files, message) but sends nothing and
         records nothing. ``to`` sends to these addresses instead of the task's
@@ -127,6 +136,7 @@ class Runner:
         recorder = None if dry_run else self.recorder
         if recorder is not None:
             recorder.started(ref, started)
+        step = "query and export"
         try:
             self._query_and_export(task, run_id, run_at, outcome)
             if not outcome.columns and outcome.rowcount is None and task.enabled_exports:
@@ -136,6 +146,7 @@ class Runner:
             if recorder is not None:
                 files = [_file_json(f) for f in outcome.files]
                 recorder.step(ref, "exported", rows=outcome.rows, files=files)
+            step = "email"
             self._email(task, ref, outcome)
             outcome.status = RunStatus.SUCCESS
         except (RunError, ConfigError, ValidationError) as exc:
@@ -143,6 +154,9 @@ class Runner:
             outcome.error = error
             timed_out = isinstance(exc, QueryTimeout)
             outcome.status = RunStatus.TIMEOUT if timed_out else RunStatus.FAILED
+        except Exception as exc:
+            outcome.error = _unexpected(exc, step, run_id)
+            outcome.status = RunStatus.FAILED
         outcome.finished_at = self.clock()
         if recorder is not None:
             self._finish(recorder, ref, outcome)
@@ -355,6 +369,28 @@ class Runner:
         prune_exports(self.settings.exports_dir, self.settings.exports_keep_days, self.clock())
 
 
+def _unexpected(exc: Exception, step: str, run_id: str) -> RunError:
+    """A bug's error, for the record: its type and where it was raised, never its text,
+    which may quote a secret (a UnicodeEncodeError shows the character of a password it
+    could not encode, and its position). Permanent: the same run would fail the same way.
+    The log gets the frames (file, line, code), again without the text."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    kind = type(exc).__name__
+    log.error(
+        "run %s: unexpected %s during the %s step:\n%s",
+        run_id,
+        kind,
+        step,
+        "".join(traceback.format_list(frames)).rstrip(),
+    )
+    return RunError(
+        f"unexpected error {kind}{where} during the {step} step (a bug: please report it "
+        "with the log lines of this run; its text is left out as it may quote a secret)",
+        permanent=True,
+    )
+
+
 def _file_json(exported: ExportFile) -> dict[str, Any]:
     return {
         "format": exported.format,
@@ -374,4 +410,7 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         "server": delivery.server,
         "attempts": delivery.attempts,
         "refused": {k: f"{c} {t}" for k, (c, t) in delivery.refused.items()} or None,
+        "attached": [p.name for p in delivery.attached] or None,
+        "left_off": [str(p) for p in delivery.left_off] or None,
+        "attachments_reason": delivery.size_reason or None,
     }

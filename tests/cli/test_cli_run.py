@@ -177,3 +177,22 @@ def test_webhook_url_masks_the_token_unless_asked(folder):
     missing = invoke(folder, "webhook-url", "Revenue")
     assert missing.exit_code == 1
     assert missing.output.startswith("Error: the HTTP API needs WEBHOOK_TOKEN, and it is not set")
+
+
+def test_run_says_when_the_server_limit_zipped_or_left_off_the_files(folder, smtp_server_factory):
+    server = smtp_server_factory(size_limit=4096)  # below the message with its xlsx attached
+    add_demo(folder)
+    result = invoke(folder, "run", "Revenue", env=server.env())
+    assert result.exit_code == 0, result.output
+    (received,) = server.messages
+    assert list(received.message.iter_attachments()) == []
+    (record,) = json.loads(invoke(folder, "history", "--json", env=server.env()).stdout)
+    email = record["email"]
+    assert email["attachments"] == "left_off"
+    reason = email["attachments_reason"]
+    assert reason.startswith("even zipped the files make the message ")
+    assert reason.endswith(", over the mail server's size limit (4.0 KB)")
+    assert (
+        f"Email: sent to team@example.com via 127.0.0.1:{server.port}; attachments left off, "
+        f"the message says where they are kept ({reason})"
+    ) in result.stdout.splitlines()

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from src.cli import render
 from src.core.task import Task
 from src.services.query import QueryService
 from src.services.runner import Runner, RunOutcome
@@ -395,3 +396,115 @@ def test_decimal_exactness_in_csv(harness, pg_fresh_url):
     (exported,) = outcome.files
     assert exported.path.read_text().splitlines()[1] == "1,12345678901234567890.0123456789"
     assert Decimal("12345678901234567890.0123456789")  # the value is exact, not a float
+
+
+# -- email through a real server: UTF-8 login, size limits, unexpected errors -------------
+
+UTF8_PASSWORD = "pässwörd"
+
+
+def sqlite_env(tmp_path: Path, server: Any, **overrides: str) -> dict[str, str]:
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    load_table(url, SQLITE_TABLE)
+    return {"DATABASE_URL": url, **server.env(**overrides)}
+
+
+def test_non_ascii_smtp_password_run_is_delivered(
+    harness, smtp_server_factory, tls_files, tmp_path
+):
+    server = smtp_server_factory(tls=tls_files, users={"reporter": UTF8_PASSWORD})
+    h = harness(sqlite_env(tmp_path, server))
+    outcome = h.run()
+    assert outcome.status == "success", outcome.error
+    (received,) = server.messages
+    assert received.login == "reporter"
+    (record,) = h.history()
+    assert (record["status"], record["steps"][-2:]) == ("success", ["emailed", "finished"])
+
+
+def test_wrong_non_ascii_smtp_password_fails_once_permanently_and_secret_free(
+    harness, smtp_server_factory, tls_files, tmp_path
+):
+    server = smtp_server_factory(tls=tls_files, users={"reporter": "s3cret"})
+    h = harness(sqlite_env(tmp_path, server, SMTP_PASSWORD=UTF8_PASSWORD, SMTP_RETRIES="3"))
+    outcome = h.run()
+    record = assert_failed_cleanly(
+        h,
+        outcome,
+        "failed",
+        f"SMTP server 127.0.0.1:{server.port} refused the login (authentication failed) for "
+        "user 'reporter': 535 5.7.8 Authentication credentials invalid; check SMTP_USER and "
+        "SMTP_PASSWORD",
+    )
+    assert record["error"]["permanent"] is True
+    assert server.handler.logins == [("reporter", False)]  # one login, no retry
+    assert h.sleeps == []
+    text = h.settings.history_path.read_text() + h.store.path.read_text() + str(outcome.error)
+    for leak in (UTF8_PASSWORD, "ä", "ö", "\\xe4", "\\u00e4", "position"):
+        assert leak not in text
+
+
+def test_server_size_limit_is_met_in_the_same_run_and_recorded(
+    harness, smtp_server_factory, tmp_path
+):
+    server = smtp_server_factory(size_limit=20_000)  # below the attached exports
+    h = harness(sqlite_env(tmp_path, server))
+    outcome = h.run()
+    assert outcome.status == "success", outcome.error
+    assert len(server.messages) == 1
+    delivery = outcome.delivery
+    assert delivery is not None and delivery.attachments_mode in ("zipped", "left_off")
+    assert delivery.size_reason.endswith("over the mail server's size limit (19.5 KB)")
+    (record,) = h.history()
+    email = record["email"]
+    assert (email["attachments"], email["attachments_reason"]) == (
+        delivery.attachments_mode,
+        delivery.size_reason,
+    )
+    if delivery.attachments_mode == "zipped":
+        assert email["attached"] == [p.name for p in delivery.attached]
+    else:
+        assert email["left_off"] == [str(f.path) for f in outcome.files]
+    assert render.outcome_text(outcome).splitlines()[-1] == (f"Email: {delivery.describe()}")
+
+
+def test_unexpected_error_ends_in_a_failed_record_without_its_text(harness, tmp_path, monkeypatch):
+    # A bug cannot be had for real: the message builder is replaced by one that fails the
+    # way smtplib did with a non-ASCII password (its text quoted the character).
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        "pässwörd".encode("ascii")
+
+    monkeypatch.setattr("src.services.runner.build_report_message", broken)
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    load_table(url, SQLITE_TABLE)
+    h = harness({"DATABASE_URL": url})
+    outcome = h.run()
+    assert outcome.status == "failed"
+    assert outcome.error is not None and outcome.error.permanent
+    message = str(outcome.error)
+    assert message.startswith("unexpected error UnicodeEncodeError at test_runner.py:")
+    assert message.endswith(
+        " during the email step (a bug: please report it with the log lines of this run; "
+        "its text is left out as it may quote a secret)"
+    )
+    (record,) = h.history()
+    assert record["status"] == "failed" and record["error"]["message"] == message
+    assert "ä" not in h.settings.history_path.read_text()
+    assert json.loads(h.store.path.read_text())["tasks"][0]["last_status"] == "failed"
+
+
+def test_interrupt_unwinds_and_removes_partial_files(harness, tmp_path, monkeypatch):
+    from src.services.export import csv_export
+
+    def interrupted(self: Any, batch: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(csv_export.CsvWriter, "write_batch", interrupted)  # Ctrl-C mid-export
+    url = f"sqlite:///{tmp_path / 'typed.db'}"
+    load_table(url, SQLITE_TABLE)
+    h = harness({"DATABASE_URL": url}, exports={"csv": True, "xlsx": True})
+    with pytest.raises(KeyboardInterrupt):
+        h.run()
+    assert h.export_files() == []
+    (record,) = h.history()
+    assert record["steps"] == ["started"]  # whoever stopped the run records its end

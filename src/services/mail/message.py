@@ -9,7 +9,16 @@ Size policy, decided on the encoded size (base64 grows files by 4/3 plus line br
 the files are attached as they are if the message fits ``EMAIL_MAX_BYTES``; otherwise
 they are zipped into one ``.zip`` next to them; if that is still too big they are left
 off and both bodies say which files were left off and where they are kept. The
-decision is returned so the run history can record it.
+decision, and why it was taken, is returned so the run history can record it.
+
+The limit is ``EMAIL_MAX_BYTES`` when the message is built; the transport may build it
+again (``BuiltMessage.refit``) under a lower limit it learns from the server: the
+``SIZE`` it announces, or a 552 "too large" answer. The same report then goes out
+zipped or with a note, with the same Message-ID and date.
+
+Longer than ~400 lines on purpose: the size policy decides what the message holds, so it
+stays with the code that assembles it; a rebuild under the server's limit must make
+exactly what the first build would have made under that limit.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import mimetypes
 import re
 import socket
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -54,6 +63,9 @@ DEFAULT_SUBJECT = defaults.EMAIL_SUBJECT
 DEFAULT_BODY = defaults.EMAIL_BODY
 
 # mimetypes' table depends on the machine (/etc/mime.types); these are the ones we produce.
+# A text/* part without a charset means US-ASCII (RFC 2046 4.1.2), so a text attachment
+# gets charset=utf-8 when its bytes are UTF-8 (our CSV always is): see _attach_file.
+# application/json has no charset parameter: JSON is UTF-8 by definition (RFC 8259 8.1).
 _KNOWN_TYPES = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ".pdf": ("application", "pdf"),
@@ -62,6 +74,12 @@ _KNOWN_TYPES = {
     ".json": ("application", "json"),
     ".txt": ("text", "plain"),
 }
+
+#: What the default limit is called in the notes and the history.
+MAX_BYTES_LIMIT = "the mail size limit"
+
+#: Rebuild a report under a lower limit: ``refit(max_bytes, what the limit is)``.
+Refit = Callable[[int, str], "BuiltMessage"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,15 @@ class BuiltMessage:
     attached: list[Path] = field(default_factory=list)
     left_off: list[Path] = field(default_factory=list)
     task_name: str = ""
+    #: Why the attachments were zipped or left off (empty when attached as they are).
+    size_reason: str = ""
+    #: Builds the same report again under a lower limit (None: not a report, cannot).
+    refit: Refit | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def can_shrink(self) -> bool:
+        """True while a smaller form exists: attached can be zipped, zipped left off."""
+        return self.refit is not None and self.attachments_mode in (ATTACHED, ZIPPED)
 
     @property
     def message_id(self) -> str:
@@ -145,11 +172,16 @@ def build_report_message(
     *,
     now: datetime | None = None,
     server_name: str | None = None,
+    max_bytes: int | None = None,
+    limit_name: str = MAX_BYTES_LIMIT,
+    message_id: str | None = None,
 ) -> BuiltMessage:
     """Render, check and assemble the message for one run, applying the size policy.
 
     ``server_name`` names this machine in the note about files left off (default:
-    its host name). Raises ValidationError for a bad address or subject, EmailError
+    its host name). ``max_bytes`` (default ``settings.max_bytes``) is the limit and
+    ``limit_name`` what it is called in the notes and the reason ("the mail server's
+    size limit"). Raises ValidationError for a bad address or subject, EmailError
     (permanent) when an attachment is missing or the message cannot fit at all.
     """
     if not report.to and not report.cc and not report.bcc:
@@ -182,10 +214,26 @@ def build_report_message(
     )
     envelope = _envelope(to + cc + bcc)
     when = now or clock.now()
-    limit = settings.max_bytes
+    limit = settings.max_bytes if max_bytes is None else max_bytes
+    msgid = message_id or make_msgid(domain=_msgid_domain(settings.from_addr))
+    # The configured limit is named with its size; a limit learnt from the server comes
+    # named with what the server said (its SIZE, or the size it refused).
+    configured = limit_name == MAX_BYTES_LIMIT
+    limit_text = f"{limit_name} ({_human(limit)})" if configured else limit_name
+
+    def refit(smaller: int, name: str) -> BuiltMessage:
+        return build_report_message(
+            report,
+            settings,
+            now=when,
+            server_name=server_name,
+            max_bytes=min(smaller, limit),
+            limit_name=name,
+            message_id=msgid,
+        )
 
     def compose(attach: Sequence[Path], notes: Sequence[str]) -> EmailMessage:
-        msg = _skeleton(settings, to, cc, subject, when)
+        msg = _skeleton(settings, to, cc, subject, when, msgid)
         footer = f'Sent by db-scheduler for the task "{report.task_name}".'
         # quoted-printable keeps the message 7-bit, so it passes servers without 8BITMIME.
         msg.set_content(plain_body(body, preview, notes, footer), cte="quoted-printable")
@@ -199,7 +247,12 @@ def build_report_message(
     utf8 = needs_smtputf8([settings.from_addr, *envelope])
 
     def built(
-        msg: EmailMessage, mode: str, data: bytes, attached: list[Path], off: list[Path]
+        msg: EmailMessage,
+        mode: str,
+        data: bytes,
+        attached: list[Path],
+        off: list[Path],
+        reason: str = "",
     ) -> BuiltMessage:
         return BuiltMessage(
             message=msg,
@@ -210,13 +263,15 @@ def build_report_message(
             attached=attached,
             left_off=off,
             task_name=report.task_name,
+            size_reason=reason,
+            refit=refit,
         )
 
     bare = compose([], [])
     bare_data = wire_bytes(bare, utf8)
     bare_size = len(bare_data)
     if not files:
-        _check_fits(bare_size, limit, report.task_name)
+        _check_fits(bare_size, limit, limit_text, report.task_name, configured)
         return built(bare, NO_ATTACHMENTS, bare_data, [], [])
 
     # 1. As they are. The lower bound skips reading files that cannot fit anyway.
@@ -230,29 +285,30 @@ def build_report_message(
 
     # 2. Zipped into one file next to the first one (kept with the run's exports).
     zip_path = _zip_files(files, _zip_name(report.task_name, files))
-    note = (
-        f"The attachments were compressed into {zip_path.name} to stay under the mail size "
-        f"limit ({_human(limit)})."
-    )
-    if bare_size + encoded_size(zip_path.stat().st_size) <= limit:
+    note = f"The attachments were compressed into {zip_path.name} to stay under {limit_text}."
+    zipped_total = bare_size + encoded_size(zip_path.stat().st_size)
+    if zipped_total <= limit:
         msg = compose([zip_path], [note])
         data = wire_bytes(msg, utf8)
         if len(data) <= limit:
-            return built(msg, ZIPPED, data, [zip_path], [])
+            reason = f"with the files attached the message is {_human(total)}, over {limit_text}"
+            return built(msg, ZIPPED, data, [zip_path], [], reason)
+        zipped_total = len(data)
     zip_path.unlink()
 
     # 3. Left off: say which files and where they are, in both bodies.
     where = server_name or socket.gethostname()
     notes = [
         f"The attachments are too large to send by email, even zipped: with them this "
-        f"message would be about {_human(total)}, over the limit of {_human(limit)}. They "
+        f"message would be about {_human(total)}, over {limit_text}. They "
         f"were left off this message and are kept on the server {where}:",
         *(f"{p.resolve()} ({_human(p.stat().st_size)})" for p in files),
     ]
     msg = compose([], notes)
     data = wire_bytes(msg, utf8)
-    _check_fits(len(data), limit, report.task_name)
-    return built(msg, LEFT_OFF, data, [], files)
+    _check_fits(len(data), limit, limit_text, report.task_name, configured)
+    reason = f"even zipped the files make the message {_human(zipped_total)}, over {limit_text}"
+    return built(msg, LEFT_OFF, data, [], files, reason)
 
 
 def build_simple_message(
@@ -267,7 +323,8 @@ def build_simple_message(
     """A plain-text message (the ``test-email`` command, notices)."""
     recipients = validate_addresses(to, "to")
     subject = validate_header_text(subject, "subject")
-    msg = _skeleton(settings, recipients, [], subject, now or clock.now())
+    msgid = make_msgid(domain=_msgid_domain(settings.from_addr))
+    msg = _skeleton(settings, recipients, [], subject, now or clock.now(), msgid)
     msg.set_content(body)
     envelope = _envelope(recipients)
     return BuiltMessage(
@@ -296,7 +353,12 @@ def _envelope(addrs: Sequence[str]) -> list[str]:
 
 
 def _skeleton(
-    settings: SmtpSettings, to: Sequence[str], cc: Sequence[str], subject: str, when: datetime
+    settings: SmtpSettings,
+    to: Sequence[str],
+    cc: Sequence[str],
+    subject: str,
+    when: datetime,
+    message_id: str,
 ) -> EmailMessage:
     """Headers only. Bcc is never a header: those recipients are in the envelope only."""
     msg = EmailMessage()
@@ -312,7 +374,7 @@ def _skeleton(
         msg["Cc"] = ", ".join(cc)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(when)
-    msg["Message-ID"] = make_msgid(domain=_msgid_domain(settings.from_addr))
+    msg["Message-ID"] = message_id
     # Tells mail servers and clients not to send auto-replies to a report.
     msg["Auto-Submitted"] = "auto-generated"
     return msg
@@ -328,9 +390,21 @@ def _msgid_domain(from_addr: str) -> str:
 
 def _attach_file(msg: EmailMessage, path: Path) -> None:
     maintype, subtype = _mime_type(path)
+    data = path.read_bytes()
+    params = {}
+    if maintype == "text" and _is_utf8(data):
+        params["charset"] = "utf-8"
     # Non-ASCII names go out as RFC 2231 (filename*=utf-8''...): the email package
     # does this itself under the default policy.
-    msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name, params=params)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _mime_type(path: Path) -> tuple[str, str]:
@@ -373,6 +447,9 @@ def _zip_files(files: Sequence[Path], target: Path) -> Path:
         raise EmailError(
             f"cannot write {target} to zip the attachments: {exc}", permanent=True
         ) from None
+    except BaseException:  # interrupted (Ctrl-C, the worker's Terminated): no partial zip
+        tmp.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -382,13 +459,23 @@ def safe_file_part(text: str, limit: int = 50) -> str:
     return cleaned[:limit].rstrip("._")
 
 
-def _check_fits(size: int, limit: int, task_name: str) -> None:
+def _check_fits(size: int, limit: int, limit_text: str, task_name: str, configured: bool) -> None:
     if size > limit:
+        what = (
+            f"EMAIL_MAX_BYTES ({_human(limit)}); shorten the body template or raise the limit"
+            if configured
+            else f"{limit_text}; shorten the body template"
+        )
         raise EmailError(
-            f"the message for task {task_name!r} is {_human(size)} without attachments, over "
-            f"EMAIL_MAX_BYTES ({_human(limit)}); shorten the body template or raise the limit",
+            f"the message for task {task_name!r} is {_human(size)} without attachments, "
+            f"over {what}",
             permanent=True,
         )
+
+
+def human_size(size: int) -> str:
+    """``512 bytes``, ``1.5 KB``, ``20.0 MB``: sizes in notes and errors."""
+    return _human(size)
 
 
 def _human(size: int) -> str:

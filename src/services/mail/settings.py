@@ -20,6 +20,13 @@ SECURITY_CHOICES = ("starttls", "ssl", "none")
 #: Port used when SMTP_PORT is not set: the standard submission port of each mode.
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
+#: Ports whose mode is fixed by their standard (RFC 8314 section 7.3: 465 is implicit
+#: TLS; RFC 6409 / RFC 5321: 587 and 25 start in plain text, TLS only after STARTTLS).
+#: The wrong mode there is never a working set-up: starttls on 465 waits for a greeting
+#: the TLS server never sends (a timeout that looked transient), ssl on 587 or 25 sends
+#: a TLS hello to a server that answers in plain text.
+_PORT_MODES = {465: ("ssl",), 587: ("starttls", "none"), 25: ("starttls", "none")}
+
 #: Seconds one SMTP operation (connect, a command, a reply) may take before giving up.
 DEFAULT_TIMEOUT = 30.0
 
@@ -103,6 +110,7 @@ class SmtpSettings:
                 )
         if port is None:
             port = DEFAULT_PORTS[security]
+        _check_port_mode(port, security)
 
         user = get("SMTP_USER")
         password = env.get("SMTP_PASSWORD") or None  # a password may legitimately have spaces
@@ -153,7 +161,8 @@ class SmtpSettings:
                     "PEM file holding your private CA certificate"
                 )
 
-        helo_name = get("SMTP_HELO_NAME")
+        helo_text = get("SMTP_HELO_NAME")
+        helo_name = None if helo_text is None else _helo_name(helo_text)
         return cls(
             host=host,
             port=port,
@@ -196,6 +205,44 @@ def _parse_port(text: str) -> int:
             "(587 for starttls, 465 for ssl, 25 for none)"
         )
     return port
+
+
+def _check_port_mode(port: int, security: str) -> None:
+    modes = _PORT_MODES.get(port)
+    if modes is None or security in modes:
+        return
+    if port == 465:
+        raise ConfigError(
+            f"SMTP_PORT=465 with SMTP_SECURITY={security}: port 465 speaks TLS from the first "
+            "byte (implicit TLS, RFC 8314); set SMTP_SECURITY=ssl, or SMTP_PORT=587 for starttls"
+        )
+    raise ConfigError(
+        f"SMTP_PORT={port} with SMTP_SECURITY=ssl: port {port} starts in plain text and "
+        "switches to TLS with STARTTLS; set SMTP_SECURITY=starttls, or SMTP_PORT=465 for ssl"
+    )
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _helo_name(text: str) -> str:
+    """The EHLO argument: a domain in ASCII (RFC 5321 4.1.2), so an internationalized name
+    is sent as its A-labels (``bücher.example`` -> ``xn--bcher-kva.example``), or an
+    address literal (``[192.0.2.1]``)."""
+    if text.startswith("[") and text.endswith("]") and text.isascii() and " " not in text:
+        return text
+    try:
+        ascii_name = text.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_name = ""
+    labels = ascii_name.rstrip(".").split(".")
+    if not ascii_name or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ConfigError(
+            f"SMTP_HELO_NAME={text!r} is not a host name; use this machine's name, e.g. "
+            "reports.example.com (letters, digits, hyphens and dots; international names are "
+            "sent in their xn-- form), or leave it empty for the host name"
+        )
+    return ascii_name
 
 
 def _parse_timeout(text: str) -> float:

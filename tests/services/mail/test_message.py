@@ -307,3 +307,35 @@ def test_unwritable_outbox_is_a_permanent_error(tmp_path: Path, report: Factory)
         send(settings, built)
     assert info.value.permanent
     assert "OUTBOX_DIR" in str(info.value)
+
+
+def test_text_attachments_say_utf_8_and_binary_ones_no_charset(
+    tmp_path: Path, report: Factory
+) -> None:
+    """A text part without a charset means US-ASCII (RFC 2046 4.1.2): a reader would turn
+    "Müller" into mojibake. UTF-8 text files say so; files we cannot read as UTF-8 and
+    binary types get no charset."""
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    files = {
+        "a.csv": "id;name\r\n1;Müller\r\n".encode(),
+        "b.txt": "Grüße\n".encode(),
+        "c.csv": "1;M\xfcller\r\n".encode("latin-1"),  # not UTF-8: no claim made
+        "d.json": '{"name": "Müller"}'.encode(),  # JSON is UTF-8 by definition: no parameter
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    built = build_report_message(
+        report(attachments=[folder / n for n in files]), SmtpSettings(), now=NOW
+    )
+    types = {
+        str(part.get_filename()): (part.get_content_type(), part.get_param("charset"))
+        for part in parse(built.data).iter_attachments()
+    }
+    assert types == {
+        "a.csv": ("text/csv", "utf-8"),
+        "b.txt": ("text/plain", "utf-8"),
+        "c.csv": ("text/csv", None),
+        "d.json": ("application/json", None),
+    }
+    assert attachments(parse(built.data))["a.csv"][1] == files["a.csv"]

@@ -111,3 +111,41 @@ def test_host_without_sender_is_refused() -> None:
 )
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+@pytest.mark.parametrize(
+    ("port", "security", "message"),
+    [
+        ("465", "starttls", "SMTP_PORT=465 with SMTP_SECURITY=starttls: port 465 speaks TLS from "
+         "the first byte (implicit TLS, RFC 8314); set SMTP_SECURITY=ssl, or SMTP_PORT=587 for "
+         "starttls"),
+        ("465", "none", "SMTP_PORT=465 with SMTP_SECURITY=none: port 465 speaks TLS from "
+         "the first byte (implicit TLS, RFC 8314); set SMTP_SECURITY=ssl, or SMTP_PORT=587 for "
+         "starttls"),
+        ("587", "ssl", "SMTP_PORT=587 with SMTP_SECURITY=ssl: port 587 starts in plain text and "
+         "switches to TLS with STARTTLS; set SMTP_SECURITY=starttls, or SMTP_PORT=465 for ssl"),
+        ("25", "ssl", "SMTP_PORT=25 with SMTP_SECURITY=ssl: port 25 starts in plain text and "
+         "switches to TLS with STARTTLS; set SMTP_SECURITY=starttls, or SMTP_PORT=465 for ssl"),
+    ],
+)  # fmt: skip
+def test_a_mode_the_standard_port_never_speaks_is_refused(
+    port: str, security: str, message: str
+) -> None:
+    env = {"SMTP_HOST": "mail.example.com", "SMTP_FROM": "r@example.com"}
+    with pytest.raises(ConfigError) as info:
+        SmtpSettings.from_env({**env, "SMTP_PORT": port, "SMTP_SECURITY": security})
+    assert str(info.value) == message
+
+
+def test_helo_name_is_sent_in_ascii_or_refused() -> None:
+    env = {"SMTP_HOST": "mail.example.com", "SMTP_FROM": "r@example.com"}
+    assert SmtpSettings.from_env({**env, "SMTP_HELO_NAME": "bücher.example"}).helo_name == (
+        "xn--bcher-kva.example"
+    )
+    with pytest.raises(ConfigError) as info:
+        SmtpSettings.from_env({**env, "SMTP_HELO_NAME": "my host"})
+    assert str(info.value) == (
+        "SMTP_HELO_NAME='my host' is not a host name; use this machine's name, e.g. "
+        "reports.example.com (letters, digits, hyphens and dots; international names are sent "
+        "in their xn-- form), or leave it empty for the host name"
+    )
