@@ -67,8 +67,15 @@ def test_quick_tour_runs_as_written_after_the_set_up(tmp_path):
     Quick tour line through a shell, exactly as printed, in a shell that activated nothing."""
     folder = _project_copy(tmp_path)
     env = _fresh_shell_env()
+    # `-o venv`: the copy's .venv is the suite's own, shared; building it again could
+    # reinstall into it for another branch's requirements (scripts/ensure-venv.sh's stamp).
     setup = subprocess.run(
-        ["make", "once"], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+        ["make", "-o", "venv", "once"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert "Created tasks.json from examples/demo-tasks.json" in setup.stdout
