@@ -1,22 +1,30 @@
 # Everything a fresh Debian machine needs, run as root: `make test` (or `.ci/run`).
 .DEFAULT_GOAL := test
-.PHONY: venv services test unit lint format bench
+.PHONY: run once tasks private demo venv services test unit lint format bench
 
 VENV := .venv
 BIN := $(VENV)/bin
 
 # The main job on the embedded default: the daemon on the bundled SQLite demo database
 # (one report a minute), email written to data/outbox/ unless SMTP_HOST is set in .env.
-run: venv demo private
+run: venv demo tasks private
 	@echo "Reports land in data/exports/ and data/outbox/ every minute; Ctrl-C stops."
-	@echo "Meanwhile, in another terminal: $(BIN)/python manage_tasks.py history"
+	@echo "Meanwhile, in another terminal: ./manage_tasks.py history"
 	$(BIN)/python scheduler_daemon.py
 
 # One pass of everything due, then exit (what a crontab line or a CI schedule runs).
-once: venv demo private
+once: venv demo tasks private
 	$(BIN)/python scheduler_daemon.py --once
 
-# A fresh clone leaves tasks.json readable by everyone; the daemon would warn about it.
+# tasks.json is yours: manage_tasks.py and every run write it, so git does not track it
+# (a tracked one conflicted with `git pull`). The first run starts it from the demo.
+tasks:
+	@if [ ! -e tasks.json ]; then \
+		install -m 640 examples/demo-tasks.json tasks.json && \
+		echo "Created tasks.json from examples/demo-tasks.json (yours to change; git ignores it)"; \
+	fi
+
+# A tasks.json readable by everyone makes the daemon warn (one from before it was untracked).
 private:
 	@chmod o-rwx tasks.json
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
+from src.cli.bootstrap import ensure_project_python
 
-from src.cli.common import env_file_option, tasks_file_option
-from src.core.errors import SchedulerError
-from src.services.envparse import load_env
-from src.services.scheduler.daemon import Daemon, DaemonOptions
-from src.services.scheduler.eventlog import LOG_FORMATS, setup_logging
+ensure_project_python()  # before click is imported: re-exec with .venv/bin/python, or a hint
+
+import click  # noqa: E402
+
+from src.cli.common import env_file_option, tasks_file_option  # noqa: E402
+from src.core.errors import SchedulerError  # noqa: E402
+from src.services.envparse import load_env  # noqa: E402
+from src.services.scheduler.daemon import Daemon, DaemonOptions  # noqa: E402
+from src.services.scheduler.eventlog import LOG_FORMATS, setup_logging  # noqa: E402
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

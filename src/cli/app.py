@@ -31,7 +31,7 @@ from src.core.vocabulary import Trigger
 from src.services.connections import resolve_connection
 from src.services.envparse import load_env
 from src.services.history import RunHistory
-from src.services.task_store import TaskStore
+from src.services.task_store import TaskFile, TaskStore
 
 if TYPE_CHECKING:
     from src.services.settings import Settings
@@ -49,6 +49,28 @@ class Context:
     @property
     def default_timezone(self) -> str:
         return self.env.get("DEFAULT_TIMEZONE") or "UTC"
+
+    @property
+    def shown_path(self) -> str:
+        """The tasks file as an absolute path: from the wrong folder, it shows which folder."""
+        return os.path.abspath(self.store.path)
+
+    def missing_file(self) -> str | None:
+        """Why there is nothing to read, if the tasks file is not there (read as "no tasks",
+        it would make every command look fine in the wrong folder)."""
+        if self.store.path.exists():
+            return None
+        return (
+            f"tasks file {self.shown_path} does not exist; "
+            "run from the project folder or give --tasks-file / TASKS_FILE"
+        )
+
+    def load(self) -> TaskFile:
+        """The tasks file; one that is not there is an error that names it."""
+        missing = self.missing_file()
+        if missing:
+            raise click.ClickException(missing)
+        return self.store.load()
 
 
 class Group(click.Group):
@@ -154,7 +176,10 @@ def add(disabled: bool, interactive: bool, **opts: Any) -> None:
     now = clock_now()
     task = changes.create(now, default_timezone=ctx.default_timezone)
     _check_runnable(task, ctx.env)
+    created = ctx.missing_file() is not None
     task = ctx.store.add(task, now)
+    if created:
+        click.echo(f"Created tasks file {ctx.shown_path}")
     click.echo(f"Added task {task.name!r} with id {task.id}")
     click.echo(_next_line(task, now))
 
@@ -185,6 +210,7 @@ def edit(ref: str, enabled: bool | None, **opts: Any) -> None:
         return changed
 
     now = clock_now()
+    ctx.load()
     task = ctx.store.update(ref, change, now)
     click.echo(f"Updated task {task.name!r} ({task.id})")
     click.echo(_next_line(task, now))
@@ -201,7 +227,7 @@ def delete(ref: str, yes: bool) -> None:
       manage_tasks.py delete "Daily sales" --yes
     """
     ctx = _context()
-    task = ctx.store.load().find(ref)
+    task = ctx.load().find(ref)
     if not yes:
         click.confirm(f"Delete task {task.name!r} ({task.id})?", abort=True)
     ctx.store.delete(task.id)
@@ -211,6 +237,7 @@ def delete(ref: str, yes: bool) -> None:
 def _set_enabled(ref: str, enabled: bool) -> None:
     ctx = _context()
     now = clock_now()
+    ctx.load()
     task = ctx.store.update(ref, lambda t: t.with_changes(enabled=enabled), now)
     click.echo(f"{'Enabled' if enabled else 'Disabled'} task {task.name!r} ({task.id})")
     click.echo(_next_line(task, now))
@@ -251,7 +278,13 @@ def list_tasks(as_json: bool) -> None:
       manage_tasks.py list --json
     """
     ctx = _context()
-    tasks = ctx.store.load().tasks
+    missing = ctx.missing_file()
+    if missing:
+        if as_json:
+            click.echo("[]")
+        click.echo(f"No tasks: {missing}.", err=as_json)
+        return
+    tasks = ctx.load().tasks
     now = clock_now()
     if as_json:
         click.echo(render.dumps([render.task_json(task, now) for task in tasks]))
@@ -273,7 +306,7 @@ def show(ref: str, as_json: bool) -> None:
       manage_tasks.py show 3f2a --json
     """
     ctx = _context()
-    task = ctx.store.load().find(ref)
+    task = ctx.load().find(ref)
     now = clock_now()
     runs = RunHistory(_settings(ctx).history_path).runs(task.id)[-defaults.SHOW_RECENT_RUNS :]
     if as_json:
@@ -305,7 +338,7 @@ def next_runs(count: int, start: datetime | None, ref: str | None) -> None:
       manage_tasks.py next -n 3 --task "Daily sales" --from 2026-03-07T00:00
     """
     ctx = _context()
-    task_file = ctx.store.load()
+    task_file = ctx.load()
     tasks = [task_file.find(ref)] if ref else task_file.tasks
     now = start.replace(tzinfo=clock_now().tzinfo) if start else clock_now()
     runs = sorted(
@@ -336,7 +369,7 @@ def validate() -> None:
     from src.services.task_checks import task_warnings
 
     ctx = _context()
-    task_file = ctx.store.load()
+    task_file = ctx.load()
     base = ctx.store.path.resolve().parent
     warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base)]
     for warning in warnings:
@@ -378,7 +411,7 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
     from src.services.runner import Runner
 
     ctx = _context()
-    task = ctx.store.load().find(ref)
+    task = ctx.load().find(ref)
     addresses = [validate_address(a, f"--to {a!r}") for a in to] if to else None
     query = QueryService(ctx.env)
     try:
@@ -426,7 +459,8 @@ def history(ref: str | None, limit: int, as_json: bool) -> None:
       manage_tasks.py history "Daily sales" -n 5 --json
     """
     ctx = _context()
-    task = ctx.store.load().find(ref) if ref else None
+    tasks = ctx.load()
+    task = tasks.find(ref) if ref else None
     records = RunHistory(_settings(ctx).history_path).runs(task.id if task else None)
     newest = list(reversed(records))[:limit]
     if as_json:
@@ -488,6 +522,6 @@ def webhook_url(ref: str, show_token: bool) -> None:
     from src.services.webhook.urls import webhook_instructions
 
     ctx = _context()
-    task = ctx.store.load().find(ref)
+    task = ctx.load().find(ref)
     for line in webhook_instructions(task, ctx.env, show_token=show_token).lines():
         click.echo(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -152,13 +153,26 @@ def outcome_text(outcome: RunOutcome) -> str:
     return "\n".join(lines)
 
 
+# Query errors recorded before they led with the cause began with where they happened:
+# "connection 'sqlite:///x.db' (sqlite:///x.db): SQL syntax error (near ...)".
+_LEADING_WHERE = re.compile(r"^connection '[^']*' \([^()]*\): ")
+
+
+def short_error(message: str) -> str:
+    """An error as a table cell: its first line, without a leading "connection ... :" part,
+    so a cut cell still shows the cause (`show` and `history --json` give it whole)."""
+    lines = message.strip().splitlines()
+    first = lines[0] if lines else ""
+    return _LEADING_WHERE.sub("", first)
+
+
 def history_table(records: Sequence[RunRecord]) -> str:
     rows = []
     for record in records:
         data = record.data
         started = str(data.get("started_at") or data.get("at") or "-").replace("T", " ")
         error = data.get("error") or {}
-        detail = error.get("message", "") if isinstance(error, dict) else str(error)
+        detail = short_error(error.get("message", "") if isinstance(error, dict) else str(error))
         # skipped / interrupted runs carry a reason instead of an error
         detail = detail or str(data.get("reason") or "")
         rows.append(

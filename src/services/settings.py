@@ -11,6 +11,7 @@ and a systemd unit agree whatever their working directory.
 | ``HISTORY_FILE`` | ``$DATA_DIR/runs.jsonl`` | The run history. |
 | ``HISTORY_KEEP_DAYS`` | ``90`` | Runs older than this are dropped from the history. |
 | ``OUTBOX_DIR`` | ``$DATA_DIR/outbox`` | Messages land here when no ``SMTP_HOST`` is set. |
+| ``OUTBOX_KEEP_DAYS`` | ``7`` | Outbox messages older than this go when a run writes one. |
 | ``EMAIL_PREVIEW_ROWS`` | ``20`` | Rows shown in the message body. |
 | ``EXPORT_FILENAME`` | ``{task_name}_{run_date:%Y-%m-%d}`` | File name template. |
 | ``SMTP_RETRIES`` | ``3`` | Tries of a transient SMTP failure within a run. |

@@ -94,6 +94,7 @@ def test_add_prints_id_and_next_run(run):
     task = TaskStore(run.tasks_file).load().tasks[0]
     assert result.exit_code == 0
     assert result.output == (
+        f"Created tasks file {run.tasks_file}\n"
         f"Added task 'Daily sales' with id {task.id}\n"
         "Next run: 2026-11-24 09:00 CET (Europe/Berlin)\n"
     )
@@ -259,8 +260,52 @@ def test_list_table_and_json(run):
 
 
 def test_list_empty(run):
+    run.tasks_file.write_text('{"version": 1, "tasks": []}')
     result = run("list")
     assert result.output == f"No tasks in {run.tasks_file}. Add one with `manage_tasks.py add`.\n"
+
+
+MISSING = "run from the project folder or give --tasks-file / TASKS_FILE"
+
+
+def test_from_the_wrong_folder_every_reader_names_the_missing_tasks_file(tmp_path, monkeypatch):
+    """The default ./tasks.json, from a folder without one: said, never read as "no tasks"."""
+    monkeypatch.chdir(tmp_path)
+    env = {"TASKS_FILE": None, "ENV_FILE": None}
+    missing = f"tasks file {tmp_path}/tasks.json does not exist; {MISSING}"
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    listed = invoke("list")
+    assert (listed.exit_code, listed.output) == (0, f"No tasks: {missing}.\n")
+    as_json = invoke("list", "--json")
+    assert (as_json.exit_code, as_json.stdout, as_json.stderr) == (
+        0,
+        "[]\n",
+        f"No tasks: {missing}.\n",
+    )
+    for args in (
+        ["validate"],
+        ["show", "Daily sales"],
+        ["next"],
+        ["history"],
+        ["history", "Daily sales"],
+        ["run", "Daily sales"],
+        ["edit", "Daily sales", "--cron", "0 7 * * *"],
+        ["disable", "Daily sales"],
+        ["delete", "Daily sales", "--yes"],
+    ):
+        result = invoke(*args)
+        assert (result.exit_code, result.output) == (1, f"Error: {missing}\n"), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing created
+
+
+def test_add_into_a_new_file_says_it_creates_it(run):
+    result = run("add", "--name", "T", "--query", "SELECT 1", "--every", "1h")
+    assert result.output.splitlines()[0] == f"Created tasks file {run.tasks_file}"
+    again = run("add", "--name", "U", "--query", "SELECT 1", "--every", "1h")
+    assert "Created" not in again.output
 
 
 def test_show_lists_next_five_fire_times_in_task_zone(run):
@@ -476,7 +521,7 @@ def test_tasks_file_from_environment(tmp_path):
 def test_interval_counts_from_creation_minute_and_add_agrees_with_list(run):
     with time_machine.travel(datetime(2026, 11, 23, 10, 7, 42, tzinfo=UTC), tick=False):
         result = run("add", "--name", "Hourly", "--query", "SELECT 1", "--every", "1h")
-        assert result.output.splitlines()[1] == "Next run: 2026-11-23 11:07 UTC (UTC)"
+        assert result.output.splitlines()[2] == "Next run: 2026-11-23 11:07 UTC (UTC)"
         listed = json.loads(run("list", "--json").output)[0]
     assert listed["next_run"] == "2026-11-23T11:07:00Z"
     assert listed["created_at"] == "2026-11-23T10:07:42Z"

@@ -196,3 +196,38 @@ def test_run_says_when_the_server_limit_zipped_or_left_off_the_files(folder, smt
         f"Email: sent to team@example.com via 127.0.0.1:{server.port}; attachments left off, "
         f"the message says where they are kept ({reason})"
     ) in result.stdout.splitlines()
+
+
+def test_history_shows_why_a_run_failed(folder):
+    """A real failing query on SQLite: the cell, cut to its column, still holds the cause."""
+    url = f"sqlite:///{folder / 'data' / 'demo.db'}"
+    result = invoke(
+        folder,
+        "add",
+        "--name",
+        "Broken",
+        "--query",
+        "SELECT * FROM salez",
+        "--every",
+        "1d",
+        "--connection",
+        url,
+    )
+    assert result.exit_code == 0, result.output
+    failed = invoke(folder, "run", "Broken")
+    assert failed.exit_code == 1
+    assert "Error (query, permanent): no such table: salez — the SQL names" in failed.stdout
+    assert failed.stdout.count(url) == 1  # the URL once, after the cause
+    row = invoke(folder, "history").stdout.splitlines()[1]
+    assert row.endswith("no such table: salez — the SQL names a table, column or fun…")
+
+
+def test_history_table_drops_the_leading_where_of_older_records():
+    from src.cli.render import short_error
+
+    old = (
+        "connection 'sqlite:///data/demo.db' (sqlite:///data/demo.db): SQL syntax error "
+        '(near "SELEC": syntax error). Fix the task\'s SQL'
+    )
+    assert short_error(old) == 'SQL syntax error (near "SELEC": syntax error). Fix the task\'s SQL'
+    assert short_error("first line\nsecond") == "first line"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from src.services.demo import build_demo_database
 from tests.servers import ROOT
@@ -33,31 +37,98 @@ def test_readme_set_up_names_make_run_and_make_test():
     assert "make test" in ci
 
 
-def test_quick_tour_runs(tmp_path):
-    build_demo_database(tmp_path / "data" / "demo.db", date.today())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SMTP_"))}
-    env.pop("DATABASE_URL", None)
-    env.pop("TASKS_FILE", None)
+def _project_copy(target: Path) -> Path:
+    """What a clone holds that `make once` and the README's commands use; .venv shared."""
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("the project's .venv is not built")
+    for name in (
+        "manage_tasks.py",
+        "scheduler_daemon.py",
+        "Makefile",
+        "requirements.txt",
+        "requirements-dev.txt",
+    ):
+        shutil.copy2(ROOT / name, target / name)
+    for folder in ("src", "scripts", "examples"):
+        shutil.copytree(
+            ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    (target / ".venv").symlink_to((ROOT / ".venv").resolve())
+    return target
+
+
+def _fresh_shell_env() -> dict[str, str]:
+    """A new login's environment: no venv activated, none of the project's settings."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+
+
+def test_quick_tour_runs_as_written_after_the_set_up(tmp_path):
+    """The set-up (`make once`: `make run`'s steps without the endless daemon), then each
+    Quick tour line through a shell, exactly as printed, in a shell that activated nothing."""
+    folder = _project_copy(tmp_path)
+    env = _fresh_shell_env()
+    # `-o venv`: the copy's .venv is the suite's own, shared; building it again could
+    # reinstall into it for another branch's requirements (scripts/ensure-venv.sh's stamp).
+    setup = subprocess.run(
+        ["make", "-o", "venv", "once"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert "Created tasks.json from examples/demo-tasks.json" in setup.stdout
     commands = readme_commands()
     assert len(commands) >= 8
     outputs = {}
     for command in commands:
-        argv = shlex.split(command)
-        assert argv[:2] == ["python", "manage_tasks.py"], command
-        argv = [sys.executable, str(ROOT / "manage_tasks.py"), *argv[2:]]
-        result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert command.startswith("./manage_tasks.py "), command
+        result = subprocess.run(
+            ["bash", "-c", command],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
-        outputs[argv[2]] = result.stdout
+        outputs[shlex.split(command)[1]] = result.stdout
     assert "success" in outputs["run"]
     assert "message written to" in outputs["run"]
-    assert list((tmp_path / "data" / "outbox").glob("*.eml"))
+    assert list((folder / "data" / "outbox").glob("*.eml"))
     assert "Deleted task 'Weekly revenue'" in outputs["delete"]
 
 
+def test_make_tasks_starts_an_untracked_tasks_json_once(tmp_path):
+    """The demo's state never lands in a tracked file: tasks.json is git-ignored, made from
+    examples/demo-tasks.json on first use (not other-readable) and never overwritten."""
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "tasks.json"], cwd=ROOT, capture_output=True
+    )
+    assert ignored.returncode == 0, "tasks.json must be git-ignored"
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", "tasks.json"], cwd=ROOT, capture_output=True
+    )
+    assert tracked.returncode != 0, "tasks.json must not be tracked"
+    folder = _project_copy(tmp_path)
+    env = _fresh_shell_env()
+    first = subprocess.run(["make", "tasks"], cwd=folder, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    made = folder / "tasks.json"
+    assert made.read_bytes() == (ROOT / "examples" / "demo-tasks.json").read_bytes()
+    assert made.stat().st_mode & 0o777 == 0o640
+    made.write_text('{"version": 1, "tasks": []}')
+    again = subprocess.run(["make", "tasks"], cwd=folder, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout == ""
+    assert made.read_text() == '{"version": 1, "tasks": []}'
+
+
 def test_the_bundled_demo_task_runs_on_the_demo_database(tmp_path):
-    """What `make run` runs: the repository's tasks.json on data/demo.db, mail to the outbox."""
+    """What `make run` runs: examples/demo-tasks.json (copied to tasks.json) on
+    data/demo.db, mail to the outbox."""
     build_demo_database(tmp_path / "data" / "demo.db", date.today())
-    (tmp_path / "tasks.json").write_bytes((ROOT / "tasks.json").read_bytes())
+    (tmp_path / "tasks.json").write_bytes((ROOT / "examples" / "demo-tasks.json").read_bytes())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SMTP_"))}
     for key in ("DATABASE_URL", "TASKS_FILE", "DATA_DIR", "OUTBOX_DIR"):
         env.pop(key, None)

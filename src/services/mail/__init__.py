@@ -25,6 +25,7 @@ from src.services.mail.message import (
     build_report_message,
     build_simple_message,
 )
+from src.services.mail.outbox import prune_outbox, write_outbox
 from src.services.mail.settings import SmtpSettings
 from src.services.mail.transport import (
     Delivery,
@@ -32,7 +33,6 @@ from src.services.mail.transport import (
     send,
     send_test_message,
     send_with_retry,
-    write_outbox,
 )
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "SmtpSettings",
     "build_report_message",
     "build_simple_message",
+    "prune_outbox",
     "retry_transient",
     "send",
     "send_test_message",

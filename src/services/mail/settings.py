@@ -14,6 +14,7 @@ from pathlib import Path
 
 from src.core.email_rules import parse_address
 from src.core.errors import ConfigError, ValidationError
+from src.services.envparse import env_int
 
 SECURITY_CHOICES = ("starttls", "ssl", "none")
 
@@ -37,6 +38,11 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 #: Where messages go when no SMTP server is configured (relative to the project folder).
 DEFAULT_OUTBOX_DIR = "outbox"
 
+#: Days an outbox message is kept: the outbox stands in for a mail server, so a week is
+#: enough to look at what was sent, and the demo (a message a minute, ~170 MB a day)
+#: stays bounded instead of growing forever.
+DEFAULT_OUTBOX_KEEP_DAYS = 7
+
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
@@ -55,6 +61,7 @@ class SmtpSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_bytes: int = DEFAULT_MAX_BYTES
     outbox_dir: Path = Path(DEFAULT_OUTBOX_DIR)
+    outbox_keep_days: int = DEFAULT_OUTBOX_KEEP_DAYS
     ca_file: Path | None = None
     helo_name: str | None = None
 
@@ -150,6 +157,7 @@ class SmtpSettings:
         max_bytes = DEFAULT_MAX_BYTES if max_text is None else parse_size(max_text)
 
         outbox_dir = path(get("OUTBOX_DIR") or DEFAULT_OUTBOX_DIR)
+        outbox_keep_days = env_int(env, "OUTBOX_KEEP_DAYS", DEFAULT_OUTBOX_KEEP_DAYS, minimum=1)
 
         ca_text = get("SMTP_CA_FILE")
         ca_file = None
@@ -174,6 +182,7 @@ class SmtpSettings:
             timeout=timeout,
             max_bytes=max_bytes,
             outbox_dir=outbox_dir,
+            outbox_keep_days=outbox_keep_days,
             ca_file=ca_file,
             helo_name=helo_name,
         )

@@ -49,28 +49,23 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from src.core import clock
 from src.core.errors import EmailError
-from src.services.atomic import atomic_write_bytes
 from src.services.mail.message import (
     LEFT_OFF,
     ZIPPED,
     BuiltMessage,
     build_simple_message,
     human_size,
-    safe_file_part,
 )
+from src.services.mail.outbox import prune_outbox, write_outbox
 from src.services.mail.settings import SmtpSettings
-from src.services.permissions import make_private_dir
 
 log = logging.getLogger(__name__)
-
-#: File mode of outbox files: they hold report data, so not world-readable.
-OUTBOX_FILE_MODE = 0o640
 
 T = TypeVar("T")
 
@@ -151,9 +146,15 @@ class Delivery:
 
 
 def send(settings: SmtpSettings, built: BuiltMessage, *, now: datetime | None = None) -> Delivery:
-    """Send once over SMTP, or write to the outbox when ``settings.host`` is not set."""
+    """Send once over SMTP, or write to the outbox when ``settings.host`` is not set
+    (and prune it: messages older than ``settings.outbox_keep_days`` go)."""
     if settings.uses_outbox:
-        path = write_outbox(settings.outbox_dir, built, now=now)
+        when = now or clock.now()
+        path = write_outbox(settings.outbox_dir, built, now=when)
+        try:
+            prune_outbox(settings.outbox_dir, settings.outbox_keep_days, when)
+        except OSError as exc:  # the message is written: a failed clean-up must not fail it
+            log.warning("cannot prune the outbox %s: %s", settings.outbox_dir, exc)
         return _delivery(built, outbox_path=path)
     refused, sent = _smtp_send(settings, built)
     return _delivery(sent, refused=refused, server=f"{settings.host}:{settings.port}")
@@ -228,30 +229,6 @@ def send_test_message(settings: SmtpSettings, to: str, *, now: datetime | None =
         settings, [to], "db-scheduler test message", body, now=when, task_name="test-email"
     )
     return send(settings, built, now=when)
-
-
-def write_outbox(folder: Path, built: BuiltMessage, *, now: datetime | None = None) -> Path:
-    """Write the message as an ``.eml`` file, atomically (temporary file, then rename).
-
-    The name sorts by time and says which task it is for:
-    ``20260102T030405Z_daily-sales_1a2b3c4d5e.eml``. Mode 0o640: reports hold data.
-    """
-    when = (now or clock.now()).astimezone(UTC)
-    stamp = when.strftime("%Y%m%dT%H%M%SZ")
-    task = safe_file_part(built.task_name, 40) or "message"
-    fragment = "".join(ch for ch in built.message_id.partition("@")[0] if ch.isalnum())[-10:]
-    target = folder / f"{stamp}_{task}_{fragment}.eml"
-    data = built.data
-    try:
-        make_private_dir(folder)
-        atomic_write_bytes(target, data, mode=OUTBOX_FILE_MODE)
-    except OSError as exc:
-        raise EmailError(
-            f"cannot write the message to the outbox folder {folder}: {exc}; check OUTBOX_DIR "
-            "and that the folder is writable",
-            permanent=True,
-        ) from None
-    return target
 
 
 # --- SMTP ------------------------------------------------------------------------

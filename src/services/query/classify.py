@@ -65,14 +65,18 @@ def classify(
     timed_out: bool,
     odbc_drivers: list[str] | None = None,
 ) -> QueryError:
-    """A QueryError (or QueryTimeout) for ``error``; ``where`` names connection and masked URL."""
+    """A QueryError (or QueryTimeout) for ``error``; ``where`` names connection and masked URL.
+
+    The message leads with the cause, in the database's own words, then what it means,
+    where (``where``), and what to check: a history table that shortens it still shows why.
+    """
     orig: BaseException = getattr(error, "orig", None) or error
     detail = _first_line(orig)
     lowered = str(orig).lower()
     sqlstate, number = _code(orig)
 
     def fail(what: str, check: str, *, permanent: bool) -> QueryError:
-        return QueryError(f"{where}: {what} ({detail}). {check}", permanent=permanent)
+        return QueryError(f"{detail} — {what} ({where}). {check}", permanent=permanent)
 
     limit = f"{timeout_seconds:g} s" if timeout_seconds is not None else "the time limit"
     if (
@@ -83,7 +87,7 @@ def classify(
         or lowered.strip() == "interrupted"
     ):
         return QueryTimeout(
-            f"{where}: the query ran longer than {limit} and was cancelled. "
+            f"the query ran longer than {limit} and was cancelled ({where}). "
             "Make it faster (indexes, a narrower date range) or raise the task's timeout",
             permanent=False,
         )

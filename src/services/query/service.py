@@ -53,6 +53,15 @@ DEFAULT_BATCH_SIZE = 5000  # rows per batch: ~1-5 MB of Python objects for typic
 CONNECT_TIMEOUT_SECONDS = 10  # a server that does not answer is reported, not waited on
 
 
+def describe_connection(connection: str, url: str) -> str:
+    """``connection 'sales', postgresql+psycopg2://bob:***@db/sales``; a connection given
+    as a URL is shown once (masked), not as its name and again as its URL."""
+    masked = mask_url(url)
+    if connection.strip() in {url, masked}:
+        return f"connection {masked}"
+    return f"connection {connection!r}, {masked}"
+
+
 class Watchdog:
     """Client-side backstop: calls ``cancel`` if a guarded call outlives ``seconds``."""
 
@@ -151,7 +160,7 @@ class QueryService:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         url = resolve_connection(connection, self._env)
-        where = f"connection {connection!r} ({mask_url(url)})"
+        where = describe_connection(connection, url)
         engine = self._engine(url, where)
         backend = backend_for(engine.dialect.name)
         values = {**run_variables(run_at, zone), **(params or {})}
@@ -235,7 +244,7 @@ class QueryService:
         the normal path.
         """
         url = resolve_connection(connection, self._env)
-        where = f"connection {connection!r} ({mask_url(url)})"
+        where = describe_connection(connection, url)
         engine = self._engine(url, where)
         if not copy_applies(engine.dialect, delimiter, zone):
             return None
@@ -296,7 +305,7 @@ class QueryService:
     def test_connection(self, connection: str) -> str:
         """Connect, ask the server its version: ``PostgreSQL 15.18 at 127.0.0.1:5432/db``."""
         url = resolve_connection(connection, self._env)
-        where = f"connection {connection!r} ({mask_url(url)})"
+        where = describe_connection(connection, url)
         engine = self._engine(url, where)
         backend = backend_for(engine.dialect.name)
         try:

@@ -296,3 +296,48 @@ def test_task_params_are_bound_and_win_over_run_variables(pg: QueryService) -> N
         params={"region": "north'; DROP TABLE x; --", "today": date(2000, 1, 1)},
     )
     assert rows == [("north'; DROP TABLE x; --!", "2000-01-01")]
+
+
+# --- a failure's message leads with the cause ---------------------------------------------
+
+
+def test_sqlite_error_leads_with_the_database_words_and_names_the_url_once(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    service = QueryService({})
+    try:
+        with pytest.raises(QueryError) as caught:
+            run(service, url, "SELECT * FROM salez")
+    finally:
+        service.close()
+    assert str(caught.value) == (
+        "no such table: salez — the SQL names a table, column or function the database "
+        f"does not have (connection {url}). Check the names in the task's SQL, and that "
+        "the URL points at the right database and schema"
+    )
+
+
+@pytest.mark.postgres
+def test_postgres_error_leads_with_the_database_words_then_where(
+    pg: QueryService, pg_fresh_url: str
+) -> None:
+    with pytest.raises(QueryError) as caught:
+        run(pg, "DATABASE_URL", "SELECT * FROM salez")
+    message = str(caught.value)
+    assert message.startswith('relation "salez" does not exist — the SQL names a table')
+    url = sa.engine.make_url(pg_fresh_url)
+    masked = url.render_as_string(hide_password=True)
+    assert f" (connection 'DATABASE_URL', {masked}). Check the names" in message
+    assert ":***@" in masked and f":{url.password}@" not in message
+
+
+def test_timeout_message_leads_with_what_happened(lite: QueryService) -> None:
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    )
+    with pytest.raises(QueryTimeout) as caught:
+        run(lite, "DATABASE_URL", endless, timeout_seconds=0.5)
+    assert str(caught.value).startswith(
+        "the query ran longer than 0.5 s and was cancelled (connection 'DATABASE_URL', sqlite:///"
+    )
