@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from src.core.clock import now as clock_now
 from src.core.clock import to_utc_iso
@@ -32,6 +32,10 @@ from src.core.task import Summary, Task
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.history import RunRecord
 from src.services.task_store import TaskStore
+
+if TYPE_CHECKING:  # the daemon imports the recorder; export and mail load in runs only
+    from src.services.export import ExportFile
+    from src.services.mail import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,33 @@ class RunRef:
 def error_json(kind: str, message: str, permanent: bool) -> dict[str, Any]:
     """A run's error as records and the HTTP API show it."""
     return {"type": kind, "message": message, "permanent": permanent}
+
+
+def file_json(exported: ExportFile) -> dict[str, Any]:
+    """An exported file as a run record shows it."""
+    return {
+        "format": exported.format,
+        "path": str(exported.path),
+        "size_bytes": exported.size_bytes,
+        "rows": exported.rows_written,
+    }
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    """A sent (or outboxed) message as a run record shows it."""
+    return {
+        "recipients": delivery.recipients,
+        "message_id": delivery.message_id,
+        "outbox_path": str(delivery.outbox_path) if delivery.outbox_path else None,
+        "attachments": delivery.attachments_mode,
+        "size_bytes": delivery.size_bytes,
+        "server": delivery.server,
+        "attempts": delivery.attempts,
+        "refused": {k: f"{c} {t}" for k, (c, t) in delivery.refused.items()} or None,
+        "attached": [p.name for p in delivery.attached] or None,
+        "left_off": [str(p) for p in delivery.left_off] or None,
+        "attachments_reason": delivery.size_reason or None,
+    }
 
 
 class RunRecorder:

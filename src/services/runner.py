@@ -40,7 +40,13 @@ from src.services.mail import (
 )
 from src.services.permissions import make_private_dir
 from src.services.query import QueryService
-from src.services.recorder import RunRecorder, RunRef, error_json
+from src.services.recorder import (
+    RunRecorder,
+    RunRef,
+    delivery_json,
+    error_json,
+    file_json,
+)
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 
@@ -144,7 +150,7 @@ class Runner:
                     f"the query returned {outcome.rows} rows without columns: nothing to export"
                 )
             if recorder is not None:
-                files = [_file_json(f) for f in outcome.files]
+                files = [file_json(f) for f in outcome.files]
                 recorder.step(ref, "exported", rows=outcome.rows, files=files)
             step = "email"
             self._email(task, ref, outcome)
@@ -338,7 +344,7 @@ class Runner:
         )
         outcome.delivery = delivery
         try:
-            self.recorder.step(ref, "emailed", email=_delivery_json(delivery))
+            self.recorder.step(ref, "emailed", email=delivery_json(delivery))
         except OSError as exc:
             # sent, not recorded: the "emailing" line keeps it from being sent again
             outcome.notes.append(f"the email went out but its record could not be written: {exc}")
@@ -357,8 +363,8 @@ class Runner:
             duration_seconds=round(outcome.duration, 3),
             rows=outcome.rows,
             rowcount=outcome.rowcount,
-            files=[_file_json(f) for f in outcome.files],
-            email=_delivery_json(outcome.delivery) if outcome.delivery else None,
+            files=[file_json(f) for f in outcome.files],
+            email=delivery_json(outcome.delivery) if outcome.delivery else None,
             email_skipped=outcome.email_skipped,
             # the send was tried and failed: nothing went out (see "emailing" above)
             email_sent=False if outcome.email_attempted and outcome.delivery is None else None,
@@ -389,28 +395,3 @@ def _unexpected(exc: Exception, step: str, run_id: str) -> RunError:
         "with the log lines of this run; its text is left out as it may quote a secret)",
         permanent=True,
     )
-
-
-def _file_json(exported: ExportFile) -> dict[str, Any]:
-    return {
-        "format": exported.format,
-        "path": str(exported.path),
-        "size_bytes": exported.size_bytes,
-        "rows": exported.rows_written,
-    }
-
-
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "recipients": delivery.recipients,
-        "message_id": delivery.message_id,
-        "outbox_path": str(delivery.outbox_path) if delivery.outbox_path else None,
-        "attachments": delivery.attachments_mode,
-        "size_bytes": delivery.size_bytes,
-        "server": delivery.server,
-        "attempts": delivery.attempts,
-        "refused": {k: f"{c} {t}" for k, (c, t) in delivery.refused.items()} or None,
-        "attached": [p.name for p in delivery.attached] or None,
-        "left_off": [str(p) for p in delivery.left_off] or None,
-        "attachments_reason": delivery.size_reason or None,
-    }
