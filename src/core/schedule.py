@@ -60,6 +60,8 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
 )
 #: How far ahead a cron expression is searched (covers ``0 0 29 2 1``: Feb 29 on a Monday).
 _SEARCH_DAYS = 366 * 28
+#: More than any clock change (1 h; 30 min on Lord Howe; 2 h in a few historic zones).
+_MAX_SHIFT = timedelta(hours=3)
 
 
 class Schedule:
@@ -159,7 +161,7 @@ class CronSchedule(Schedule):
     weekdays: frozenset[int]  # 0 = Sunday
     days_any: bool
     weekdays_any: bool
-    hours_any: bool
+    hours_any: bool  # every hour of the day: fires in both passes of a repeated hour
 
     kind = "cron"
 
@@ -210,37 +212,58 @@ class CronSchedule(Schedule):
             return in_days and in_weekdays
         return in_days or in_weekdays
 
-    def _instants(self, day: date, hour: int, minute: int) -> list[datetime]:
-        """The UTC instants at which the wall time ``day hour:minute`` fires, per the DST rules."""
-        wall = datetime.combine(day, time(hour, minute))
+    def _instants(self, wall: datetime) -> tuple[datetime, ...]:
+        """The UTC instants at which the wall time ``wall`` (naive) fires, per the DST rules."""
         first = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
         second = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
         if first == second:
-            return [first]
+            return (first,)
         if first < second:  # the wall time happens twice (fall back)
-            return [first, second] if self.hours_any else [first]
+            return (first, second) if self.hours_any else (first,)
         # the wall time does not exist (spring forward)
-        return [] if self.hours_any else [_end_of_gap(wall, self.zone)]
+        return () if self.hours_any else (_end_of_gap(wall, self.zone),)
 
-    def next_after(self, after: datetime) -> datetime | None:
-        local = after.astimezone(self.zone)
-        # Start a day early: around a repeated hour the local date can lag the instant.
-        start = local.date() - timedelta(days=1)
-        earliest_hour = local.replace(tzinfo=None) - timedelta(hours=3)
+    def _walls(self, start: datetime) -> Iterator[datetime]:
+        """Matching wall times (naive, in the zone) from ``start`` on, in wall-clock order."""
         hours = sorted(self.hours)
         minutes = sorted(self.minutes)
+        first_day = start.date()
         for offset in range(_SEARCH_DAYS):
-            day = start + timedelta(days=offset)
+            day = first_day + timedelta(days=offset)
             if not self._day_matches(day):
                 continue
             for hour in hours:
-                if datetime.combine(day, time(hour, 59)) < earliest_hour:
+                if offset == 0 and hour < start.hour:
                     continue
                 for minute in minutes:
-                    for instant in self._instants(day, hour, minute):
-                        if instant > after:
-                            return instant
-        return None
+                    if offset == 0 and (hour, minute) < (start.hour, start.minute):
+                        continue
+                    yield datetime.combine(day, time(hour, minute))
+
+    def next_after(self, after: datetime) -> datetime | None:
+        # Wall-clock order is not time order around a repeated hour: 01:00 EST (second pass)
+        # comes after 01:15 EDT. So start the walk at the first wall time that can fire after
+        # ``after`` under either offset in force nearby, and return the earliest instant found,
+        # not the first.
+        offsets = [
+            offset
+            for moment in (after - _MAX_SHIFT, after + _MAX_SHIFT)
+            if (offset := moment.astimezone(self.zone).utcoffset()) is not None
+        ]
+        start = after.astimezone(UTC).replace(tzinfo=None) + min(offsets)
+        best: datetime | None = None
+        horizon: datetime | None = None
+        for wall in self._walls(start):
+            if horizon is not None and wall > horizon:
+                break
+            instants = self._instants(wall)
+            for instant in instants:
+                if instant > after and (best is None or instant < best):
+                    best = instant
+                    # A second-pass instant can be beaten by a later wall time of the first
+                    # pass, up to the length of the repeated stretch; nothing later can.
+                    horizon = wall + (instants[-1] - instants[0])
+        return best
 
     def describe(self) -> str:
         return _describe_cron(self.expression)
