@@ -77,7 +77,7 @@ class CronModel:
     @classmethod
     def parse(cls, line: str) -> CronModel:
         fields = MACROS.get(line.strip().lower(), line).split()
-        weekdays = parse_field(fields[4], 0, 7, DAYS)
+        weekdays = parse_field(fields[4], 0, 6, DAYS)  # "1/2" runs to Saturday
         if 7 in weekdays:
             weekdays = (weekdays - {7}) | {0}
         return cls(

@@ -184,7 +184,8 @@ def _parse_field(text: str, index: int) -> frozenset[int]:
                 raise ValueError(f"{field} range {base!r} runs backwards; write it low-high")
         else:
             start = _parse_value(base, field, low, high, names)
-            stop = high if slash else start
+            # '1/2' runs to the field's end; for weekdays that is Saturday (7 only names Sunday)
+            stop = (6 if index == 4 else high) if slash else start
         values.update(range(start, stop + 1, step))
     if index == 4 and 7 in values:  # cron allows 7 for Sunday
         values.discard(7)

@@ -240,6 +240,7 @@ def test_only_ascii_digits_are_numbers(digit, index):
         "0 0 1,15 * 1-7",  # both restrict: every day
         "0 0 29 2 */3",  # ANDed: Feb 29 on a Sunday or Wednesday or Saturday
         "0 0 */10 jan-mar mon-fri",
+        "0 0 * * 1/2",  # Mon, Wed, Fri: an open step runs to Saturday, not to 7 (Sunday)
     ],
 )
 def test_day_fields_follow_cron_s_star_rule(expression):
