@@ -26,8 +26,6 @@ ALLOWED_WITHOUT_TEST: dict[str, str] = {
     "src/core/clock.py": "three one-line functions; every schedule and history test uses them",
     "src/core/templating.py": "tested through its users: tests/services/mail/test_message.py "
     "(bad templates refused) and tests/services/export/test_files.py (file names)",
-    "src/core/legacy.py": "read through the store: "
-    "tests/services/test_task_store.py::test_legacy_*",
     "src/services/demo.py": "built and run by tests/docs/test_readme.py and "
     "tests/cli/test_cli_run.py",
     "src/services/settings.py": "read by every run test; tests/docs/test_settings_documented.py "

@@ -9,6 +9,8 @@ keeping a copy.
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,42 +40,162 @@ LEGACY_FIELDS = (
 
 # APScheduler 3 numbers weekdays from Monday = 0; cron from Sunday = 0.
 _APS_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_APS_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+#: CronTrigger's fields, coarsest first, with what a field left out means when a finer
+#: one is given (``DEFAULT_VALUES`` in apscheduler/triggers/cron/fields.py); a field left
+#: out that is finer than every given one takes its minimum, so {"day": "*"} is daily at
+#: 00:00:00, not every second.
+_APS_ORDER = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
+_APS_MINIMUM = {"month": "1", "day": "1", "hour": "0", "minute": "0", "second": "0"}
+_APS_RANGE = {
+    "month": (1, 12),
+    "day": (1, 31),
+    "day_of_week": (0, 6),
+    "hour": (0, 23),
+    "minute": (0, 59),
+    "second": (0, 59),
+}
+_NUMBERS = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:/([0-9]+))?")
+_NAMES = re.compile(r"([a-z]+)(?:-([a-z]+))?")
+_CRON_SHAPE = '{"cron": "<minute> <hour> <day> <month> <weekday>"}'
 
 
 def is_legacy_document(document: Any) -> bool:
     return isinstance(document, list)
 
 
-def _aps_weekdays(value: Any) -> str:
-    """APScheduler day_of_week (``mon-fri``, ``0-4``, ``0,2``) to a cron field with names."""
-    text = str(value).strip().lower()
+def _aps_values(name: str, text: str, field: str) -> frozenset[int]:
+    """The values an APScheduler 3 cron field allows (its own numbering), or refuse it."""
+    low, high = _APS_RANGE[name]
+    names = {"month": _APS_MONTHS, "day_of_week": _APS_DAYS}.get(name, ())
+    values: set[int] = set()
+    for item in re.split(r"\s*,\s*", text.strip().lower()):
+        star = re.fullmatch(r"\*(?:/([0-9]+))?", item)
+        numbers = _NUMBERS.fullmatch(item)
+        named = _NAMES.fullmatch(item) if names else None
+        first, last, step = -1, -1, 1  # refused below unless a form matches
+        if star:
+            first, last, step = low, high, int(star[1] or 1)
+        elif numbers:
+            first = int(numbers[1])
+            last = int(numbers[2]) if numbers[2] else (high if numbers[3] else first)
+            step = int(numbers[3] or 1)
+        elif named and named[1] in names and (not named[2] or named[2] in names):
+            first = names.index(named[1]) + low
+            last = names.index(named[2]) + low if named[2] else first
+        if first < low or last > high or last < first or step < 1:
+            raise ValidationError(
+                field,
+                f"{name} {text!r}: {item!r} has no exact 5-field cron equivalent (values "
+                f"{low}-{high}"
+                + (f" or {names[0]}-{names[-1]}" if names else "")
+                + f", low-high, */step); rewrite the schedule as {_CRON_SHAPE}",
+            )
+        values.update(range(first, last + 1, step))
+    return frozenset(values)
 
-    def name(token: str) -> str:
-        return _APS_DAYS[int(token)] if token.isdigit() and int(token) < 7 else token
 
-    parts = []
-    for part in text.split(","):
-        low, sep, high = part.partition("-")
-        parts.append(f"{name(low)}-{name(high)}" if sep else name(low))
+def _cron_text(values: frozenset[int], low: int, high: int) -> str:
+    """A cron field for ``values``: ``*``, ``*/n``, ``a-b/n`` or a list of values and ranges."""
+    ordered = sorted(values)
+    if ordered == list(range(low, high + 1)):
+        return "*"
+    for step in range(2, high - low + 1):
+        if ordered == list(range(low, high + 1, step)):
+            return f"*/{step}"
+    steps = {b - a for a, b in itertools.pairwise(ordered)}
+    if len(ordered) >= 3 and len(steps) == 1 and steps != {1}:
+        return f"{ordered[0]}-{ordered[-1]}/{steps.pop()}"
+    runs: list[list[int]] = []
+    for value in ordered:
+        if runs and value == runs[-1][-1] + 1:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _cron_weekdays(values: frozenset[int]) -> str:
+    """APScheduler weekdays (Monday = 0) as a cron field of names: ``mon-fri``, ``sat,sun``."""
+    if len(values) == 7:
+        return "*"
+    parts: list[str] = []
+    run: list[int] = []
+    for day in [*range(6), -1]:  # Monday..Saturday, then flush; Sunday goes last
+        if day in values:
+            run.append(day)
+            continue
+        if len(run) >= 3:
+            parts.append(f"{_APS_DAYS[run[0]]}-{_APS_DAYS[run[-1]]}")
+        else:
+            parts.extend(_APS_DAYS[d] for d in run)
+        run = []
+    if 6 in values:
+        parts.append("sun")
     return ",".join(parts)
 
 
 def _cron_from_config(config: Mapping[str, Any], field: str) -> str:
-    unsupported = sorted(set(config) & {"year", "week", "second", "start_date", "end_date"})
+    """The 5-field cron line that fires exactly when APScheduler 3's CronTrigger(**config) does."""
+    unsupported = sorted(set(config) & {"start_date", "end_date"})
     if unsupported:
         raise ValidationError(
             field,
             f"the earlier tool's cron field {unsupported[0]!r} has no 5-field cron equivalent; "
-            'rewrite the schedule as {"cron": "<minute> <hour> <day> <month> <weekday>"}',
+            f"rewrite the schedule as {_CRON_SHAPE}",
         )
-    unknown = sorted(set(config) - {"minute", "hour", "day", "month", "day_of_week"})
+    unknown = sorted(set(config) - set(_APS_ORDER))
     if unknown:
         raise ValidationError(field, f"unknown cron field {unknown[0]!r}")
-    minute = str(config.get("minute", 0))
-    hour = str(config.get("hour", "*"))
-    day = str(config.get("day", "*"))
-    month = str(config.get("month", "*"))
-    weekday = _aps_weekdays(config["day_of_week"]) if "day_of_week" in config else "*"
+    given = [name for name in _APS_ORDER if config.get(name) is not None]
+    if not given:
+        raise ValidationError(
+            field,
+            f"an empty cron schedule_config ran every second in the earlier tool; "
+            f"rewrite the schedule as {_CRON_SHAPE}",
+        )
+    finest = max(_APS_ORDER.index(name) for name in given)
+    text = {
+        name: str(config[name])
+        if name in given
+        else (_APS_MINIMUM.get(name, "*") if index > finest else "*")
+        for index, name in enumerate(_APS_ORDER)
+    }
+    for name in ("year", "week"):
+        if text[name].strip() != "*":
+            raise ValidationError(
+                field,
+                f"the earlier tool's cron field {name!r} has no 5-field cron equivalent; "
+                f"rewrite the schedule as {_CRON_SHAPE}",
+            )
+    values = {name: _aps_values(name, text[name], field) for name in _APS_RANGE}
+    if values["second"] != {0}:
+        raise ValidationError(
+            field,
+            f"the earlier tool's cron field 'second' has no 5-field cron equivalent "
+            f"(second {text['second']!r}; cron runs at second 0); rewrite the schedule as "
+            f"{_CRON_SHAPE}",
+        )
+    day = _cron_text(values["day"], 1, 31)
+    weekday = _cron_weekdays(values["day_of_week"])
+    # APScheduler needs both day fields to match. Cron ANDs them only when one of them
+    # starts with '*' (the star rule), so '*/n' in either field keeps the meaning.
+    cron_days = frozenset((d + 1) % 7 for d in values["day_of_week"])
+    for step in range(2, 7):
+        if not day.startswith("*") and cron_days == frozenset(range(0, 7, step)):
+            weekday = f"*/{step}"
+    minute = _cron_text(values["minute"], 0, 59)
+    hour = _cron_text(values["hour"], 0, 23)
+    month = _cron_text(values["month"], 1, 12)
+    if not (day.startswith("*") or weekday.startswith("*")):
+        raise ValidationError(
+            field,
+            f"the earlier tool ran only on days matching both day {text['day']!r} and "
+            f"day_of_week {text['day_of_week']!r}; cron runs on days matching either, so "
+            f"there is no exact equivalent; pick one, e.g. "
+            f'{{"cron": "{minute} {hour} {day} {month} *"}} or '
+            f'{{"cron": "{minute} {hour} * {month} {weekday}"}}',
+        )
     return f"{minute} {hour} {day} {month} {weekday}"
 
 

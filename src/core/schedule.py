@@ -5,22 +5,28 @@ Three kinds, written in tasks.json as exactly one key of the ``schedule`` object
 * ``{"cron": "0 9 * * 1-5"}`` -- standard 5-field cron, evaluated in the task's zone.
   Day-of-week is cron's (0 or 7 = Sunday, 1 = Monday); names (``mon``, ``jan``)
   and the macros ``@hourly @daily @midnight @weekly @monthly @yearly @annually``
-  are accepted. When both day-of-month and day-of-week are restricted, a day
-  matching either fires (as cron does).
+  are accepted. The day fields follow Vixie/Debian cron's star rule: a day field
+  written starting with ``*`` (``*``, ``*/2``) does not restrict, and a day must match
+  both fields; only when both restrict does a day matching either fire
+  (``0 0 */15 * 1``: Mondays that are the 1st, 16th or 31st; ``0 0 13 * 5``: every
+  13th and every Friday).
 * ``{"interval": "15m"}`` or ``{"interval": {"hours": 6}}`` -- a fixed period of
   elapsed time, counted from ``start`` (an instant; default: the task's creation).
 * ``{"once": "2026-12-01T09:00"}`` -- one instant; a time without an offset is
   read in the task's zone.
 
-Daylight saving time, for cron (the rule cron users know from Vixie cron):
+Daylight saving time, for cron (the rule of Vixie/Debian cron's clock-change handling):
 
 * A wall time that does not exist (spring forward: 02:30 on the night clocks go
   from 02:00 to 03:00) fires once, at the first instant after the gap (03:00).
 * A wall time that happens twice (fall back: 01:30 when clocks go from 02:00 back
   to 01:00) fires once, at its first occurrence.
-* Schedules whose hour field is ``*`` (hourly, every N minutes) follow elapsed
-  time instead: they skip wall times that do not exist and fire in both copies of
-  a repeated hour.
+* Schedules whose hour field allows every hour (``*/15 * * * *``, ``@hourly``) follow
+  elapsed time instead: they fire at every instant whose wall time matches -- both
+  passes of a repeated hour, each instant once -- and have no times in a skipped one.
+
+``next_after`` returns the earliest such instant, which around a repeated hour is not
+the first in wall-clock order (01:00 EST comes after 01:15 EDT).
 
 Longer than ~400 lines on purpose: the three kinds share one interface and one
 DST rule, and the cron evaluator is most of it; split, the DST handling would be
@@ -60,6 +66,8 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
 )
 #: How far ahead a cron expression is searched (covers ``0 0 29 2 1``: Feb 29 on a Monday).
 _SEARCH_DAYS = 366 * 28
+#: More than any clock change (1 h; 30 min on Lord Howe; 2 h in a few historic zones).
+_MAX_SHIFT = timedelta(hours=3)
 
 
 class Schedule:
@@ -108,7 +116,8 @@ def _parse_value(token: str, field: str, low: int, high: int, names: tuple[str, 
     lowered = token.lower()
     if names and lowered in names:
         return names.index(lowered) + low
-    if not token.isdigit():
+    # ASCII digits only: str.isdigit() also accepts '²' and '٣', which int() then rejects.
+    if not (token.isascii() and token.isdigit()):
         accepted = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
         raise ValueError(f"{field} value {token!r} is not a number ({accepted})")
     value = int(token)
@@ -117,35 +126,71 @@ def _parse_value(token: str, field: str, low: int, high: int, names: tuple[str, 
     return value
 
 
-def _parse_field(text: str, index: int) -> tuple[frozenset[int], bool]:
-    """Parse one cron field to the set of values it allows, and whether it is ``*``."""
+def _weekday_wrap_hint(start: int, stop: int) -> str:
+    """What to write instead of a weekday range that runs past Saturday (``sat-sun``)."""
+    days = [*range(start, 7), *range(0, stop + 1)]
+    numbers = sorted(set(days))
+    return f"{','.join(_DAYS[d] for d in days)}' or '{','.join(str(d) for d in numbers)}"
+
+
+def _parse_field(text: str, index: int) -> frozenset[int]:
+    """Parse one cron field to the set of values it allows."""
     field, low, high, names = _FIELDS[index]
     values: set[int] = set()
     for part in text.split(","):
         if not part:
-            raise ValueError(f"{field} field {text!r} has an empty list item")
-        base, _, step_text = part.partition("/")
+            raise ValueError(
+                f"{field} field {text!r} has an empty list item; remove the extra comma"
+            )
+        base, slash, step_text = part.partition("/")
         step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise ValueError(f"{field} step {step_text!r} must be a whole number above 0")
+        if slash:
+            if not step_text:
+                raise ValueError(
+                    f"{field} step in {part!r} is empty; write a whole number after '/' "
+                    f"(e.g. '*/15')"
+                )
+            if not (step_text.isascii() and step_text.isdigit()) or int(step_text) == 0:
+                raise ValueError(
+                    f"{field} step {step_text!r} in {part!r} must be a whole number above 0 "
+                    f"(e.g. '*/15')"
+                )
             step = int(step_text)
+            if not base:
+                raise ValueError(
+                    f"{field} {part!r} has nothing before '/'; write '*/{step_text}' "
+                    f"or a range such as '{low}-{high}/{step_text}'"
+                )
         if base == "*":
             start, stop = low, high
         elif "-" in base:
             first, _, last = base.partition("-")
+            if not first:
+                raise ValueError(
+                    f"{field} range {base!r} has no start; write it low-high (e.g. '{low}-{last}')"
+                )
+            if not last:
+                raise ValueError(
+                    f"{field} range {base!r} has no end; write it low-high (e.g. '{first}-{high}')"
+                )
             start = _parse_value(first, field, low, high, names)
             stop = _parse_value(last, field, low, high, names)
             if stop < start:
+                if index == 4 and step == 1:
+                    raise ValueError(
+                        f"{field} range {base!r} runs past Saturday (Sunday is 0); "
+                        f"write '{_weekday_wrap_hint(start, stop)}'"
+                    )
                 raise ValueError(f"{field} range {base!r} runs backwards; write it low-high")
         else:
             start = _parse_value(base, field, low, high, names)
-            stop = high if step_text else start
+            # '1/2' runs to the field's end; for weekdays that is Saturday (7 only names Sunday)
+            stop = (6 if index == 4 else high) if slash else start
         values.update(range(start, stop + 1, step))
     if index == 4 and 7 in values:  # cron allows 7 for Sunday
         values.discard(7)
         values.add(0)
-    return frozenset(values), text == "*"
+    return frozenset(values)
 
 
 @dataclass(frozen=True)
@@ -157,23 +202,41 @@ class CronSchedule(Schedule):
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday
-    days_any: bool
-    weekdays_any: bool
-    hours_any: bool
+    days_any: bool  # the day-of-month field starts with '*' (cron's star rule)
+    weekdays_any: bool  # the day-of-week field starts with '*'
+    hours_any: bool  # every hour of the day: fires in both passes of a repeated hour
 
     kind = "cron"
 
     @classmethod
     def parse(cls, expression: str, zone: ZoneInfo, field: str = "schedule.cron") -> CronSchedule:
         text = " ".join(expression.split())
+        fields_hint = (
+            "minute hour day-of-month month day-of-week (e.g. '0 9 * * 1-5' for 09:00 on weekdays)"
+        )
+        if not text:
+            raise ValidationError(
+                field, f"cron expression {expression!r} is empty; write 5 fields: {fields_hint}"
+            )
+        if text.startswith("@") and text.lower() not in _MACROS:
+            macros = " ".join(_MACROS)
+            why = (
+                "tasks run on a schedule, not when the daemon starts"
+                if text.lower() == "@reboot"
+                else "it is not a cron macro"
+            )
+            raise ValidationError(
+                field,
+                f"cron expression {expression!r} is not supported ({why}); "
+                f"write one of {macros}, or 5 fields: {fields_hint}",
+            )
         expanded = _MACROS.get(text.lower(), text)
         parts = expanded.split(" ")
         if len(parts) != 5:
             raise ValidationError(
                 field,
                 f"cron expression {expression!r} has {len(parts)} fields; expected 5: "
-                "minute hour day-of-month month day-of-week (e.g. '0 9 * * 1-5' for 09:00 "
-                "on weekdays)",
+                + fields_hint,
             )
         try:
             parsed = [_parse_field(part, i) for i, part in enumerate(parts)]
@@ -182,14 +245,16 @@ class CronSchedule(Schedule):
         schedule = cls(
             expression=text,
             zone=zone,
-            minutes=parsed[0][0],
-            hours=parsed[1][0],
-            days=parsed[2][0],
-            months=parsed[3][0],
-            weekdays=parsed[4][0],
-            days_any=parsed[2][1],
-            weekdays_any=parsed[4][1],
-            hours_any=parsed[1][1],
+            minutes=parsed[0],
+            hours=parsed[1],
+            days=parsed[2],
+            months=parsed[3],
+            weekdays=parsed[4],
+            # Vixie/Debian cron (entry.c): a day field written starting with '*' (also '*/2')
+            # does not restrict; the day fields are ORed only when both restrict.
+            days_any=parts[2].startswith("*"),
+            weekdays_any=parts[4].startswith("*"),
+            hours_any=len(parsed[1]) == 24,
         )
         if not schedule._can_ever_fire():
             raise ValidationError(field, f"cron expression {expression!r} never fires")
@@ -197,8 +262,9 @@ class CronSchedule(Schedule):
 
     def _can_ever_fire(self) -> bool:
         longest = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30}
-        if not self.weekdays_any:
-            return True  # some weekday always falls in any month
+        if not (self.days_any or self.weekdays_any):
+            return True  # ORed: some weekday falls in any month
+        # ANDed: every valid (month, day) falls on each weekday within 28 years
         return any(day <= longest.get(month, 31) for month in self.months for day in self.days)
 
     def _day_matches(self, day: date) -> bool:
@@ -210,37 +276,58 @@ class CronSchedule(Schedule):
             return in_days and in_weekdays
         return in_days or in_weekdays
 
-    def _instants(self, day: date, hour: int, minute: int) -> list[datetime]:
-        """The UTC instants at which the wall time ``day hour:minute`` fires, per the DST rules."""
-        wall = datetime.combine(day, time(hour, minute))
+    def _instants(self, wall: datetime) -> tuple[datetime, ...]:
+        """The UTC instants at which the wall time ``wall`` (naive) fires, per the DST rules."""
         first = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
         second = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
         if first == second:
-            return [first]
+            return (first,)
         if first < second:  # the wall time happens twice (fall back)
-            return [first, second] if self.hours_any else [first]
+            return (first, second) if self.hours_any else (first,)
         # the wall time does not exist (spring forward)
-        return [] if self.hours_any else [_end_of_gap(wall, self.zone)]
+        return () if self.hours_any else (_end_of_gap(wall, self.zone),)
 
-    def next_after(self, after: datetime) -> datetime | None:
-        local = after.astimezone(self.zone)
-        # Start a day early: around a repeated hour the local date can lag the instant.
-        start = local.date() - timedelta(days=1)
-        earliest_hour = local.replace(tzinfo=None) - timedelta(hours=3)
+    def _walls(self, start: datetime) -> Iterator[datetime]:
+        """Matching wall times (naive, in the zone) from ``start`` on, in wall-clock order."""
         hours = sorted(self.hours)
         minutes = sorted(self.minutes)
+        first_day = start.date()
         for offset in range(_SEARCH_DAYS):
-            day = start + timedelta(days=offset)
+            day = first_day + timedelta(days=offset)
             if not self._day_matches(day):
                 continue
             for hour in hours:
-                if datetime.combine(day, time(hour, 59)) < earliest_hour:
+                if offset == 0 and hour < start.hour:
                     continue
                 for minute in minutes:
-                    for instant in self._instants(day, hour, minute):
-                        if instant > after:
-                            return instant
-        return None
+                    if offset == 0 and (hour, minute) < (start.hour, start.minute):
+                        continue
+                    yield datetime.combine(day, time(hour, minute))
+
+    def next_after(self, after: datetime) -> datetime | None:
+        # Wall-clock order is not time order around a repeated hour: 01:00 EST (second pass)
+        # comes after 01:15 EDT. So start the walk at the first wall time that can fire after
+        # ``after`` under either offset in force nearby, and return the earliest instant found,
+        # not the first.
+        offsets = [
+            offset
+            for moment in (after - _MAX_SHIFT, after + _MAX_SHIFT)
+            if (offset := moment.astimezone(self.zone).utcoffset()) is not None
+        ]
+        start = after.astimezone(UTC).replace(tzinfo=None) + min(offsets)
+        best: datetime | None = None
+        horizon: datetime | None = None
+        for wall in self._walls(start):
+            if horizon is not None and wall > horizon:
+                break
+            instants = self._instants(wall)
+            for instant in instants:
+                if instant > after and (best is None or instant < best):
+                    best = instant
+                    # A second-pass instant can be beaten by a later wall time of the first
+                    # pass, up to the length of the repeated stretch; nothing later can.
+                    horizon = wall + (instants[-1] - instants[0])
+        return best
 
     def describe(self) -> str:
         return _describe_cron(self.expression)

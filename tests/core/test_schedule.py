@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,7 @@ from src.core.schedule import (
     parse_period,
     parse_schedule,
 )
+from tests.cron_model import CronModel
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -144,9 +145,45 @@ def test_cron_forms(expression, first):
         ),
         (
             "*/0 * * * *",
-            "cron expression '*/0 * * * *': minute step '0' must be a whole number above 0",
+            "cron expression '*/0 * * * *': minute step '0' in '*/0' must be a whole number "
+            "above 0 (e.g. '*/15')",
         ),
         ("0 0 30 2 *", "cron expression '0 0 30 2 *' never fires"),
+        # '*/1' does not restrict the day of week, so the fields are ANDed: Feb 30 never comes
+        ("0 0 30 2 */1", "cron expression '0 0 30 2 */1' never fires"),
+        (
+            "",
+            "cron expression '' is empty; write 5 fields: minute hour day-of-month month "
+            "day-of-week (e.g. '0 9 * * 1-5' for 09:00 on weekdays)",
+        ),
+        (
+            "@reboot",
+            "cron expression '@reboot' is not supported (tasks run on a schedule, not when the "
+            "daemon starts); write one of @yearly @annually @monthly @weekly @daily @midnight "
+            "@hourly, or 5 fields: minute hour day-of-month month day-of-week (e.g. '0 9 * * "
+            "1-5' for 09:00 on weekdays)",
+        ),
+        (
+            "-1 * * * *",
+            "cron expression '-1 * * * *': minute range '-1' has no start; write it low-high "
+            "(e.g. '0-1')",
+        ),
+        (
+            "0 5- * * *",
+            "cron expression '0 5- * * *': hour range '5-' has no end; write it low-high "
+            "(e.g. '5-23')",
+        ),
+        ("² * * * *", "cron expression '² * * * *': minute value '²' is not a number (0-59)"),
+        (
+            "0 9 * * sat-sun",
+            "cron expression '0 9 * * sat-sun': day of week range 'sat-sun' runs past Saturday "
+            "(Sunday is 0); write 'sat,sun' or '0,6'",
+        ),
+        (
+            "0 9 1,,2 * *",
+            "cron expression '0 9 1,,2 * *': day of month field '1,,2' has an empty list item; "
+            "remove the extra comma",
+        ),
     ],
 )
 def test_bad_cron_is_refused_with_the_reason(expression, message):
@@ -154,6 +191,64 @@ def test_bad_cron_is_refused_with_the_reason(expression, message):
         cron(expression)
     assert caught.value.field == "schedule.cron"
     assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("expression", "field", "part"),
+    [
+        ("*/ * * * *", "minute", "*/"),
+        ("5/ * * * *", "minute", "5/"),
+        ("1-5/ * * * *", "minute", "1-5/"),
+        ("0 0 * * mon/", "day of week", "mon/"),
+        ("0 */ * * *", "hour", "*/"),
+        ("0 0 1,15/ * *", "day of month", "15/"),
+        ("0 0 1 jan-mar/ *", "month", "jan-mar/"),
+    ],
+)
+def test_a_slash_without_a_step_is_refused_in_every_field(expression, field, part):
+    with pytest.raises(ValidationError) as caught:
+        cron(expression)
+    assert caught.value.message == (
+        f"cron expression {expression!r}: {field} step in {part!r} is empty; write a whole "
+        "number after '/' (e.g. '*/15')"
+    )
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "３", "①"])
+@pytest.mark.parametrize("index", range(5))
+def test_only_ascii_digits_are_numbers(digit, index):
+    fields = ["0", "0", "1", "1", "1"]
+    fields[index] = digit
+    with pytest.raises(ValidationError) as caught:
+        cron(" ".join(fields))
+    assert f"value {digit!r} is not a number" in caught.value.message
+
+
+# -- the two day fields: cron's star rule --
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 0 */15 * 1",  # '*/15' starts with '*': only Mondays that are the 1st, 16th or 31st
+        "0 0 * * 1",  # every Monday
+        "0 0 13 * *",  # every 13th
+        "0 0 13 * 5",  # both restrict: the 13th, and every Friday
+        "0 0 1-31 * 1",  # '1-31' restricts (it does not start with '*'): every day
+        "0 0 1 * */2",  # '*/2' does not restrict: the 1st when it is a Sun, Tue, Thu or Sat
+        "0 0 *,13 * 5",  # starts with '*': Fridays only
+        "0 0 1,15 * 1-7",  # both restrict: every day
+        "0 0 29 2 */3",  # ANDed: Feb 29 on a Sunday or Wednesday or Saturday
+        "0 0 */10 jan-mar mon-fri",
+        "0 0 * * 1/2",  # Mon, Wed, Fri: an open step runs to Saturday, not to 7 (Sunday)
+    ],
+)
+def test_day_fields_follow_cron_s_star_rule(expression):
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    expected = CronModel.parse(expression).matching_days(first.date(), date(2033, 12, 31))
+    times = cron(expression).upcoming(first - timedelta(seconds=1), len(expected) + 1)
+    assert [t.date() for t in times[: len(expected)]] == expected
+    assert len(times) == len(expected) + 1 and times[-1].year > 2033
 
 
 # -- interval and once --
