@@ -379,7 +379,7 @@ def test_timeout_kills_a_run_that_ignores_sigterm(
 def test_overlapping_fire_is_skipped_with_the_reason(
     space: Workspace, daemons: list[DaemonProcess]
 ) -> None:
-    task_id = space.add("Long", "--query", SLOW_QUERY.format(n=25_000_000), "--every", "1s")
+    task_id = space.add("Long", "--query", SLOW_QUERY.format(n=12_000_000), "--every", "1s")
     daemon = start(space, daemons)
     daemon.wait_for("skipped: the previous run")
     daemon.wait_for("finished: success")
