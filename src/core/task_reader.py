@@ -153,7 +153,7 @@ class TaskReader:
         email = self._email()
         timeout = self._number("timeout_seconds", defaults.TIMEOUT_SECONDS, minimum=1)
         retry = self._retry()
-        read_only = data.get("read_only", False)
+        read_only = data.get("read_only", defaults.READ_ONLY)
         if not isinstance(read_only, bool):
             self.fail("read_only", f"{read_only!r} is not true or false")
         catch_up, catch_up_window, webhook = self._daemon_fields()
