@@ -8,6 +8,7 @@ src/cli/render.py (tables and details) and src/cli/common.py (--tasks-file, --en
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +32,9 @@ class Cli:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.tasks_file = folder / "tasks.json"
+        sqlite3.connect(folder / "demo.db").close()  # add compiles the SQL against it
         self.env = {
-            "DATABASE_URL": "sqlite:///demo.db",
+            "DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
             "DB_SALES_URL": "postgresql+psycopg2://u:secret@127.0.0.1/sales",
             "DEFAULT_TIMEZONE": "",
             "TASKS_FILE": None,
@@ -204,6 +206,8 @@ def test_add_usage_errors_exit_2(run):
 
 
 def test_add_interactive_asks_and_re_asks_bad_answers(run):
+    with sqlite3.connect(run.folder / "demo.db") as conn:
+        conn.execute("CREATE TABLE stock (item TEXT)")
     answers = (
         "\n".join(
             [
@@ -465,7 +469,12 @@ def test_every_command_has_help_with_examples(run):
 def test_tasks_file_from_environment(tmp_path):
     runner = CliRunner()
     path = tmp_path / "elsewhere.json"
-    env = {"TASKS_FILE": str(path), "DATABASE_URL": "sqlite:///x.db", "ENV_FILE": None}
+    sqlite3.connect(tmp_path / "x.db").close()
+    env = {
+        "TASKS_FILE": str(path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "ENV_FILE": None,
+    }
     result = runner.invoke(
         cli, ["add", "--name", "T", "--query", "SELECT 1", "--every", "1h"], env=env
     )

@@ -102,7 +102,15 @@ def test_run_to_overrides_recipients(folder, smtp_server):
 
 def test_failed_run_exits_1_with_the_error(folder):
     result = invoke(
-        folder, "add", "--name", "Broken", "--query", "SELECT * FROM nowhere", "--every", "1d"
+        folder,
+        "add",
+        "--name",
+        "Broken",
+        "--query",
+        "SELECT * FROM nowhere",
+        "--every",
+        "1d",
+        "--no-check",  # saved as it is, to see the run fail
     )
     assert result.exit_code == 0
     result = invoke(folder, "run", "Broken")

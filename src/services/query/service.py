@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -86,6 +87,34 @@ def _connect_args(url: sa.engine.URL) -> dict[str, Any]:
     if driver == "pyodbc":
         return {"timeout": CONNECT_TIMEOUT_SECONDS}  # login timeout
     return {}
+
+
+def sqlite_file(url: sa.engine.URL) -> Path | None:
+    """The file of a SQLite URL (absolute), or None: not SQLite, in memory or a URI."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).absolute()
+
+
+def sqlite_read_write(url: sa.engine.URL, where: str) -> sa.engine.URL:
+    """A SQLite URL opened with ``mode=rw``: a mistyped path is an error, never a new empty
+    database (sqlite3 would create one, world-readable, and the run would "succeed")."""
+    path = sqlite_file(url)
+    if path is None:
+        return url
+    if not path.is_file():
+        raise QueryError(
+            f"{where}: the SQLite file {path} does not exist; it is never created. Check the "
+            "path after sqlite:/// (three slashes: relative to the folder the command runs "
+            "in; four: an absolute path)",
+            permanent=True,
+        )
+    return url.set(database="file:" + quote(str(path))).update_query_dict(
+        {"mode": "rw", "uri": "true"}
+    )
 
 
 def _odbc_drivers() -> list[str]:
@@ -334,15 +363,23 @@ class QueryService:
             odbc_drivers=_odbc_drivers(),
         )
 
+    def engine(self, connection: str) -> tuple[Engine, str]:
+        """The engine of a connection and the words that name it in messages."""
+        url = resolve_connection(connection, self._env)
+        where = f"connection {connection!r} ({mask_url(url)})"
+        return self._engine(url, where), where
+
     def _engine(self, url: str, where: str) -> Engine:
         with self._lock:
             engine = self._engines.get(url)
             if engine is None:
                 try:
-                    parsed = make_url(url)
+                    parsed = sqlite_read_write(make_url(url), where)
                     engine = sa.create_engine(
                         parsed, pool_pre_ping=True, connect_args=_connect_args(parsed)
                     )
+                except QueryError:
+                    raise
                 except Exception as error:
                     raise classify(
                         error, where=where, timeout_seconds=None, timed_out=False
