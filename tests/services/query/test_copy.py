@@ -232,7 +232,8 @@ def test_binds_and_run_variables(runs: Runs, typed_pg) -> None:
 
 def test_statement_that_is_not_a_select_uses_the_normal_path(runs: Runs, typed_pg) -> None:
     _, outcome = runs.run(
-        typed_pg, query="UPDATE typed SET amount = amount + 1",
+        typed_pg,
+        query="UPDATE typed SET amount = amount + 1",
         exports={"csv": True},
         email={},
         read_only=False,

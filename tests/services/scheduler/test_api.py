@@ -248,6 +248,45 @@ def test_health_turns_503_when_the_tasks_file_is_corrupted(
     assert api.daemon.stop() == 0
 
 
+@pytest.mark.parametrize("empty", [b"", b" \n\t\n"], ids=["0-bytes", "whitespace"])
+def test_an_emptied_tasks_file_keeps_the_last_good_set_and_health_503(
+    space: Workspace, daemons: list[DaemonProcess], empty: bytes
+) -> None:
+    """src/services/scheduler/reloader.py: an empty file while the daemon runs is a
+    write cut short, never "delete every schedule"."""
+    daily(space, "Steady")
+    api = start_api(space, daemons)
+    api.daemon.wait_until(
+        lambda: api.request("GET", "/health", token=None).status == 200, "a healthy daemon"
+    )
+    good = space.tasks_file.read_bytes()
+    space.tasks_file.write_bytes(empty)
+    api.daemon.wait_for("tasks file not reloaded")
+    assert f"{space.tasks_file} is empty ({len(empty)} bytes)" in api.daemon.output
+    assert "ERROR" in next(line for line in api.daemon.lines if "not reloaded" in line)
+    bad = api.request("GET", "/health", token=None)
+    assert bad.status == 503 and bad.json["tasks_file"] == "unreadable"
+    assert [t["name"] for t in api.request("GET", "/api/tasks").json] == ["Steady"]
+    assert api.trigger("Steady").status == 202  # its job and its webhook are still there
+    space.tasks_file.write_bytes(good)
+    api.daemon.wait_for("tasks file reloaded (valid again)")
+    assert api.request("GET", "/health", token=None).status == 200
+    assert api.daemon.stop() == 0
+
+
+def test_a_daemon_started_without_a_tasks_file_runs_with_no_tasks(
+    space: Workspace, daemons: list[DaemonProcess]
+) -> None:
+    api = start_api(space, daemons)
+    assert not space.tasks_file.exists()
+    api.daemon.wait_until(
+        lambda: api.request("GET", "/health", token=None).status == 200, "a healthy daemon"
+    )
+    assert api.request("GET", "/api/tasks").json == []
+    api.daemon.wait_for("add one with `manage_tasks.py")
+    assert api.daemon.stop() == 0
+
+
 def test_metrics_parse_and_counters_move_after_a_run(
     space: Workspace, daemons: list[DaemonProcess]
 ) -> None:
