@@ -111,6 +111,8 @@ def _next_line(task: Task, now: datetime) -> str:
     upcoming = task.next_run(now)
     if not task.enabled:
         return "Next run: none (the task is disabled)"
+    if task.schedule.kind == "none":
+        return "Next run: none (no schedule: runs by webhook or `manage_tasks.py run`)"
     if upcoming is None:
         return "Next run: none (the schedule has no time left)"
     return f"Next run: {render.local_time(upcoming, task)} ({task.timezone})"
@@ -197,7 +199,10 @@ def add(disabled: bool, interactive: bool, no_check: bool, **opts: Any) -> None:
             raise click.UsageError("give --name (or run `add` at a terminal to be asked)")
         changes = task_edit(opts, enabled=not disabled)
     if changes.schedule is None:
-        raise click.UsageError("give a schedule: --cron '0 9 * * *', --every 15m or --at ISO")
+        raise click.UsageError(
+            "give a schedule: --cron '0 9 * * *', --every 15m, --at ISO, or --no-schedule "
+            "(runs only by webhook or `manage_tasks.py run`)"
+        )
     now = clock_now()
     task = changes.create(now, default_timezone=ctx.default_timezone)
     _check_runnable(task, ctx.env)

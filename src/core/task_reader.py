@@ -141,7 +141,13 @@ class TaskReader:
         created_at = self._instant("created_at")
         updated_at = self._instant("updated_at")
         schedule = None
-        if timezone is not None:
+        if "schedule" not in data:
+            self.fail(
+                "schedule",
+                'missing; give {"cron": "0 9 * * 1-5"}, {"interval": "15m"}, {"once": ...}, '
+                "or null for a task run only by webhook or `manage_tasks.py run`",
+            )
+        elif timezone is not None:
             schedule = self.attempt(
                 parse_schedule,
                 data.get("schedule"),
