@@ -32,7 +32,7 @@ from src.core.runvars import run_variables
 from src.services.query.backends import backend_for
 from src.services.query.classify import classify
 from src.services.query.service import QueryService
-from src.services.query.sqltext import code_words, prepare_sql
+from src.services.query.sqltext import code_words, prepare_sql, writing_keyword
 
 #: Seconds the check may take on the server: compiling is quick; a hung server is not waited on.
 CHECK_TIMEOUT_SECONDS = 10.0
@@ -43,6 +43,79 @@ _EXPLAINABLE = {
     "mysql": frozenset({"select", "with", "insert", "update", "delete", "replace", "table"}),
     "mariadb": frozenset({"select", "with", "insert", "update", "delete", "replace"}),
 }
+
+
+# Statements EXPLAIN does not take but that are SQL all the same: not checked, with a note.
+# A first word that is none of these and not explainable (``SELEC``) is given to EXPLAIN,
+# so the database itself calls it a syntax error.
+_OTHER_STATEMENTS = frozenset(
+    {
+        "show",
+        "describe",
+        "desc",
+        "pragma",
+        "explain",
+        "call",
+        "set",
+        "create",
+        "drop",
+        "alter",
+        "truncate",
+        "grant",
+        "revoke",
+        "do",
+        "copy",
+        "exec",
+        "execute",
+        "declare",
+        "begin",
+        "commit",
+        "rollback",
+        "lock",
+        "analyze",
+        "analyse",
+        "vacuum",
+        "refresh",
+        "load",
+        "handler",
+        "help",
+        "checksum",
+        "optimize",
+        "repair",
+        "flush",
+        "kill",
+        "use",
+        "rename",
+        "comment",
+        "cluster",
+        "reindex",
+        "listen",
+        "notify",
+        "unlisten",
+        "merge",
+        "prepare",
+        "deallocate",
+        "reset",
+        "discard",
+        "savepoint",
+        "release",
+        "start",
+        "fetch",
+        "move",
+        "close",
+        "checkpoint",
+        "import",
+        "security",
+        "values",
+        "table",
+        "with",
+        "insert",
+        "update",
+        "delete",
+        "replace",
+        "select",
+    }
+)
 
 
 class NotChecked(Exception):
@@ -93,7 +166,7 @@ def check_statement(
         explainable = _EXPLAINABLE.get(dialect)
         if explainable is None:
             return CheckResult(False, f"{backend.product}: SQL is not checked on this database")
-        if first not in explainable:
+        if first not in explainable and first in _OTHER_STATEMENTS:
             return CheckResult(
                 False,
                 f"a {first.upper() or 'blank'} statement cannot be checked without running it "
@@ -104,8 +177,12 @@ def check_statement(
     except Exception as error:
         raise NotChecked(str(_translate(error, where))) from error
     try:
+        # READ ONLY where the server takes EXPLAIN of a write in it (PostgreSQL) or the
+        # statement reads; MySQL refuses EXPLAIN DELETE in a read-only transaction (1792),
+        # and EXPLAIN without ANALYZE runs nothing there either. SQLite has nothing to set.
+        read_only = dialect == "postgresql" or (dialect != "sqlite" and not writing_keyword(sql))
         try:
-            backend.begin(conn, read_only=dialect != "sqlite", timeout=CHECK_TIMEOUT_SECONDS)
+            backend.begin(conn, read_only=read_only, timeout=CHECK_TIMEOUT_SECONDS)
         except Exception as error:
             raise NotChecked(str(_translate(error, where))) from error
         try:
