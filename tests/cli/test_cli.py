@@ -192,14 +192,15 @@ def test_add_usage_errors_exit_2(run):
     result = run("add", "--name", "X", "--query", "SELECT 1")
     assert (result.exit_code, result.output.splitlines()[-1]) == (
         2,
-        "Error: give a schedule: --cron '0 9 * * *', --every 15m or --at ISO",
+        "Error: give a schedule: --cron '0 9 * * *', --every 15m, --at ISO, or --no-schedule "
+        "(runs only by webhook or `manage_tasks.py run`)",
     )
     result = run(
         "add", "--name", "X", "--query", "SELECT 1", "--cron", "* * * * *", "--every", "1h"
     )
     assert (result.exit_code, result.output.splitlines()[-1]) == (
         2,
-        "Error: give one schedule: --cron, --every or --at, not several",
+        "Error: give one schedule: --cron, --every, --at or --no-schedule, not several",
     )
     result = run("add", "--query", "SELECT 1", "--every", "1h")
     assert result.exit_code == 2
@@ -454,8 +455,8 @@ def test_validate_fails_on_invalid_file(run):
         f"Error: {run.tasks_file}: 3 problem(s); the file was not changed:",
         "  task #1 'X': id: None is not a task id (a non-empty string)",
         "  task #1 'X': query: the query is empty; give the SQL text (or query_file)",
-        '  task #1 \'X\': schedule: None is not a schedule object; use {"cron": "0 9 * * 1-5"}, '
-        '{"interval": "15m"} or {"once": "2026-12-01T09:00"}',
+        '  task #1 \'X\': schedule: missing; give {"cron": "0 9 * * 1-5"}, {"interval": "15m"}, '
+        '{"once": ...}, or null for a task run only by webhook or `manage_tasks.py run`',
     ]
 
 

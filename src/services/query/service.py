@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -38,6 +37,7 @@ from src.services.query.backends import (
     backend_for,
     location,
     product_name,
+    sqlite_read_write,
 )
 from src.services.query.classify import classify
 from src.services.query.copy import (
@@ -87,34 +87,6 @@ def _connect_args(url: sa.engine.URL) -> dict[str, Any]:
     if driver == "pyodbc":
         return {"timeout": CONNECT_TIMEOUT_SECONDS}  # login timeout
     return {}
-
-
-def sqlite_file(url: sa.engine.URL) -> Path | None:
-    """The file of a SQLite URL (absolute), or None: not SQLite, in memory or a URI."""
-    if url.get_backend_name() != "sqlite":
-        return None
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return Path(database).absolute()
-
-
-def sqlite_read_write(url: sa.engine.URL, where: str) -> sa.engine.URL:
-    """A SQLite URL opened with ``mode=rw``: a mistyped path is an error, never a new empty
-    database (sqlite3 would create one, world-readable, and the run would "succeed")."""
-    path = sqlite_file(url)
-    if path is None:
-        return url
-    if not path.is_file():
-        raise QueryError(
-            f"{where}: the SQLite file {path} does not exist; it is never created. Check the "
-            "path after sqlite:/// (three slashes: relative to the folder the command runs "
-            "in; four: an absolute path)",
-            permanent=True,
-        )
-    return url.set(database="file:" + quote(str(path))).update_query_dict(
-        {"mode": "rw", "uri": "true"}
-    )
 
 
 def _odbc_drivers() -> list[str]:

@@ -187,7 +187,7 @@ def test_once_exit_codes(space: Workspace) -> None:
     assert "--once: 0 run(s)" in again.stderr
     assert len(space.outbox()) == 1
 
-    space.add("Broken", "--query", "SELECT * FROM no_such_table", "--every", "1h")
+    space.add("Broken", "--query", "SELECT * FROM no_such_table", "--every", "1h", "--no-check")
     _backdate(space, "Broken", hours=2)
     failed = space.run_once()
     assert failed.returncode == 1, failed.stderr
@@ -385,7 +385,8 @@ def test_overlapping_fire_is_skipped_with_the_reason(
     daemon.wait_for("finished: success")
     assert daemon.stop() == 0
     skipped = [r for r in space.runs(task_id) if r.status == "skipped"]
-    assert skipped and "is still running" in skipped[0].data["reason"]
+    # (an earlier skip may be a catch-up of a second missed between `add` and the start)
+    assert any("is still running" in r.data["reason"] for r in skipped)
 
 
 def test_transient_failure_is_retried_with_backoff(
