@@ -24,9 +24,10 @@ from src.cli.task_options import any_task_option, task_edit, task_options
 from src.core import defaults
 from src.core.clock import now as clock_now
 from src.core.connection_names import check_connection
-from src.core.email_rules import validate_address
+from src.core.email_rules import dotless_domain, validate_address
 from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task
+from src.core.task_edit import TaskEdit
 from src.core.vocabulary import Trigger
 from src.services.connections import resolve_connection
 from src.services.envparse import load_env
@@ -132,6 +133,8 @@ def _next_line(task: Task, now: datetime) -> str:
     upcoming = task.next_run(now)
     if not task.enabled:
         return "Next run: none (the task is disabled)"
+    if task.schedule.kind == "none":
+        return "Next run: none (no schedule: runs by webhook or `manage_tasks.py run`)"
     if upcoming is None:
         return "Next run: none (the schedule has no time left)"
     return f"Next run: {render.local_time(upcoming, task)} ({task.timezone})"
@@ -143,16 +146,59 @@ def _check_runnable(task: Task, env: dict[str, str]) -> None:
     resolve_connection(task.connection, env)
 
 
+def _refuse_new_mistakes(task: Task, changes: TaskEdit, now: datetime) -> None:
+    """What `add` and `edit` refuse in the values they were given, though a file that
+    already holds them still loads (validate warns): a past --at, a dotless domain."""
+    if changes.schedule is not None and changes.schedule[0] == "once":
+        past = task.past_once(now)
+        if past:
+            raise click.ClickException(f"--at {changes.schedule[1]}: {past}; give a later time")
+    for key in ("to", "cc", "bcc"):
+        for address in getattr(changes, key) or ():
+            problem = dotless_domain(address, f"--{key}")
+            if problem:
+                raise click.ClickException(f"--{key} {problem}")
+
+
+#: Fields whose change makes `edit` check the SQL again.
+_SQL_FIELDS = ("query", "query_file", "params", "connection", "read_only")
+
+
+def _check_sql(task: Task, ctx: Context, now: datetime, *, ask_database: bool) -> None:
+    """Refuse SQL the first run would fail on; the database compiles it, never runs it."""
+    from src.services.query import QueryService
+    from src.services.task_checks import sql_findings
+
+    service = QueryService(ctx.env) if ask_database else None
+    try:
+        found = sql_findings(task, ctx.store.path.resolve().parent, now, service)
+    finally:
+        if service is not None:
+            service.close()
+    for warning in found.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if found.errors:
+        raise click.ClickException("\n".join([*found.errors, "Nothing was saved."]))
+
+
+_no_check_option = click.option(
+    "--no-check",
+    is_flag=True,
+    help="Do not ask the database to compile the SQL (names without a value are still refused).",
+)
+
+
 @cli.command()
 @task_options
 @click.option("--disabled", is_flag=True, help="Create the task disabled.")
+@_no_check_option
 @click.option(
     "--interactive",
     "-i",
     is_flag=True,
     help="Ask for each field (the default at a terminal with no options).",
 )
-def add(disabled: bool, interactive: bool, **opts: Any) -> None:
+def add(disabled: bool, interactive: bool, no_check: bool, **opts: Any) -> None:
     """Add a task.
 
     \b
@@ -163,6 +209,9 @@ def add(disabled: bool, interactive: bool, **opts: Any) -> None:
           --cron "0 7 * * *" --timezone Europe/Berlin \\
           --to sales@example.com --xlsx --pdf
       manage_tasks.py add --name "Stock check" --query-file stock.sql --every 6h
+
+    The SQL is compiled by its database (EXPLAIN, never run) before the task is
+    saved; --no-check skips that. Reports are read-only unless --read-write.
     """
     ctx = _context()
     if interactive or (not any_task_option(opts) and not disabled and sys.stdin.isatty()):
@@ -172,10 +221,15 @@ def add(disabled: bool, interactive: bool, **opts: Any) -> None:
             raise click.UsageError("give --name (or run `add` at a terminal to be asked)")
         changes = task_edit(opts, enabled=not disabled)
     if changes.schedule is None:
-        raise click.UsageError("give a schedule: --cron '0 9 * * *', --every 15m or --at ISO")
+        raise click.UsageError(
+            "give a schedule: --cron '0 9 * * *', --every 15m, --at ISO, or --no-schedule "
+            "(runs only by webhook or `manage_tasks.py run`)"
+        )
     now = clock_now()
     task = changes.create(now, default_timezone=ctx.default_timezone)
     _check_runnable(task, ctx.env)
+    _refuse_new_mistakes(task, changes, now)
+    _check_sql(task, ctx, now, ask_database=not no_check)
     created = ctx.missing_file() is not None
     task = ctx.store.add(task, now)
     if created:
@@ -188,7 +242,8 @@ def add(disabled: bool, interactive: bool, **opts: Any) -> None:
 @click.argument("ref")
 @task_options
 @click.option("--enable/--disable", "enabled", default=None, help="Enable or disable the task.")
-def edit(ref: str, enabled: bool | None, **opts: Any) -> None:
+@_no_check_option
+def edit(ref: str, enabled: bool | None, no_check: bool, **opts: Any) -> None:
     """Change a task: only the options given change.
 
     REF is the task's id, a unique id prefix (4+ characters) or its name.
@@ -207,10 +262,14 @@ def edit(ref: str, enabled: bool | None, **opts: Any) -> None:
         changed = changes.apply(task, default_timezone=ctx.default_timezone)
         if changed.connection != task.connection:
             _check_runnable(changed, ctx.env)
+        _refuse_new_mistakes(changed, changes, now)
         return changed
 
     now = clock_now()
-    ctx.load()
+    current = ctx.load()
+    if any(getattr(changes, key) not in (None, {}) for key in _SQL_FIELDS):
+        # Checked before the store's lock is taken: the database may take seconds.
+        _check_sql(change(current.find(ref)), ctx, now, ask_database=not no_check)
     task = ctx.store.update(ref, change, now)
     click.echo(f"Updated task {task.name!r} ({task.id})")
     click.echo(_next_line(task, now))
@@ -356,24 +415,53 @@ def next_runs(count: int, start: datetime | None, ref: str | None) -> None:
 
 
 @cli.command()
-def validate() -> None:
-    """Check tasks.json and the settings each task needs; exit 1 on any error.
+@_no_check_option
+def validate(no_check: bool) -> None:
+    """Check tasks.json, the settings each task needs and each task's SQL; exit 1 on any
+    error.
 
-    Warnings (a password in a task's connection URL, a connection missing from
-    .env, unknown fields, no recipients) do not fail the check.
+    Each task's SQL is compiled by its database (EXPLAIN in a transaction that is
+    rolled back; nothing is run), unless --no-check. Errors are what a run would fail
+    on: a syntax error, a missing table or column, a :name with no value, a statement
+    that writes in a read-only task. Warnings (a password in a task's connection URL,
+    a connection missing from .env, a database that cannot be reached, unknown fields,
+    no recipients, a once time in the past) do not fail the check. A last line names
+    the tasks that may change data.
 
     \b
     Example:
       manage_tasks.py validate
     """
-    from src.services.task_checks import task_warnings
+    from src.services.query import QueryService
+    from src.services.task_checks import sql_findings, task_warnings
 
     ctx = _context()
     task_file = ctx.load()
     base = ctx.store.path.resolve().parent
-    warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base)]
+    now = clock_now()
+    warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base, now)]
+    errors: list[str] = []
+    service = None if no_check else QueryService(ctx.env)
+    try:
+        for task in task_file.tasks:
+            found = sql_findings(task, base, now, service)
+            errors += found.errors
+            warnings += found.warnings
+    finally:
+        if service is not None:
+            service.close()
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    writers = [repr(task.name) for task in task_file.tasks if not task.read_only]
+    if writers:
+        click.echo(f"May change data (read_only: false): {', '.join(writers)}")
+    if errors:
+        raise click.ClickException(
+            f"{ctx.store.path}: {len(task_file.tasks)} task(s), {len(errors)} error(s) "
+            f"(a run would fail on each), {len(warnings)} warning(s)"
+        )
     kind = " (earlier tool's format; converted on the next change)" if task_file.legacy else ""
     click.echo(
         f"{ctx.store.path}: {len(task_file.tasks)} task(s) valid{kind}, {len(warnings)} warning(s)"
@@ -413,6 +501,10 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
     ctx = _context()
     task = ctx.load().find(ref)
     addresses = [validate_address(a, f"--to {a!r}") for a in to] if to else None
+    for address in addresses or ():
+        problem = dotless_domain(address, "--to")
+        if problem:
+            raise click.ClickException(f"--to {problem}")
     query = QueryService(ctx.env)
     try:
         runner = Runner(ctx.store, _settings(ctx), query)

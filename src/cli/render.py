@@ -99,7 +99,8 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
     lines += [
         f"Subject:      {email.subject}",
         f"Send if:      {email.send_if}",
-        f"Timeout:      {task.timeout_seconds:g} s" + (", read-only" if task.read_only else ""),
+        f"Timeout:      {task.timeout_seconds:g} s",
+        f"Writes:       {_writes_text(task)}",
         f"Catch-up:     {task.catch_up or DEFAULT_CATCH_UP}"
         + (f", window {format_period(task.catch_up_window)}" if task.catch_up_window else "")
         + ("" if task.webhook else "; webhook runs refused"),
@@ -123,6 +124,12 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
     if not task.enabled:
         lines.append("  (disabled: enable it with `manage_tasks.py enable`)")
     return "\n".join(lines)
+
+
+def _writes_text(task: Task) -> str:
+    if task.read_only:
+        return "no (read-only transaction; --read-write allows writing)"
+    return "allowed (read_only: false; the SQL may change data)"
 
 
 def _options(options: Any) -> str:

@@ -30,6 +30,12 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--every", help="Interval schedule: 15m, 6h, 1d, 1h30m."),
     click.option("--at", "once_at", help="Run once at an ISO date-time: 2026-12-01T09:00."),
     click.option(
+        "--no-schedule",
+        is_flag=True,
+        default=None,
+        help="No schedule: the task runs only by webhook or `manage_tasks.py run`.",
+    ),
+    click.option(
         "--timezone", help="IANA zone of the schedule (default: DEFAULT_TIMEZONE, else UTC)."
     ),
     click.option("--to", "to", multiple=True, help="Recipient (repeat, or comma-separate)."),
@@ -84,7 +90,7 @@ def task_options(fn: F) -> F:
 
 #: What each conflict of the model is called in terms of this CLI's options (exit 2).
 _CONFLICTS = {
-    "schedule": "give one schedule: --cron, --every or --at, not several",
+    "schedule": "give one schedule: --cron, --every, --at or --no-schedule, not several",
     "query": "give --query or --query-file, not both",
 }
 
@@ -93,7 +99,9 @@ def task_edit(opts: dict[str, Any], enabled: bool | None = None) -> TaskEdit:
     """The change the options ask for; two values that exclude each other are a usage error."""
     try:
         return TaskEdit(
-            schedule=one_schedule(opts["cron"], opts["every"], opts["once_at"]),
+            schedule=one_schedule(
+                opts["cron"], opts["every"], opts["once_at"], bool(opts["no_schedule"])
+            ),
             **{key: opts[key] for key in _SAME_NAME},
             to=split_addresses(opts["to"]) or None,
             cc=split_addresses(opts["cc"]) or None,

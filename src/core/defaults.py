@@ -6,6 +6,9 @@ from __future__ import annotations
 CONNECTION = "DATABASE_URL"
 #: Long enough for a heavy report query, short enough that a hung one is noticed the same hour.
 TIMEOUT_SECONDS = 300
+#: A report reads; a statement that writes by mistake (a DELETE pasted in) fails instead of
+#: changing data. Writing is an explicit choice: --read-write / "read_only": false.
+READ_ONLY = True
 #: Two retries ride out a database restart or an SMTP hiccup without spamming on a real fault.
 RETRY_MAX = 2
 #: A minute lets a restarting server come back.

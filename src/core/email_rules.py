@@ -53,8 +53,9 @@ def parse_address(addr: str, field: str) -> tuple[str, str]:
 
     Returns ``(display_name, address)`` with the address normalized (domain in lower
     case). Syntax only (no DNS), so it is fast and works offline. Single-label
-    intranet domains (``user@mailhost``) are accepted; reserved names (``localhost``,
-    ``.local``, ``.test``) are refused by email-validator.
+    intranet domains (``user@mailhost``) are accepted here, so a file that has them
+    still loads; the commands that take a new address refuse them (:func:`dotless_domain`).
+    Reserved names (``localhost``, ``.local``, ``.test``) are refused by email-validator.
     """
     if not isinstance(addr, str):
         raise ValidationError(field, f"expected an email address, got {type(addr).__name__}")
@@ -90,6 +91,26 @@ def _check_mailbox(text: str) -> tuple[str, str | None]:
     except EmailNotValidError as exc:
         return text, str(exc)
     return str(checked.normalized), None
+
+
+def dotless_domain(addr: str, field: str) -> str | None:
+    """Why an address whose domain has no dot (``boss@example``) is refused by ``add``,
+    ``edit`` and ``run --to``, or None when its domain has a dot.
+
+    Such a domain is far more often a typo (``example`` for ``example.com``) than an
+    intranet host, and a typo is found out only when the report never arrives. So the
+    commands that take a new address refuse it; a tasks.json entry already written
+    keeps loading (``validate`` warns), so an intranet setup that relies on one keeps
+    working.
+    """
+    _name, address = parse_address(addr, field)
+    domain = address.rpartition("@")[2]
+    if "." in domain:
+        return None
+    return (
+        f"{address!r}: the domain {domain!r} has no dot, so it is not an internet address "
+        f"(a typo for {address}.com?). Write the full domain, such as {address}.com"
+    )
 
 
 def validate_address(addr: str, field: str) -> str:

@@ -1,6 +1,7 @@
 """Schedules: when a task fires, computed from an injected ``now``.
 
-Three kinds, written in tasks.json as exactly one key of the ``schedule`` object:
+Three kinds, written in tasks.json as exactly one key of the ``schedule`` object
+(or ``"schedule": null``: no schedule, the task runs only when triggered):
 
 * ``{"cron": "0 9 * * 1-5"}`` -- standard 5-field cron, evaluated in the task's zone.
   Day-of-week is cron's (0 or 7 = Sunday, 1 = Monday); names (``mon``, ``jan``)
@@ -83,7 +84,7 @@ class Schedule:
         """The schedule in words, for ``list`` and ``show``."""
         raise NotImplementedError
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any] | None:
         raise NotImplementedError
 
     def upcoming(self, now: datetime, count: int) -> list[datetime]:
@@ -464,6 +465,27 @@ class OnceSchedule(Schedule):
         return {"once": self.raw}
 
 
+# --- none -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoSchedule(Schedule):
+    """``"schedule": null``: the task never fires by itself; it runs when triggered (the
+    webhook, ``manage_tasks.py run``). Written as null, never left out, so a schedule
+    forgotten by mistake is still an error."""
+
+    kind = "none"
+
+    def next_after(self, after: datetime) -> datetime | None:
+        return None
+
+    def describe(self) -> str:
+        return "none (runs only by webhook or `manage_tasks.py run`)"
+
+    def to_json(self) -> None:
+        return None
+
+
 def parse_local_datetime(text: str, zone: ZoneInfo, field: str) -> datetime:
     """An ISO date-time; without an offset it is read in ``zone`` and must exist there."""
     try:
@@ -500,7 +522,12 @@ def parse_schedule(
     data: Any, zone: ZoneInfo, default_start: datetime, field: str = "schedule"
 ) -> Schedule:
     """Build a Schedule from its tasks.json form; raises ValidationError naming the field."""
-    example = '{"cron": "0 9 * * 1-5"}, {"interval": "15m"} or {"once": "2026-12-01T09:00"}'
+    example = (
+        '{"cron": "0 9 * * 1-5"}, {"interval": "15m"}, {"once": "2026-12-01T09:00"}, or null '
+        "for a task run only by webhook or `manage_tasks.py run`"
+    )
+    if data is None:
+        return NoSchedule()
     if not isinstance(data, Mapping):
         raise ValidationError(field, f"{data!r} is not a schedule object; use {example}")
     kinds = [kind for kind in SCHEDULE_KINDS if kind in data]

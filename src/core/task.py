@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from src.core import defaults
 from src.core.clock import to_utc_iso
-from src.core.schedule import Schedule, format_period
+from src.core.schedule import OnceSchedule, Schedule, format_period
 from src.core.vocabulary import CatchUpPolicy, ExportFormat, SendIf
 
 # --- small value objects ------------------------------------------------------------------
@@ -108,7 +108,7 @@ class Task:
     exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     email: EmailSpec = field(default_factory=EmailSpec)
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
-    read_only: bool = False
+    read_only: bool = defaults.READ_ONLY
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: None: not set, the daemon's default (latest)
     catch_up: CatchUpPolicy | None = None
@@ -150,6 +150,15 @@ class Task:
 
     def next_run(self, now: datetime) -> datetime | None:
         return self.schedule.next_after(now) if self.enabled else None
+
+    def past_once(self, now: datetime) -> str | None:
+        """Why a ``once`` schedule will never fire (its time is not after ``now``), or None."""
+        if not isinstance(self.schedule, OnceSchedule) or self.schedule.at > now:
+            return None
+        zone = self.zone
+        at = self.schedule.at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        current = now.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        return f"the once time {at} ({self.timezone}) is in the past: it is now {current}"
 
     def with_changes(self, **changes: Any) -> Task:
         return replace(self, **changes)

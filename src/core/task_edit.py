@@ -19,8 +19,10 @@ from src.core.schedule import SCHEDULE_KINDS, format_period
 from src.core.task import Task, new_task_id
 from src.core.vocabulary import CatchUpPolicy, ExportFormat, SendIf
 
-#: A schedule as (kind, value): ("cron", "0 9 * * 1-5"), ("interval", "15m"), ("once", ISO).
+#: A schedule as (kind, value): ("cron", "0 9 * * 1-5"), ("interval", "15m"), ("once", ISO),
+#: or NO_SCHEDULE (the task runs only when triggered).
 ScheduleSpec = tuple[str, str]
+NO_SCHEDULE: ScheduleSpec = ("none", "")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class TaskEdit:
     def __post_init__(self) -> None:
         if self.query is not None and self.query_file is not None:
             raise ConflictingValues("query", "give either query or query_file, not both")
-        if self.schedule is not None and self.schedule[0] not in SCHEDULE_KINDS:
+        if self.schedule not in (None, NO_SCHEDULE) and self.schedule[0] not in SCHEDULE_KINDS:
             raise ValidationError(
                 "schedule",
                 f"unknown kind {self.schedule[0]!r}; use one of " + ", ".join(SCHEDULE_KINDS),
@@ -96,7 +98,9 @@ class TaskEdit:
         if self.query_file is not None:
             out["query_file"] = self.query_file
             out.pop("query", None)
-        if self.schedule is not None:
+        if self.schedule == NO_SCHEDULE:
+            out["schedule"] = None
+        elif self.schedule is not None:
             kind, value = self.schedule
             out["schedule"] = {kind: value}
         email = dict(out.get("email") or {})
@@ -130,7 +134,10 @@ class TaskEdit:
 
 
 def one_schedule(
-    cron: str | None = None, interval: str | None = None, once: str | None = None
+    cron: str | None = None,
+    interval: str | None = None,
+    once: str | None = None,
+    none: bool = False,
 ) -> ScheduleSpec | None:
     """The one schedule given, or None; two or more kinds are refused."""
     given = [
@@ -138,6 +145,8 @@ def one_schedule(
         for kind, value in zip(SCHEDULE_KINDS, (cron, interval, once), strict=True)
         if value is not None
     ]
+    if none:
+        given.append(NO_SCHEDULE)
     if len(given) > 1:
         raise ConflictingValues(
             "schedule", "give one of " + ", ".join(SCHEDULE_KINDS) + ", not several"

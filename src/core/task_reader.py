@@ -141,7 +141,13 @@ class TaskReader:
         created_at = self._instant("created_at")
         updated_at = self._instant("updated_at")
         schedule = None
-        if timezone is not None:
+        if "schedule" not in data:
+            self.fail(
+                "schedule",
+                'missing; give {"cron": "0 9 * * 1-5"}, {"interval": "15m"}, {"once": ...}, '
+                "or null for a task run only by webhook or `manage_tasks.py run`",
+            )
+        elif timezone is not None:
             schedule = self.attempt(
                 parse_schedule,
                 data.get("schedule"),
@@ -153,7 +159,7 @@ class TaskReader:
         email = self._email()
         timeout = self._number("timeout_seconds", defaults.TIMEOUT_SECONDS, minimum=1)
         retry = self._retry()
-        read_only = data.get("read_only", False)
+        read_only = data.get("read_only", defaults.READ_ONLY)
         if not isinstance(read_only, bool):
             self.fail("read_only", f"{read_only!r} is not true or false")
         catch_up, catch_up_window, webhook = self._daemon_fields()

@@ -1,23 +1,33 @@
-"""Checks of a valid task against its surroundings (.env, files): warnings, not errors.
+"""Checks of a valid task against its surroundings (.env, files, its database).
 
-``validate`` prints them; they never stop a task from loading, because the
-surroundings of the machine that edits tasks.json may differ from the daemon's.
+``task_warnings``: warnings ``validate`` prints; they never stop a task from loading,
+because the surroundings of the machine that edits tasks.json may differ from the
+daemon's. ``sql_findings``: what the task's SQL would do at its first run, found now --
+errors (a name with no value, a writing statement in a read-only task, a statement
+the database refuses) and warnings (the database could not be asked).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from src.core.connection_names import url_has_password
-from src.core.errors import ConfigError, suggest_field
+from src.core.email_rules import dotless_domain
+from src.core.errors import ConfigError, QueryError, suggest_field
+from src.core.runvars import RUN_VARIABLES
 from src.core.task import Task
 from src.core.task_reader import TASK_FIELDS
 from src.services.connections import resolve_connection
+from src.services.query.check import NotChecked, check_statement
+from src.services.query.service import QueryService
+from src.services.query.sqltext import bind_names, missing_binds_message, writing_keyword
 
 # Fields the product writes itself besides the model's (the earlier tool's conversion).
 _KNOWN_EXTRA = ("legacy_database_type",)
@@ -34,7 +44,9 @@ def suggested_env_name(url: str, task: Task) -> str:
     return f"DB_{slug}_URL"
 
 
-def task_warnings(task: Task, env: Mapping[str, str], base: Path | None = None) -> list[str]:
+def task_warnings(
+    task: Task, env: Mapping[str, str], base: Path | None = None, now: datetime | None = None
+) -> list[str]:
     where = f"task {task.name!r}"
     warnings: list[str] = []
     if "://" in task.connection and url_has_password(task.connection):
@@ -55,6 +67,13 @@ def task_warnings(task: Task, env: Mapping[str, str], base: Path | None = None) 
             warnings.append(
                 f"{where}: unknown field {key!r}{suggest_field(key, TASK_FIELDS)}; kept as is"
             )
+    for address in task.email.recipients:
+        problem = dotless_domain(address, "email")
+        if problem:
+            warnings.append(f"{where}: {problem}; add and edit refuse such an address")
+    past = task.past_once(now) if now is not None else None
+    if past:
+        warnings.append(f"{where}: {past}; it will not run again")
     if not task.email.recipients:
         warnings.append(f"{where}: no recipients (email.to); reports are exported but not sent")
     if task.query_file is not None:
@@ -64,3 +83,67 @@ def task_warnings(task: Task, env: Mapping[str, str], base: Path | None = None) 
         if not path.is_file():
             warnings.append(f"{where}: query_file {task.query_file!r} does not exist")
     return warnings
+
+
+@dataclass
+class Findings:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def query_text(task: Task, base: Path | None) -> str | None:
+    """The task's SQL, from ``query`` or its ``query_file`` (None: the file cannot be read,
+    which :func:`task_warnings` reports)."""
+    if task.query is not None:
+        return task.query
+    assert task.query_file is not None
+    path = Path(task.query_file)
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def sql_findings(
+    task: Task, base: Path | None, now: datetime, service: QueryService | None
+) -> Findings:
+    """What the first run would find wrong with the task's SQL, found now.
+
+    ``service``: ask the database to compile the statement (never run it); None
+    (``--no-check``) looks at the text only.
+    """
+    where = f"task {task.name!r}"
+    found = Findings()
+    sql = query_text(task, base)
+    if sql is None:
+        return found
+    keyword = writing_keyword(sql)
+    if keyword and task.read_only:
+        found.errors.append(
+            f"{where}: the SQL is a {keyword} statement but the task is read-only (the "
+            "default, also for a task written without read_only), so every run would fail. "
+            "If it is meant to change data, allow it with --read-write (add, edit) or "
+            '"read_only": false in tasks.json'
+        )
+    values = {name: None for name in (*RUN_VARIABLES, *task.params)}
+    missing = [name for name in bind_names(sql) if name not in values]
+    if missing:
+        found.errors.append(f"{where}: {missing_binds_message(missing, task.params)}")
+        return found  # the statement cannot be bound, so the database cannot be asked
+    if service is None:
+        return found
+    try:
+        result = check_statement(
+            service, task.connection, sql, task.params, now=now, zone=task.zone
+        )
+    except NotChecked as exc:
+        if not exc.config:  # a connection not set up is reported by task_warnings
+            found.warnings.append(f"{where}: SQL not checked against the database: {exc}")
+    except QueryError as exc:
+        found.errors.append(f"{where}: {exc}")
+    else:
+        if result.note:
+            found.warnings.append(f"{where}: SQL not checked: {result.note}")
+    return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def test_five_hundred_columns_and_duplicate_names(tmp_path, pg_url):
 
 
 def test_zero_columns_reports_rows_affected_and_writes_no_empty_file(tmp_path, pg_fresh_url):
-    outcome = run_query(tmp_path, pg_fresh_url, "CREATE TABLE t (x int)")
+    outcome = run_query(tmp_path, pg_fresh_url, "CREATE TABLE t (x int)", read_only=False)
     assert outcome.status == "success", outcome.error
     assert outcome.files == []
     # PostgreSQL allows a SELECT without columns
@@ -157,6 +158,7 @@ def test_mariadb_awkward_types(tmp_path, mariadb_url):
 )
 def test_hostile_task_names_never_escape_the_exports_folder(tmp_path, name):
     url = f"sqlite:///{tmp_path / 'n.db'}"
+    sqlite3.connect(tmp_path / "n.db").close()  # a missing SQLite file is refused
     task_name = name.replace("\n", " ")[:200]
     outcome = run_query(tmp_path, url, "SELECT 1 AS one", name=task_name)
     assert outcome.status == "success", outcome.error

@@ -8,6 +8,7 @@ src/cli/render.py (tables and details) and src/cli/common.py (--tasks-file, --en
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +32,9 @@ class Cli:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.tasks_file = folder / "tasks.json"
+        sqlite3.connect(folder / "demo.db").close()  # add compiles the SQL against it
         self.env = {
-            "DATABASE_URL": "sqlite:///demo.db",
+            "DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
             "DB_SALES_URL": "postgresql+psycopg2://u:secret@127.0.0.1/sales",
             "DEFAULT_TIMEZONE": "",
             "TASKS_FILE": None,
@@ -191,20 +193,23 @@ def test_add_usage_errors_exit_2(run):
     result = run("add", "--name", "X", "--query", "SELECT 1")
     assert (result.exit_code, result.output.splitlines()[-1]) == (
         2,
-        "Error: give a schedule: --cron '0 9 * * *', --every 15m or --at ISO",
+        "Error: give a schedule: --cron '0 9 * * *', --every 15m, --at ISO, or --no-schedule "
+        "(runs only by webhook or `manage_tasks.py run`)",
     )
     result = run(
         "add", "--name", "X", "--query", "SELECT 1", "--cron", "* * * * *", "--every", "1h"
     )
     assert (result.exit_code, result.output.splitlines()[-1]) == (
         2,
-        "Error: give one schedule: --cron, --every or --at, not several",
+        "Error: give one schedule: --cron, --every, --at or --no-schedule, not several",
     )
     result = run("add", "--query", "SELECT 1", "--every", "1h")
     assert result.exit_code == 2
 
 
 def test_add_interactive_asks_and_re_asks_bad_answers(run):
+    with sqlite3.connect(run.folder / "demo.db") as conn:
+        conn.execute("CREATE TABLE stock (item TEXT)")
     answers = (
         "\n".join(
             [
@@ -495,8 +500,8 @@ def test_validate_fails_on_invalid_file(run):
         f"Error: {run.tasks_file}: 3 problem(s); the file was not changed:",
         "  task #1 'X': id: None is not a task id (a non-empty string)",
         "  task #1 'X': query: the query is empty; give the SQL text (or query_file)",
-        '  task #1 \'X\': schedule: None is not a schedule object; use {"cron": "0 9 * * 1-5"}, '
-        '{"interval": "15m"} or {"once": "2026-12-01T09:00"}',
+        '  task #1 \'X\': schedule: missing; give {"cron": "0 9 * * 1-5"}, {"interval": "15m"}, '
+        '{"once": ...}, or null for a task run only by webhook or `manage_tasks.py run`',
     ]
 
 
@@ -510,7 +515,12 @@ def test_every_command_has_help_with_examples(run):
 def test_tasks_file_from_environment(tmp_path):
     runner = CliRunner()
     path = tmp_path / "elsewhere.json"
-    env = {"TASKS_FILE": str(path), "DATABASE_URL": "sqlite:///x.db", "ENV_FILE": None}
+    sqlite3.connect(tmp_path / "x.db").close()
+    env = {
+        "TASKS_FILE": str(path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "ENV_FILE": None,
+    }
     result = runner.invoke(
         cli, ["add", "--name", "T", "--query", "SELECT 1", "--every", "1h"], env=env
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -102,7 +103,15 @@ def test_run_to_overrides_recipients(folder, smtp_server):
 
 def test_failed_run_exits_1_with_the_error(folder):
     result = invoke(
-        folder, "add", "--name", "Broken", "--query", "SELECT * FROM nowhere", "--every", "1d"
+        folder,
+        "add",
+        "--name",
+        "Broken",
+        "--query",
+        "SELECT * FROM nowhere",
+        "--every",
+        "1d",
+        "--no-check",  # saved as it is, to see the run fail
     )
     assert result.exit_code == 0
     result = invoke(folder, "run", "Broken")
@@ -212,6 +221,7 @@ def test_history_shows_why_a_run_failed(folder):
         "1d",
         "--connection",
         url,
+        "--no-check",  # saved as it is: the run is what fails here
     )
     assert result.exit_code == 0, result.output
     failed = invoke(folder, "run", "Broken")
@@ -231,3 +241,81 @@ def test_history_table_drops_the_leading_where_of_older_records():
     )
     assert short_error(old) == 'SQL syntax error (near "SELEC": syntax error). Fix the task\'s SQL'
     assert short_error("first line\nsecond") == "first line"
+
+
+def _sales(folder: Path) -> int:
+    with sqlite3.connect(folder / "data" / "demo.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM sales").fetchone()[0])
+
+
+def test_a_delete_task_fails_read_only_and_runs_with_read_write(folder):
+    before = _sales(folder)
+    # written by hand without read_only (as before read-only became the default)
+    document = {
+        "version": 1,
+        "tasks": [
+            {"id": "purge-1", "name": "Purge", "query": "DELETE FROM sales",
+             "schedule": {"cron": "0 9 * * *"}, "email": {"to": ["team@example.com"]}},
+        ],
+    }  # fmt: skip
+    (folder / "tasks.json").write_text(json.dumps(document))
+    shown = invoke(folder, "show", "Purge").output
+    assert "Writes:       no (read-only transaction; --read-write allows writing)" in shown
+    result = invoke(folder, "run", "Purge")
+    assert result.exit_code == 1
+    assert "the task is read-only but the SQL tries to change data" in result.output
+    assert "`manage_tasks.py edit TASK --read-write`" in result.output
+    assert _sales(folder) == before
+    assert invoke(folder, "edit", "Purge", "--read-write").exit_code == 0
+    assert json.loads((folder / "tasks.json").read_text())["tasks"][0]["read_only"] is False
+    shown = invoke(folder, "show", "Purge").output
+    assert "Writes:       allowed (read_only: false; the SQL may change data)" in shown
+    result = invoke(folder, "run", "Purge")
+    assert result.exit_code == 0, result.output
+    assert _sales(folder) == 0
+
+
+def test_add_refuses_a_past_at_with_time_and_zone(folder):
+    result = invoke(
+        folder, "add", "--name", "Late", "--query", DEMO_QUERY, "--at", "2020-03-01T09:00",
+        "--timezone", "Europe/Berlin",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: --at 2020-03-01T09:00: the once time 2020-03-01 09:00 CET (Europe/Berlin) is "
+        "in the past: it is now "
+    )
+    assert not (folder / "tasks.json").exists()
+
+
+def test_an_existing_past_once_task_still_loads_and_validate_warns(folder):
+    document = {
+        "version": 1,
+        "tasks": [
+            {"id": "old-1", "name": "Old", "query": DEMO_QUERY,
+             "schedule": {"once": "2020-03-01T09:00"}, "timezone": "Europe/Berlin",
+             "email": {"to": ["team@example.com"]}},
+        ],
+    }  # fmt: skip
+    (folder / "tasks.json").write_text(json.dumps(document))
+    result = invoke(folder, "validate")
+    assert result.exit_code == 0, result.output
+    assert "Warning: task 'Old': the once time 2020-03-01 09:00 CET (Europe/Berlin) is in " in (
+        result.output
+    )
+
+
+def test_a_dotless_domain_is_refused_by_add_and_run(folder):
+    result = invoke(
+        folder, "add", "--name", "R", "--query", DEMO_QUERY, "--every", "1d",
+        "--to", "boss@example",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --to 'boss@example': the domain 'example' has no dot, so it is not an internet "
+        "address (a typo for boss@example.com?). Write the full domain, such as "
+        "boss@example.com\n"
+    )
+    add_demo(folder)
+    result = invoke(folder, "run", "Revenue", "--to", "boss@example")
+    assert result.exit_code == 1 and "has no dot" in result.output

@@ -11,6 +11,9 @@
      (and this product) AND them whenever one starts with '*' ('*/2', '*,5'). Such
      expressions are compared with tests/cron_model.py instead (the second test).
    - croniter 7 reads a one-value range ('5-5') as '*'; such expressions are skipped.
+   - croniter reads a day field that covers its whole range ('0-6', '1-31', 'sun-sat')
+     as '*' and so ANDs the day fields; cron ORs them (the field does not start with
+     '*'), so '* * 1,*/2 * 0-6' fires every day here; such expressions are skipped.
 2. tests/cron_model.py (Debian cron's matching rule) for the days random day fields fire.
 """
 
@@ -92,6 +95,18 @@ def _croniter_reads_as_star(expression: str) -> bool:
     return re.search(r"(?<![0-9/])([0-9]+)-\1(?![0-9])", expression) is not None
 
 
+def _croniter_reads_full_range_as_star(expression: str) -> bool:
+    """A day field that covers every day without starting with '*' (see the docstring)."""
+    try:
+        parsed = CronSchedule.parse(expression, ZoneInfo("UTC"))
+    except Exception:
+        return False
+    fields = expression.split()
+    whole_week = parsed.weekdays == frozenset(range(7)) and fields[4] != "*"
+    whole_month = parsed.days == frozenset(range(1, 32)) and fields[2] != "*"
+    return whole_week or whole_month
+
+
 def _never_fires(expression: str) -> bool:
     try:
         CronSchedule.parse(expression, ZoneInfo("UTC"))
@@ -100,12 +115,18 @@ def _never_fires(expression: str) -> bool:
     return False
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,  # the same cases every run: a landing never depends on luck
+)
 @given(expression=EXPRESSIONS, zone_name=st.sampled_from(ZONES), start=_starts())
 def test_next_fire_time_agrees_with_croniter(expression, zone_name, start):
     if (
         _star_rule_matters(expression)
         or _croniter_reads_as_star(expression)
+        or _croniter_reads_full_range_as_star(expression)
         or _never_fires(expression)
     ):
         event("skipped: a known difference in how the line is read")
@@ -121,7 +142,7 @@ def test_next_fire_time_agrees_with_croniter(expression, zone_name, start):
     assert ours == theirs, (expression, zone_name, start)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     day=DAY,
     weekday=WEEKDAY,

@@ -49,7 +49,7 @@ CHANGES: dict[str, Any] = {
     "send_if": SendIf.NO_ROWS,
     "exports": {ExportFormat.CSV: True},
     "timeout_seconds": 42,
-    "read_only": True,
+    "read_only": False,  # the default is True
     "catch_up": CatchUpPolicy.ALL,
     "catch_up_window": "6h",
     "webhook": False,

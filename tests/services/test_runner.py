@@ -379,7 +379,7 @@ def test_odbc_connection_runs_a_report(harness, odbc_mariadb, mariadb_url):
 def test_statement_without_rows_reports_rows_affected(harness, tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     load_table(url, "CREATE TABLE t (x integer); INSERT INTO t VALUES (1), (2), (3)")
-    h = harness({"DATABASE_URL": url}, query="UPDATE t SET x = x + 1", email={})
+    h = harness({"DATABASE_URL": url}, query="UPDATE t SET x = x + 1", email={}, read_only=False)
     outcome = h.run()
     assert outcome.status == "success"
     assert outcome.rowcount == 3 and outcome.files == []

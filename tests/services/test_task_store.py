@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -237,6 +238,7 @@ def test_legacy_interval_and_unsupported_fields(tmp_path):
 
 def test_fifty_concurrent_add_processes_leave_fifty_tasks(tmp_path):
     path = tmp_path / "tasks.json"
+    sqlite3.connect(tmp_path / "demo.db").close()  # add compiles the SQL against it
     env = {**os.environ, "DATABASE_URL": "sqlite:///demo.db", "TASKS_FILE": str(path)}
     script = str(ROOT / "manage_tasks.py")
     procs = [

@@ -9,10 +9,14 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from src.core.errors import QueryError
 
 # Extra seconds the client-side watchdog waits beyond the server-side timeout, so
 # the server's own (cleaner) cancel normally comes first.
@@ -210,3 +214,31 @@ def location(url: sa.engine.URL) -> str:
     if port:
         where += f":{port}"
     return f"{where}/{database}" if database else where
+
+
+def sqlite_file(url: sa.engine.URL) -> Path | None:
+    """The file of a SQLite URL (absolute), or None: not SQLite, in memory or a URI."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).absolute()
+
+
+def sqlite_read_write(url: sa.engine.URL, where: str) -> sa.engine.URL:
+    """A SQLite URL opened with ``mode=rw``: a mistyped path is an error, never a new empty
+    database (sqlite3 would create one, world-readable, and the run would "succeed")."""
+    path = sqlite_file(url)
+    if path is None:
+        return url
+    if not path.is_file():
+        raise QueryError(
+            f"{where}: the SQLite file {path} does not exist; it is never created. Check the "
+            "path after sqlite:/// (three slashes: relative to the folder the command runs "
+            "in; four: an absolute path)",
+            permanent=True,
+        )
+    return url.set(database="file:" + quote(str(path))).update_query_dict(
+        {"mode": "rw", "uri": "true"}
+    )

@@ -175,7 +175,8 @@ def classify(
     if sqlstate == "25006" or number in _MY_READ_ONLY or "readonly" in lowered:
         return fail(
             "the task is read-only but the SQL tries to change data",
-            "Remove the INSERT/UPDATE/DELETE, or turn off read_only for this task",
+            "Remove the INSERT/UPDATE/DELETE, or allow writing: `manage_tasks.py edit TASK "
+            '--read-write` (tasks.json: "read_only": false)',
             permanent=True,
         )
     if (

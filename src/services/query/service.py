@@ -37,6 +37,7 @@ from src.services.query.backends import (
     backend_for,
     location,
     product_name,
+    sqlite_read_write,
 )
 from src.services.query.classify import classify
 from src.services.query.copy import (
@@ -343,15 +344,23 @@ class QueryService:
             odbc_drivers=_odbc_drivers(),
         )
 
+    def engine(self, connection: str) -> tuple[Engine, str]:
+        """The engine of a connection and the words that name it in messages."""
+        url = resolve_connection(connection, self._env)
+        where = describe_connection(connection, url)
+        return self._engine(url, where), where
+
     def _engine(self, url: str, where: str) -> Engine:
         with self._lock:
             engine = self._engines.get(url)
             if engine is None:
                 try:
-                    parsed = make_url(url)
+                    parsed = sqlite_read_write(make_url(url), where)
                     engine = sa.create_engine(
                         parsed, pool_pre_ping=True, connect_args=_connect_args(parsed)
                     )
+                except QueryError:
+                    raise
                 except Exception as error:
                     raise classify(
                         error, where=where, timeout_seconds=None, timed_out=False

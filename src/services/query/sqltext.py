@@ -106,6 +106,79 @@ def returns_rows(sql: str) -> bool:
     return False
 
 
+# First keywords of statements that change data or the schema. A WITH that holds one of
+# the first four changes data too (PostgreSQL's data-modifying CTEs).
+_WRITE_STATEMENTS = frozenset(
+    {
+        "insert",
+        "update",
+        "delete",
+        "merge",
+        "replace",
+        "upsert",
+        "create",
+        "drop",
+        "alter",
+        "truncate",
+        "rename",
+        "grant",
+        "revoke",
+        "call",
+        "exec",
+        "execute",
+        "do",
+        "copy",
+        "load",
+    }
+)
+_WRITE_IN_WITH = frozenset({"insert", "update", "delete", "merge"})
+
+
+def code_words(sql: str) -> list[str]:
+    """The words of the SQL outside literals, quoted names and comments, in lower case."""
+    return [
+        word.lower()
+        for is_code, piece in split_sql(sql)
+        if is_code
+        for word in _FIRST_WORD.findall(piece)
+    ]
+
+
+def writing_keyword(sql: str) -> str | None:
+    """The keyword (upper case) by which the statement changes data, or None if it reads."""
+    words = code_words(sql)
+    if not words:
+        return None
+    if words[0] in _WRITE_STATEMENTS:
+        return words[0].upper()
+    if words[0] == "with":
+        found = next((w for w in words[1:] if w in _WRITE_IN_WITH), None)
+        return found.upper() if found else None
+    return None
+
+
+def bind_names(sql: str, *, backslash_escapes: bool = False) -> list[str]:
+    """The names the statement binds (``:name`` and ``{name}``), in order, once each."""
+    used: list[str] = []
+    for is_code, piece in split_sql(sql, backslash_escapes=backslash_escapes):
+        if is_code:
+            piece = _PLACEHOLDER.sub(_bind_marker, piece)
+            used.extend(m.group(1) for m in BIND_PARAMS.finditer(piece))
+    return list(dict.fromkeys(used))
+
+
+def missing_binds_message(missing: list[str], values: Mapping[str, Any]) -> str:
+    params = sorted(set(values) - set(RUN_VARIABLES))
+    known = ", ".join(f"{{{v}}}" for v in RUN_VARIABLES)
+    given = f"; task params: {', '.join(params)}" if params else "; the task has no params"
+    names = ", ".join(f"{{{name}}}" for name in missing)
+    return (
+        f"the SQL uses {names} but no run variable or parameter has that name; "
+        f"run variables: {known}{given}. Write one of those, as {{name}} or :name, "
+        "or give the value with --param NAME=VALUE (tasks.json: params)"
+    )
+
+
 def prepare_sql(
     sql: str,
     values: Mapping[str, Any],
@@ -130,15 +203,7 @@ def prepare_sql(
         out.append(piece)
     missing = sorted({name for name in used if name not in values})
     if missing:
-        params = sorted(set(values) - set(RUN_VARIABLES))
-        known = ", ".join(f"{{{v}}}" for v in RUN_VARIABLES)
-        given = f"; task params: {', '.join(params)}" if params else "; the task has no params"
-        names = ", ".join(f"{{{name}}}" for name in missing)
-        raise QueryError(
-            f"the SQL uses {names} but no run variable or parameter has that name; "
-            f"run variables: {known}{given}. Write one of those, as {{name}} or :name",
-            permanent=True,
-        )
+        raise QueryError(missing_binds_message(missing, values), permanent=True)
     return PreparedSql(
         text="".join(out),
         params={name: values[name] for name in dict.fromkeys(used)},

@@ -134,11 +134,33 @@ class Dispatcher:
         task = self.tasks[occurrence.task_id]
         self.state.mark(task.id, occurrence.scheduled_for)
         reason = None if behind_own else self.busy.reason(task.id)
+        if reason is not None and self._only_triggered_runs_ahead(task.id):
+            # A webhook run costs no scheduled report: the occurrence waits behind it (never
+            # two runs of one task at once) and starts when it ends.
+            self.events.info(
+                "waiting",
+                f"task {short(task)}: occurrence {local_time(occurrence.scheduled_for, task)} "
+                f"waits: {reason}; it runs right after",
+                task_id=task.id,
+                scheduled_for=to_utc_iso(occurrence.scheduled_for),
+            )
+            reason = None
         if reason is not None:
             self.skip(task, occurrence.scheduled_for, reason, occurrence.trigger)
             return
         self.busy.add_queued(task.id)
         self.queue.append(occurrence)
+
+    def _only_triggered_runs_ahead(self, task_id: str) -> bool:
+        """Whether all that keeps ``task_id`` busy is webhook runs (running or queued): a
+        scheduled occurrence then waits instead of being skipped. One occurrence of the
+        schedule already waiting, or a retry, is still a reason to skip the next."""
+        child = self.busy.running.get(task_id)
+        if child is not None and child.occurrence.trigger in SCHEDULED_TRIGGERS:
+            return False
+        if task_id in self.busy.retrying:
+            return False
+        return all(o.trigger == Trigger.WEBHOOK for o in self.queue if o.task_id == task_id)
 
     def skip(self, task: Task, scheduled_for: datetime, reason: str, trigger: Trigger) -> None:
         run_id = str(uuid.uuid4())

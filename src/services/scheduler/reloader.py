@@ -17,7 +17,9 @@ Two things keep the thread from holding up the main loop through the GIL:
 
 Anything unusual (invalid JSON, a bad field, a duplicate id or name, the legacy
 list format) goes through the store's full parse, whose error message the daemon
-logs; the last good set keeps running.
+logs; the last good set keeps running. So does an empty file (0 bytes or only
+whitespace) once the daemon runs: it is a write cut short, never "no tasks". At
+start, a file that does not exist (or is empty) is an empty store.
 """
 
 from __future__ import annotations
@@ -276,6 +278,8 @@ class Reloader:
         was_bad = self._bad_fingerprint is not None
         try:
             raw = self.store.read_bytes()
+            if raw is not None and not raw.strip():
+                raise StoreError(self._empty_message(raw))
             update = self._diff(raw, read_at)
         except StoreError as exc:
             self._fingerprint = fingerprint
@@ -288,6 +292,15 @@ class Reloader:
         if update.tasks or update.removed or force or was_bad:
             return update
         return None
+
+    def _empty_message(self, raw: bytes) -> str:
+        # While the daemon runs, an empty file is a write cut short (a full disk, an editor
+        # that truncated before writing), not "delete every task": that is {"tasks": []}.
+        return (
+            f"{self.store.path} is empty ({len(raw)} bytes); taken for a broken write, not "
+            "for 'no tasks'; still running the tasks loaded before. Restore the file, or write "
+            '{"version": 1, "tasks": []} to remove every task'
+        )
 
     def _diff(self, raw: bytes | None, read_at: datetime) -> Update:
         items = decode_items(raw, self._texts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import traceback
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -231,7 +232,11 @@ def test_binds_and_run_variables(runs: Runs, typed_pg) -> None:
 
 def test_statement_that_is_not_a_select_uses_the_normal_path(runs: Runs, typed_pg) -> None:
     _, outcome = runs.run(
-        typed_pg, query="UPDATE typed SET amount = amount + 1", exports={"csv": True}, email={}
+        typed_pg,
+        query="UPDATE typed SET amount = amount + 1",
+        exports={"csv": True},
+        email={},
+        read_only=False,
     )
     assert outcome.status == "success", outcome.error
     assert not runs.used_copy
@@ -302,6 +307,7 @@ def test_read_only_is_enforced(runs: Runs, typed_pg) -> None:
 
 
 def test_sqlite_and_mariadb_are_not_copied(mariadb_fresh_url: str, tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "x.db").close()
     service = QueryService(
         {"DB_SQLITE_URL": f"sqlite:///{tmp_path / 'x.db'}", "DB_MARIA_URL": mariadb_fresh_url}
     )

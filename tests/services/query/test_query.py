@@ -3,6 +3,7 @@ servers, and SQLite: the package src/services/query/ as the runner uses it."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,6 +49,7 @@ def maria(mariadb_fresh_url: str) -> Iterator[QueryService]:
 
 @pytest.fixture
 def lite(tmp_path: Path) -> Iterator[QueryService]:
+    sqlite3.connect(tmp_path / "demo.db").close()  # a missing file is refused, never created
     service = QueryService({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
     yield service
     service.close()
@@ -305,6 +307,7 @@ def test_sqlite_error_leads_with_the_database_words_and_names_the_url_once(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
+    sqlite3.connect(tmp_path / "demo.db").close()  # SQLite files are never created by a run
     service = QueryService({})
     try:
         with pytest.raises(QueryError) as caught:

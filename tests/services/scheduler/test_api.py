@@ -248,6 +248,45 @@ def test_health_turns_503_when_the_tasks_file_is_corrupted(
     assert api.daemon.stop() == 0
 
 
+@pytest.mark.parametrize("empty", [b"", b" \n\t\n"], ids=["0-bytes", "whitespace"])
+def test_an_emptied_tasks_file_keeps_the_last_good_set_and_health_503(
+    space: Workspace, daemons: list[DaemonProcess], empty: bytes
+) -> None:
+    """src/services/scheduler/reloader.py: an empty file while the daemon runs is a
+    write cut short, never "delete every schedule"."""
+    daily(space, "Steady")
+    api = start_api(space, daemons)
+    api.daemon.wait_until(
+        lambda: api.request("GET", "/health", token=None).status == 200, "a healthy daemon"
+    )
+    good = space.tasks_file.read_bytes()
+    space.tasks_file.write_bytes(empty)
+    api.daemon.wait_for("tasks file not reloaded")
+    assert f"{space.tasks_file} is empty ({len(empty)} bytes)" in api.daemon.output
+    assert "ERROR" in next(line for line in api.daemon.lines if "not reloaded" in line)
+    bad = api.request("GET", "/health", token=None)
+    assert bad.status == 503 and bad.json["tasks_file"] == "unreadable"
+    assert [t["name"] for t in api.request("GET", "/api/tasks").json] == ["Steady"]
+    assert api.trigger("Steady").status == 202  # its job and its webhook are still there
+    space.tasks_file.write_bytes(good)
+    api.daemon.wait_for("tasks file reloaded (valid again)")
+    assert api.request("GET", "/health", token=None).status == 200
+    assert api.daemon.stop() == 0
+
+
+def test_a_daemon_started_without_a_tasks_file_runs_with_no_tasks(
+    space: Workspace, daemons: list[DaemonProcess]
+) -> None:
+    api = start_api(space, daemons)
+    assert not space.tasks_file.exists()
+    api.daemon.wait_until(
+        lambda: api.request("GET", "/health", token=None).status == 200, "a healthy daemon"
+    )
+    assert api.request("GET", "/api/tasks").json == []
+    api.daemon.wait_for("add one with `manage_tasks.py")
+    assert api.daemon.stop() == 0
+
+
 def test_metrics_parse_and_counters_move_after_a_run(
     space: Workspace, daemons: list[DaemonProcess]
 ) -> None:
@@ -339,3 +378,59 @@ def _drain(daemon: Daemon) -> None:
         assert time.monotonic() < deadline, "runs did not finish (hang guard)"
         daemon.sleep(0.02)
         daemon.tick(poll_file=False)
+
+
+def test_a_scheduled_occurrence_waits_behind_a_webhook_run_instead_of_being_skipped(
+    tmp_path: Path,
+) -> None:
+    """src/services/scheduler/dispatch.py: Dispatcher.enqueue queues the occurrence
+    behind the webhook run (never two runs at once) instead of recording it skipped."""
+    space = Workspace(tmp_path)
+    query = SLOW_QUERY.format(n=300_000)
+    task_id = space.add("Nine", "--query", query, "--cron", "0 9 * * *")
+    task = TaskStore(space.tasks_file).load().find(task_id)
+    nine = task.schedule.next_after(clock_now() + timedelta(minutes=1))
+    assert nine is not None
+    moment = [nine - timedelta(seconds=10)]
+    options = DaemonOptions(space.tasks_file, space.env_file)
+    daemon = Daemon(options, space.env, clock=lambda: moment[0])
+    try:
+        daemon.start()
+        accepted = daemon.dispatch.queue_webhook(task_id)
+        daemon.tick(poll_file=False)  # the webhook run starts
+        assert task_id in daemon.dispatch.busy.running
+        moment[0] = nine
+        daemon.fire(task_id, [nine], daemon.clock())  # 09:00 while it still runs
+        assert task_id in daemon.dispatch.busy.running  # no second run at once
+        assert [o.scheduled_for for o in daemon.dispatch.queue] == [nine]
+        _drain(daemon)
+    finally:
+        daemon.timetable.jobs.shutdown()
+    records = space.runs(task_id)
+    assert [(r.data["trigger"], r.status) for r in records] == [
+        ("webhook", "success"),
+        ("schedule", "success"),
+    ]
+    assert records[0].run_id == accepted.run_id
+    assert len(space.outbox()) == 2  # the scheduled report went out too
+    assert daemon.state.last_handled[task_id] == nine
+
+
+def test_a_task_without_schedule_runs_only_when_triggered(
+    space: Workspace, daemons: list[DaemonProcess]
+) -> None:
+    """src/core/schedule.py::NoSchedule: "schedule": null, `add --no-schedule`."""
+    task_id = space.add("On call", "--query", "SELECT * FROM sales", "--no-schedule")
+    assert space.task("On call")["schedule"] is None and space.task("On call")["next_run"] is None
+    shown = space.cli("show", "On call").output
+    assert "Schedule:     none (runs only by webhook or `manage_tasks.py run`)" in shown
+    assert "Next runs:    none" in shown
+    listed = space.cli("list").output
+    assert "none (runs only by webhook" in listed
+    assert space.cli("next").output == "No upcoming runs (no enabled task with a time left).\n"
+    api = start_api(space, daemons)
+    reply = api.trigger("On call")
+    assert reply.status == 202, reply.body
+    assert api.wait_run(reply.json["run_id"])["status"] == "success"
+    assert api.daemon.stop() == 0
+    assert [r.data["trigger"] for r in space.runs(task_id)] == ["webhook"]

@@ -187,7 +187,7 @@ def test_once_exit_codes(space: Workspace) -> None:
     assert "--once: 0 run(s)" in again.stderr
     assert len(space.outbox()) == 1
 
-    space.add("Broken", "--query", "SELECT * FROM no_such_table", "--every", "1h")
+    space.add("Broken", "--query", "SELECT * FROM no_such_table", "--every", "1h", "--no-check")
     _backdate(space, "Broken", hours=2)
     failed = space.run_once()
     assert failed.returncode == 1, failed.stderr
