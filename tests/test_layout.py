@@ -36,8 +36,6 @@ ALLOWED_WITHOUT_TEST: dict[str, str] = {
     "tests/services/export/test_xlsx.py opens with openpyxl and LibreOffice",
     "src/services/scheduler/child.py": "needs the real daemon: tests/services/scheduler/"
     "test_daemon.py::test_timeout_kills_a_run_that_ignores_sigterm",
-    "src/services/scheduler/dispatch.py": "needs the real daemon: tests/services/scheduler/"
-    "test_daemon.py (queue, overlap, retries) and test_api.py (webhook runs)",
     "src/services/scheduler/instance.py": "needs two real daemons: tests/services/scheduler/"
     "test_daemon.py::test_second_daemon_is_refused",
     "src/services/scheduler/worker.py": "the child process of every run in tests/services/"

@@ -126,9 +126,12 @@ class Dispatcher:
     def admit(self, due: Due, now: datetime) -> None:
         for moment, reason in due.skipped:
             self.skip(due.task, moment, reason, Trigger.CATCH_UP)
-        for index, occurrence in enumerate(due.run):
-            # catch_up=all: the missed occurrences of one task wait for each other in order
-            self.enqueue(occurrence, behind_own=due.chained and index > 0)
+        if due.supersedes and due.run:
+            self._supersede(due.task, due.run[0].scheduled_for)
+        for occurrence in due.run:
+            # what catch-up decided to run waits for the task's own runs, in order, instead
+            # of being refused as an overlap (catch_up=all runs every one of them)
+            self.enqueue(occurrence, behind_own=due.chained)
 
     def enqueue(self, occurrence: Occurrence, *, behind_own: bool = False) -> None:
         task = self.tasks[occurrence.task_id]
@@ -150,6 +153,24 @@ class Dispatcher:
             return
         self.busy.add_queued(task.id)
         self.queue.append(occurrence)
+
+    def _supersede(self, task: Task, latest: datetime) -> None:
+        """Drop queued occurrences of ``task``'s schedule older than ``latest`` (recorded
+        skipped): with catch_up=latest, the latest due occurrence is the one that runs."""
+        stale = [
+            o
+            for o in self.queue
+            if o.task_id == task.id and o.trigger in SCHEDULED_TRIGGERS and o.scheduled_for < latest
+        ]
+        for occurrence in stale:
+            self.queue.remove(occurrence)
+            self.busy.remove_queued(task.id)
+            self.skip(
+                task,
+                occurrence.scheduled_for,
+                "superseded by a later occurrence that is due (catch_up=latest)",
+                occurrence.trigger,
+            )
 
     def _only_triggered_runs_ahead(self, task_id: str) -> bool:
         """Whether all that keeps ``task_id`` busy is webhook runs (running or queued): a

@@ -147,13 +147,17 @@ def plan_catch_up(
 @dataclass
 class Due:
     """What the timetable says to do for one task: occurrences to run, in order, and
-    occurrences to record as skipped (with why). ``chained``: the runs wait for each
-    other (catch_up=all), instead of the first being refused while another is busy."""
+    occurrences to record as skipped (with why). ``chained``: catch-up decided these run,
+    so they wait behind the task's own queued or running runs instead of being refused
+    as an overlap."""
 
     task: Task
     run: list[Occurrence] = field(default_factory=list)
     skipped: list[tuple[datetime, str]] = field(default_factory=list)
     chained: bool = False
+    #: catch_up=latest: the latest occurrence replaces older ones of the task still queued
+    #: (after a pause, SIGSTOP or a busy spell, the stale one must not run instead of it)
+    supersedes: bool = False
     summary: str | None = None  # a catch-up, for the start-up banner
 
 
@@ -209,6 +213,7 @@ class Timetable:
             run=[Occurrence(task.id, moment, trigger=Trigger.CATCH_UP) for moment in plan.run],
             skipped=plan.skipped,
             chained=True,
+            supersedes=policy.policy == CatchUpPolicy.LATEST,
             summary=(
                 f"task {short(task)}: {plan.missed} missed occurrence(s) ({policy.describe()}); "
                 f"running: {runs}"
