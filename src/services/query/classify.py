@@ -16,6 +16,11 @@ from sqlalchemy import exc as sa_exc
 from src.core.errors import QueryError, QueryTimeout
 
 # PostgreSQL SQLSTATE classes / codes.
+#: What a transient failure's message says about retrying. The error is classified before
+#: anyone knows whether the task's retry policy has a try left, so it promises nothing
+#: (a last_error after the final retry must not say "the run will be retried").
+RETRY_HINT = "a retry can help: the run is tried again while its retry policy allows"
+
 _PG_TIMEOUT = {"57014"}  # query_canceled (statement_timeout or cancel)
 _PG_TRANSIENT = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
 _PG_AUTH = {"28000", "28P01"}
@@ -167,7 +172,7 @@ def classify(
         return fail(
             "cannot reach the database server, or it closed the connection",
             "Check that the server is running and the host and port in the URL are right; "
-            "the run will be retried",
+            f"{RETRY_HINT}",
             permanent=False,
         )
 
@@ -212,13 +217,13 @@ def classify(
     ):
         return fail(
             "the server could not complete the query now (deadlock, lock or load)",
-            "The run will be retried",
+            RETRY_HINT[0].upper() + RETRY_HINT[1:],
             permanent=False,
         )
     if (sqlstate or "").startswith(("42", "22", "23")) or isinstance(orig, sa_exc.StatementError):
         return fail("the database rejected the query", "Fix the task's SQL", permanent=True)
     return fail(
         "the query failed",
-        "See the database's message; the run will be retried",
+        f"See the database's message; {RETRY_HINT}",
         permanent=False,
     )

@@ -110,3 +110,13 @@ def test_missing_odbc_driver_names_the_installed_ones(odbc_mariadb: OdbcTarget) 
     assert odbc_mariadb.driver in str(error)
     assert set(pyodbc.drivers()) >= {odbc_mariadb.driver}
     assert "Pw12345678" not in str(error)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg2", "mysql+pymysql"])
+def test_a_transient_failure_promises_no_retry_it_cannot_know_of(scheme: str) -> None:
+    """Classified before the retry policy is looked at, so the words stay true after the
+    final attempt too (they become the task's last_error)."""
+    error = _fails(f"{scheme}://u:p@127.0.0.1:{_free_port()}/db")
+    assert error.permanent is False
+    assert "a retry can help: the run is tried again while its retry policy allows" in str(error)
+    assert "will be retried" not in str(error)
