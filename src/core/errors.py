@@ -55,6 +55,10 @@ class StoreError(SchedulerError):
     """tasks.json cannot be read, parsed or written; the file is left as it was."""
 
 
+class StoreBusy(StoreError):
+    """Another process held tasks.json's lock longer than this writer would wait."""
+
+
 class TaskNotFound(SchedulerError):
     """No task matches the id, id prefix or name a person gave."""
 

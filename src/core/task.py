@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from src.core import defaults
 from src.core.clock import to_utc_iso
 from src.core.schedule import OnceSchedule, Schedule, format_period
-from src.core.vocabulary import CatchUpPolicy, ExportFormat, SendIf
+from src.core.vocabulary import CatchUpPolicy, ExportFormat, RunStatus, SendIf
 
 # --- small value objects ------------------------------------------------------------------
 
@@ -88,6 +88,39 @@ class Summary:
 
 
 SUMMARY_FIELDS = tuple(Summary().to_dict())
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one ended run adds to its task's summary. Applying results in any order gives
+    the same summary: counts add up, and the ``last_*`` fields come from the run that
+    started last (a result queued while tasks.json was locked may be applied late)."""
+
+    status: str
+    started_at: datetime
+    error: str | None
+    ended_at: datetime
+
+    def applied_to(self, task: Task) -> Summary:
+        summary = task.summary
+        failed = self.status != RunStatus.SUCCESS
+        newest = summary.last_run is None or self.started_at >= summary.last_run
+        return Summary(
+            last_run=self.started_at if newest else summary.last_run,
+            last_status=self.status if newest else summary.last_status,
+            last_error=(self.error or None) if newest else summary.last_error,
+            next_run=task.next_run(max(self.ended_at, summary.last_run or self.ended_at)),
+            run_count=summary.run_count + 1,
+            error_count=summary.error_count + (1 if failed else 0),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "started_at": to_utc_iso(self.started_at),
+            "error": self.error,
+            "ended_at": to_utc_iso(self.ended_at),
+        }
 
 
 # --- the task -----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from src.core.clock import now as clock_now
 from src.core.clock import to_utc_iso
 from src.core.errors import StoreError, TaskNotFound
-from src.core.task import Summary, Task
+from src.core.task import RunResult
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.history import RunRecord
 from src.services.task_store import TaskStore
@@ -195,25 +195,15 @@ class RunRecorder:
     def _summary(
         self, run: RunRef, status: RunStatus, started_at: datetime, at: datetime, error: str
     ) -> str | None:
-        """Only the summary fields change, under the store's lock, on the task as it is now
-        in tasks.json (never a stale copy of its definition). ``next_run`` comes from the
-        task's schedule, the one source every reader agrees with."""
+        """The run's result added to its task's summary, under the store's lock, on the task
+        as it is now in tasks.json (never a stale copy of its definition); queued when a
+        person's command holds the lock (see :mod:`src.services.pending_runs`). Returns a
+        note when the summary was queued or could not be written."""
         if self.store is None:
             return None
-        failed = status != RunStatus.SUCCESS
-
-        def summarize(current: Task) -> Summary:
-            return Summary(
-                last_run=started_at,
-                last_status=str(status),
-                last_error=error or None,
-                next_run=current.next_run(at),
-                run_count=current.summary.run_count + 1,
-                error_count=current.summary.error_count + (1 if failed else 0),
-            )
-
+        result = RunResult(str(status), started_at, error or None, at)
         try:
-            self.store.update_summary(run.task_id, summarize)
+            return self.store.record_run(run.task_id, result)
         except TaskNotFound:
             log.info("task %s was deleted during its run; the run is in the history", run.task_id)
         except StoreError as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +28,7 @@ from src.core import defaults
 from src.core.clock import now as clock_now
 from src.core.errors import (
     DuplicateTaskName,
+    StoreBusy,
     StoreError,
     TaskNotFound,
     TaskValidationErrors,
@@ -35,10 +36,14 @@ from src.core.errors import (
 )
 from src.core.legacy import convert_legacy_task, is_legacy_document
 from src.core.lookup import find_task
-from src.core.task import Summary, Task
+from src.core.task import RunResult, Summary, Task
 from src.services.atomic import atomic_write_bytes
+from src.services.pending_runs import PendingRuns
 
 FORMAT_VERSION = 1
+#: How long a run's end waits for tasks.json's lock before queueing its summary: a
+#: person's command holds it for milliseconds unless it is stuck (stopped, prompting).
+SUMMARY_LOCK_SECONDS = 2.0
 
 
 @dataclass
@@ -85,6 +90,7 @@ class TaskStore:
         self.default_timezone = default_timezone
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.backup_path = self.path.with_name(self.path.name + ".bak")
+        self.pending_path = self.path.with_name(self.path.name + ".pending")
         self.lock_timeout = lock_timeout
 
     # -- reading --
@@ -177,15 +183,17 @@ class TaskStore:
     # -- writing --
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o640)
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """The store's lock; StoreBusy when another process holds it past ``timeout``
+        (default: the store's lock timeout)."""
+        wait = self.lock_timeout if timeout is None else timeout
+        lock = FileLock(self.lock_path, timeout=wait, mode=0o640)
         try:
             lock.acquire()
         except Timeout:
-            raise StoreError(
+            raise StoreBusy(
                 f"{self.path} is locked by another process (lock file {self.lock_path}) and "
-                f"stayed locked for {self.lock_timeout:g} s; try again, or check that no "
-                "command is stuck"
+                f"stayed locked for {wait:g} s; try again, or check that no command is stuck"
             ) from None
         except PermissionError:
             raise StoreError(
@@ -254,43 +262,98 @@ class TaskStore:
             task_file.tasks[task_file.tasks.index(current)] = changed
         return changed
 
-    def update_summary(self, task_id: str, summarize: Callable[[Task], Summary]) -> Task:
-        """Replace one task's run summary with ``summarize(task)``, under the lock.
+    def record_run(self, task_id: str, result: RunResult) -> str | None:
+        """Add an ended run to its task's summary (with any results queued earlier).
 
-        What a run's end writes. Only that task is decoded and validated; the others are
-        written back as they are, so the cost of a run's record does not grow with the
-        number of tasks (a 10,000-task file is not validated, nor its crons parsed, per
-        run). A file in the earlier tool's format, or one that is not an object of tasks,
-        goes through the full read and its errors.
+        Waits at most ``SUMMARY_LOCK_SECONDS`` for the lock: past that (a person's
+        command holds it), the result is queued (:mod:`pending_runs`) and written by the
+        next writer; returns a note saying so, None when written now.
         """
-        with self.lock():
-            raw = self.read_bytes()
-            document = self._plain_document(raw)
-            if document is None:  # legacy, empty or broken: the full path says what is wrong
-                task_file = self.parse(raw)
-                current = find_task([t for t in task_file.tasks if t.id == task_id], task_id)
-                changed = current.with_changes(summary=summarize(current))
-                task_file.tasks[task_file.tasks.index(current)] = changed
-                self._write(serialize(task_file.to_document()), raw if task_file.legacy else None)
-                return changed
-            items: list[Any] = document["tasks"]
-            index = next(
-                (i for i, item in enumerate(items) if _id_of(item) == task_id.strip()), None
+        pending = PendingRuns(self.pending_path)
+        try:
+            with self.lock(timeout=SUMMARY_LOCK_SECONDS):
+                queued = pending.read()
+                changes = [(t, r.applied_to) for t, r in queued.entries]
+                self._update_summaries([*changes, (task_id, result.applied_to)], task_id)
+                pending.drop(queued)
+        except StoreBusy:
+            pending.append(task_id, result)
+            return (
+                f"{self.path} is locked by another process; the run's summary is queued in "
+                f"{pending.path} and written as soon as the lock is free"
             )
-            if index is None:
-                raise TaskNotFound(f"no task with id {task_id!r} in {self.path}")
-            try:
-                current = Task.from_dict(items[index], default_timezone=self.default_timezone)
-            except TaskValidationErrors as exc:
-                problems = "; ".join(f"{err.field}: {err.message}" for err in exc.errors)
-                raise StoreError(
-                    f"{self.path}: {_label(items[index], index)}: {problems}; "
-                    "the file was not changed"
-                ) from None
-            changed = current.with_changes(summary=summarize(current))
-            items[index] = changed.to_dict()
+        return None
+
+    def apply_pending(self) -> int:
+        """Write queued run summaries if the lock is free now; how many were written."""
+        if not self.pending_path.exists():
+            return 0
+        pending = PendingRuns(self.pending_path)
+        try:
+            with self.lock(timeout=0):
+                queued = pending.read()
+                changes = [(t, r.applied_to) for t, r in queued.entries]
+                if changes:
+                    self._update_summaries(changes, None)
+                pending.drop(queued)
+        except StoreBusy:
+            return 0
+        return len(queued.entries)
+
+    def update_summary(self, task_id: str, summarize: Callable[[Task], Summary]) -> Task:
+        """Replace one task's run summary with ``summarize(task)``, under the lock."""
+        with self.lock():
+            return self._update_summaries([(task_id, summarize)], task_id)[task_id]
+
+    def _update_summaries(
+        self, changes: Sequence[tuple[str, Callable[[Task], Summary]]], required: str | None
+    ) -> dict[str, Task]:
+        """Apply summary changes in order, with the lock held; one read, one write.
+
+        Only the tasks named are decoded and validated; the others are written back as
+        they are, so the cost of a run's record does not grow with the number of tasks
+        (a 10,000-task file is not validated, nor its crons parsed, per run). A file in
+        the earlier tool's format, or one that is not an object of tasks, goes through
+        the full read and its errors. A task no longer in the file is skipped, unless it
+        is ``required`` (then TaskNotFound, and nothing is written).
+        """
+        raw = self.read_bytes()
+        document = self._plain_document(raw)
+        if document is None:  # legacy, empty or broken: the full path says what is wrong
+            task_file = self.parse(raw)
+            tasks = {task.id: task for task in task_file.tasks}
+        else:
+            items: list[Any] = document["tasks"]
+            positions = {_id_of(item): i for i, item in enumerate(items)}
+            tasks = {}
+            for task_id, _ in changes:
+                index = positions.get(task_id.strip())
+                if index is not None and task_id not in tasks:
+                    tasks[task_id] = self._valid(items[index], index)
+        if required is not None and required not in tasks:
+            raise TaskNotFound(f"no task with id {required!r} in {self.path}")
+        changed: dict[str, Task] = {}
+        for task_id, summarize in changes:
+            current = changed.get(task_id) or tasks.get(task_id)
+            if current is not None:
+                changed[task_id] = current.with_changes(summary=summarize(current))
+        if document is None:
+            task_file.tasks = [changed.get(task.id, task) for task in task_file.tasks]
+            self._write(serialize(task_file.to_document()), raw if task_file.legacy else None)
+        else:
+            for task_id, task in changed.items():
+                items[positions[task_id.strip()]] = task.to_dict()
             self._write(serialize(document), None)
-            return changed
+        return changed
+
+    def _valid(self, item: Any, index: int) -> Task:
+        try:
+            return Task.from_dict(item, default_timezone=self.default_timezone)
+        except TaskValidationErrors as exc:
+            problems = "; ".join(f"{err.field}: {err.message}" for err in exc.errors)
+            raise StoreError(
+                f"{self.path}: {_label(item, index)}: {problems}; the file was not changed"
+            ) from None
 
     def _plain_document(self, raw: bytes | None) -> dict[str, Any] | None:
         """The file as a current-format document, or None when it is anything else."""

@@ -153,34 +153,39 @@ def test_a_broken_tasks_file_is_a_note_not_a_lost_record(log: RunLog, store: Tas
 # -- the recorder is the only writer ----------------------------------------------------------
 
 RECORDER = Path("src/services/recorder.py")
-#: The JSON-lines log itself appends (it is the RunLog); the model defines Summary and its
-#: reader builds one from tasks.json.
+STORE = Path("src/services/task_store.py")
+#: The JSON-lines log itself appends (it is the RunLog). A run's result (RunResult) is
+#: made by the recorder alone (pending_runs reads queued ones back); the model builds
+#: Summary values (RunResult.applied_to, the reader); only the recorder asks the store to
+#: record a run.
 OWNERS = {
     "append": {RECORDER, Path("src/services/history.py")},
-    "Summary": {RECORDER, Path("src/core/task.py"), Path("src/core/task_reader.py")},
+    "RunResult": {RECORDER, Path("src/services/pending_runs.py")},
+    "Summary": {Path("src/core/task.py"), Path("src/core/task_reader.py")},
+    "record_run": {RECORDER},
 }
+EVENTS = {"started", "exported", "emailing", "emailed", "finished"}
 
 
 def _writers() -> dict[str, set[Path]]:
-    """Who calls a RunLog's ``append`` with a run event, and who builds a ``Summary``."""
-    found: dict[str, set[Path]] = {"append": set(), "Summary": set()}
+    """Who calls a RunLog's ``append`` with a run event, builds a ``RunResult`` or a
+    ``Summary``, or calls the store's ``record_run`` / ``update_summary``."""
+    found: dict[str, set[Path]] = {kind: set() for kind in OWNERS}
     for path in sorted((ROOT / "src").rglob("*.py")):
         relative = path.relative_to(ROOT)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            if isinstance(func, ast.Name) and func.id == "Summary":
-                found["Summary"].add(relative)
+            if isinstance(func, ast.Name) and func.id in ("Summary", "RunResult"):
+                found[func.id].add(relative)
+            if not isinstance(func, ast.Attribute):
+                continue
             first = node.args[0] if node.args else None
-            is_event = isinstance(first, ast.Constant) and first.value in {
-                "started",
-                "exported",
-                "emailed",
-                "finished",
-            }
-            if isinstance(func, ast.Attribute) and func.attr == "append" and is_event:
+            if func.attr == "append" and isinstance(first, ast.Constant) and first.value in EVENTS:
                 found["append"].add(relative)
+            if func.attr in ("record_run", "update_summary") and relative != STORE:
+                found["record_run"].add(relative)
     return found
 
 
@@ -188,4 +193,4 @@ def test_only_the_recorder_writes_run_records_and_summaries() -> None:
     writers = _writers()
     for kind, owners in OWNERS.items():
         assert writers[kind] <= owners, f"{kind} written outside the recorder: {writers[kind]}"
-    assert RECORDER in writers["append"] and RECORDER in writers["Summary"]
+    assert RECORDER in writers["append"] and RECORDER in writers["record_run"]

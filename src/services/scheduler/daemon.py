@@ -257,6 +257,7 @@ class Daemon:
             if timeout is None:
                 break
             self.sleep(timeout)
+        self.store.apply_pending()  # a summary the last run had to queue, if the lock is free
         result = self.dispatch.once_result
         self.events.info(
             "done",
@@ -316,9 +317,12 @@ class Daemon:
 
     def _housekeeping(self) -> None:
         moment = time.monotonic()
-        if self.state.dirty and moment - self._last_flush >= 0.5:
+        if moment - self._last_flush >= 0.5:
             self._last_flush = moment
-            self.state.flush(self.clock())
+            if self.state.dirty:
+                self.state.flush(self.clock())
+            # run summaries queued while a person's command held tasks.json's lock
+            self.store.apply_pending()
         interval = self.notifier.watchdog_seconds
         if interval and moment - self._last_watchdog >= interval / 2:
             self._last_watchdog = moment
