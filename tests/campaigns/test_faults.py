@@ -23,6 +23,7 @@ from src.services.query import QueryService
 from src.services.runner import Runner
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
+from tests.daemon_harness import DAEMON, Workspace
 from tests.servers import ROOT
 
 STREAM = (
@@ -169,3 +170,123 @@ def test_daemon_run_hitting_the_file_size_limit_fails_cleanly_and_the_daemon_goe
     leftovers = [p.name for p in (space.data / "exports").rglob("*") if p.is_file()]
     assert all(name.startswith("Small") for name in leftovers), leftovers
     assert len(space.outbox()) == 1  # only Small's report went out
+
+
+# --- the same tasks file by another path -------------------------------------------------
+
+
+def _same_file_by_three_paths(tmp_path: Path) -> tuple[Workspace, Path, Path]:
+    """A workspace in ``real/``, a symlink to its tasks.json from ``linked/``, and a
+    ``..`` spelling of the real path."""
+    space = Workspace(_mkdir(tmp_path / "real"))
+    link = _mkdir(tmp_path / "linked") / "tasks.json"
+    link.symlink_to(space.tasks_file)
+    dotted = tmp_path / "linked" / ".." / "real" / "tasks.json"
+    return space, link, dotted
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_a_second_daemon_on_a_symlink_or_another_spelling_is_refused(tmp_path: Path) -> None:
+    space, link, dotted = _same_file_by_three_paths(tmp_path)
+    space.add("Every second", "--query", "SELECT 1 AS one", "--every", "1s")
+    first = space.start()
+    try:
+        first.wait_for("Scheduler is running")
+        for other in (link, dotted, Path("tasks.json")):  # the last relative to real/
+            second = subprocess.run(
+                [
+                    sys.executable,
+                    str(DAEMON),
+                    "--tasks-file",
+                    str(other),
+                    "--env-file",
+                    str(space.env_file),
+                ],
+                cwd=space.folder,
+                env=space.process_env({}),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 1, second.stderr
+            spelled = os.path.abspath(space.folder / other)
+            given = "" if other != link else f" (where {spelled} leads)"  # abspath drops ..
+            assert second.stderr.strip().splitlines()[-1] == (
+                f"Error: another scheduler (pid {first.process.pid}) is already running for "
+                f"{space.tasks_file}{given}"
+            )
+        assert first.process.poll() is None
+    finally:
+        assert first.stop() == 0
+    assert link.is_symlink()
+
+
+def test_edit_through_a_symlink_changes_the_real_file_and_keeps_the_link(tmp_path: Path) -> None:
+    space, link, _ = _same_file_by_three_paths(tmp_path)
+    space.add("Linked", "--query", "SELECT 1 AS one", "--every", "1h")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage_tasks.py"),
+            "--tasks-file",
+            str(link),
+            "--env-file",
+            str(space.env_file),
+            "edit",
+            "Linked",
+            "--query",
+            "SELECT 2 AS two",
+        ],
+        cwd=tmp_path,
+        env=space.process_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Updated" in done.stdout
+    assert link.is_symlink() and link.resolve() == space.tasks_file
+    assert space.task("Linked")["query"] == "SELECT 2 AS two"
+    # lock and temp files live beside the real file, none beside the link
+    assert sorted(p.name for p in link.parent.iterdir()) == ["tasks.json"]
+
+
+_ADDER = """
+import sys, uuid
+from src.core.task import Task
+from src.services.task_store import TaskStore
+store = TaskStore(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    store.add(Task.from_dict({
+        "id": str(uuid.uuid4()), "name": f"{sys.argv[2]} {i}", "query": "SELECT 1",
+        "schedule": {"interval": "1h"}, "email": {"to": ["a@example.com"]},
+    }))
+"""
+
+
+def test_edits_through_a_symlink_and_the_real_path_under_load_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    space, link, dotted = _same_file_by_three_paths(tmp_path)
+    each = 60
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ADDER, str(path), label, str(each)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path, label in ((space.tasks_file, "real"), (link, "link"), (dotted, "dots"))
+    ]
+    errors = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    for proc in procs:
+        if proc.stderr:
+            proc.stderr.close()
+    assert [e for e in errors if e[0] != 0] == []
+    names = {t["name"] for t in space.document()["tasks"]}
+    assert len(names) == 3 * each
+    assert link.is_symlink()

@@ -42,7 +42,7 @@ from src.services.recorder import RunRecorder
 from src.services.scheduler.api import DaemonApi
 from src.services.scheduler.dispatch import ChildSetup, Dispatcher
 from src.services.scheduler.eventlog import EventLog
-from src.services.scheduler.instance import InstanceLock
+from src.services.scheduler.instance import InstanceLock, hard_link_warnings
 from src.services.scheduler.jobs import JobTable
 from src.services.scheduler.notify import Notifier
 from src.services.scheduler.recovery import HistoryView, recover, sweep_run_files
@@ -155,6 +155,8 @@ class Daemon:
                 [p for p in (self.options.env_file, self.tasks_file) if p is not None]
             ):
                 self.events.warning("permissions", warning)
+            for warning in hard_link_warnings(self.tasks_file):
+                self.events.warning("hard-link", warning)
             self._install_signals()
             self.start()
             if self.options.once:
