@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from src.core.clock import now as clock_now
@@ -290,3 +292,48 @@ def test_edits_through_a_symlink_and_the_real_path_under_load_lose_nothing(
     names = {t["name"] for t in space.document()["tasks"]}
     assert len(names) == 3 * each
     assert link.is_symlink()
+
+
+# --- a streamed fetch longer than timeout_seconds, each batch fast -------------------------
+
+#: Each 5000-row batch (the runner's) takes ~0.25-0.4 s, well under the 1 s timeout; all of
+#: them take 6-12 s. Only a deadline on the whole fetch stops it in time.
+SLOW_STREAMS = {
+    "postgresql": (
+        "SELECT g, CASE WHEN g % 5000 = 0 THEN pg_sleep(0.4) END AS pause "
+        "FROM generate_series(1, 150000) g"
+    ),
+    "mariadb": ("SELECT seq, IF(seq % 5000 = 0, SLEEP(0.4), 0) AS pause FROM seq_1_to_150000"),
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 150000) "
+        "SELECT x, (WITH RECURSIVE d(y) AS (SELECT x UNION ALL SELECT y + 1 FROM d "
+        "WHERE y < x + 100) SELECT count(*) FROM d) AS work FROM c"
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(SLOW_STREAMS))
+def test_slow_streamed_fetch_is_cut_at_the_timeout_and_nothing_is_sent(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        sqlite3.connect(tmp_path / "demo.db").close()
+        url = f"sqlite:///{tmp_path / 'demo.db'}"
+    else:
+        url = request.getfixturevalue("pg_url" if backend == "postgresql" else "mariadb_url")
+    store = write_task(tmp_path, query=SLOW_STREAMS[backend], timeout_seconds=1)
+    env = {"DATABASE_URL": url}
+    settings = Settings.from_env(env, tmp_path)
+    query = QueryService(env)
+    try:
+        started = time.monotonic()
+        outcome = Runner(store, settings, query).run(store.load().tasks[0])
+        took = time.monotonic() - started
+    finally:
+        query.close()
+    assert outcome.status == "timeout", outcome.error
+    assert outcome.error is not None and "longer than 1 s" in str(outcome.error)
+    assert took < 5, took  # 1 s (+2 s where the server has a limit of its own), not 6-12 s
+    assert list(settings.exports_dir.rglob("*.*")) == []  # partial files removed
+    assert not settings.smtp.outbox_dir.exists() or not list(settings.smtp.outbox_dir.iterdir())
+    print(f"{backend}: timeout recorded after {took:.1f} s")
