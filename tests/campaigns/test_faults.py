@@ -337,3 +337,28 @@ def test_slow_streamed_fetch_is_cut_at_the_timeout_and_nothing_is_sent(
     assert list(settings.exports_dir.rglob("*.*")) == []  # partial files removed
     assert not settings.smtp.outbox_dir.exists() or not list(settings.smtp.outbox_dir.iterdir())
     print(f"{backend}: timeout recorded after {took:.1f} s")
+
+
+def test_start_sweeps_partial_export_files_of_a_run_killed_mid_fetch(tmp_path: Path) -> None:
+    space = Workspace(tmp_path)
+    slow = SLOW_STREAMS["sqlite"].replace("150000", "2000000")  # ~100 s: killed long before
+    space.add("Slow", "--query", slow, "--every", "1s", "--timeout", "300", "--no-check")
+    exports = space.data / "exports"
+    daemon = space.start()
+    try:
+        daemon.wait_until(lambda: any(exports.rglob(".*.part")), "a partial export file")
+    finally:
+        daemon.kill()  # kill -9 mid-fetch; its run dies with it (PR_SET_PDEATHSIG)
+    [left] = list(exports.rglob(".*.part"))
+    older = time.time() - 3600  # past the bound: max(10 min, timeout 300 s + kill grace 15 s)
+    os.utime(left, (older, older))
+    live = left.with_name(".Slow.csv.0123abcd.part")  # as a `manage_tasks.py run` now writes
+    live.write_text("x")
+    other = left.with_name(".notes.part")  # not the exporters' pattern: not ours to remove
+    other.write_text("x")
+    os.utime(other, (older, older))
+    space.edit_json(lambda doc: doc["tasks"][0].update(enabled=False))
+    done = space.run_once()
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 partial export file(s) of cut-off runs" in done.stderr
+    assert not left.exists() and live.exists() and other.exists()
