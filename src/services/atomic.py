@@ -8,13 +8,22 @@ import tempfile
 from pathlib import Path
 
 
+def real_path(path: Path) -> Path:
+    """``path`` with every symbolic link, ``..`` and relative part resolved: the file a
+    write must replace (a link's target, not the link), even when it does not exist yet."""
+    return Path(os.path.realpath(path))
+
+
 def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file, never a
     half-written one, and a crash at any point leaves one of the two.
 
     The new file keeps the old file's permission bits; a new file gets ``mode``
-    (default 0o640: owner and group only).
+    (default 0o640: owner and group only). A symbolic link is kept: its target is
+    replaced, by a temp file written beside the target (a rename onto the link would
+    turn it into a regular file and leave the real one unchanged).
     """
+    path = real_path(path)
     directory = path.parent
     try:
         keep_mode = path.stat().st_mode & 0o7777

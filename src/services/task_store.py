@@ -5,6 +5,10 @@
 * Every change is read-modify-write under an exclusive lock on a side file
   (``tasks.json.lock``), so concurrent ``manage_tasks.py`` processes and the daemon
   never lose each other's changes.
+* The file is the real one, whatever path names it: a symbolic link (or ``a/../b``,
+  or a relative path) is resolved once, and the lock, the backup and every write go
+  beside the target. A write replaces the target and keeps the link; every path to
+  the file shares one lock.
 * An unreadable or invalid file raises StoreError naming the file and the line and
   column, or the task and field. The file is never "repaired" by overwriting it.
 * A file in the earlier tool's shape (a bare list) loads as is; the first write
@@ -37,7 +41,7 @@ from src.core.errors import (
 from src.core.legacy import convert_legacy_task, is_legacy_document
 from src.core.lookup import find_task
 from src.core.task import RunResult, Summary, Task
-from src.services.atomic import atomic_write_bytes
+from src.services.atomic import atomic_write_bytes, real_path
 from src.services.pending_runs import PendingRuns
 
 FORMAT_VERSION = 1
@@ -86,18 +90,19 @@ class TaskStore:
         default_timezone: str = "UTC",
         lock_timeout: float = defaults.LOCK_TIMEOUT_SECONDS,
     ) -> None:
-        self.path = Path(path)
+        self.path = Path(path)  # as the user gave it: what messages name
+        self.target = real_path(self.path)  # the file itself: what is locked and written
         self.default_timezone = default_timezone
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.backup_path = self.path.with_name(self.path.name + ".bak")
-        self.pending_path = self.path.with_name(self.path.name + ".pending")
+        self.lock_path = self.target.with_name(self.target.name + ".lock")
+        self.backup_path = self.target.with_name(self.target.name + ".bak")
+        self.pending_path = self.target.with_name(self.target.name + ".pending")
         self.lock_timeout = lock_timeout
 
     # -- reading --
 
     def read_bytes(self) -> bytes | None:
         try:
-            return self.path.read_bytes()
+            return self.target.read_bytes()
         except FileNotFoundError:
             return None
         except IsADirectoryError:
@@ -219,9 +224,9 @@ class TaskStore:
 
     def _write(self, data: bytes, legacy_original: bytes | None) -> None:
         if legacy_original is not None and not self.backup_path.exists():
-            shutil.copy2(self.path, self.backup_path)
+            shutil.copy2(self.target, self.backup_path)
         try:
-            atomic_write_bytes(self.path, data)
+            atomic_write_bytes(self.target, data)
         except OSError as exc:
             raise StoreError(
                 f"cannot write {self.path}: {exc.strerror}; the file was not changed"

@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from src.core.clock import now as clock_now
@@ -23,6 +25,7 @@ from src.services.query import QueryService
 from src.services.runner import Runner
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
+from tests.daemon_harness import DAEMON, Workspace
 from tests.servers import ROOT
 
 STREAM = (
@@ -169,3 +172,193 @@ def test_daemon_run_hitting_the_file_size_limit_fails_cleanly_and_the_daemon_goe
     leftovers = [p.name for p in (space.data / "exports").rglob("*") if p.is_file()]
     assert all(name.startswith("Small") for name in leftovers), leftovers
     assert len(space.outbox()) == 1  # only Small's report went out
+
+
+# --- the same tasks file by another path -------------------------------------------------
+
+
+def _same_file_by_three_paths(tmp_path: Path) -> tuple[Workspace, Path, Path]:
+    """A workspace in ``real/``, a symlink to its tasks.json from ``linked/``, and a
+    ``..`` spelling of the real path."""
+    space = Workspace(_mkdir(tmp_path / "real"))
+    link = _mkdir(tmp_path / "linked") / "tasks.json"
+    link.symlink_to(space.tasks_file)
+    dotted = tmp_path / "linked" / ".." / "real" / "tasks.json"
+    return space, link, dotted
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_a_second_daemon_on_a_symlink_or_another_spelling_is_refused(tmp_path: Path) -> None:
+    space, link, dotted = _same_file_by_three_paths(tmp_path)
+    space.add("Every second", "--query", "SELECT 1 AS one", "--every", "1s")
+    first = space.start()
+    try:
+        first.wait_for("Scheduler is running")
+        for other in (link, dotted, Path("tasks.json")):  # the last relative to real/
+            second = subprocess.run(
+                [
+                    sys.executable,
+                    str(DAEMON),
+                    "--tasks-file",
+                    str(other),
+                    "--env-file",
+                    str(space.env_file),
+                ],
+                cwd=space.folder,
+                env=space.process_env({}),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 1, second.stderr
+            spelled = os.path.abspath(space.folder / other)
+            given = "" if other != link else f" (where {spelled} leads)"  # abspath drops ..
+            assert second.stderr.strip().splitlines()[-1] == (
+                f"Error: another scheduler (pid {first.process.pid}) is already running for "
+                f"{space.tasks_file}{given}"
+            )
+        assert first.process.poll() is None
+    finally:
+        assert first.stop() == 0
+    assert link.is_symlink()
+
+
+def test_edit_through_a_symlink_changes_the_real_file_and_keeps_the_link(tmp_path: Path) -> None:
+    space, link, _ = _same_file_by_three_paths(tmp_path)
+    space.add("Linked", "--query", "SELECT 1 AS one", "--every", "1h")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage_tasks.py"),
+            "--tasks-file",
+            str(link),
+            "--env-file",
+            str(space.env_file),
+            "edit",
+            "Linked",
+            "--query",
+            "SELECT 2 AS two",
+        ],
+        cwd=tmp_path,
+        env=space.process_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Updated" in done.stdout
+    assert link.is_symlink() and link.resolve() == space.tasks_file
+    assert space.task("Linked")["query"] == "SELECT 2 AS two"
+    # lock and temp files live beside the real file, none beside the link
+    assert sorted(p.name for p in link.parent.iterdir()) == ["tasks.json"]
+
+
+_ADDER = """
+import sys, uuid
+from src.core.task import Task
+from src.services.task_store import TaskStore
+store = TaskStore(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    store.add(Task.from_dict({
+        "id": str(uuid.uuid4()), "name": f"{sys.argv[2]} {i}", "query": "SELECT 1",
+        "schedule": {"interval": "1h"}, "email": {"to": ["a@example.com"]},
+    }))
+"""
+
+
+def test_edits_through_a_symlink_and_the_real_path_under_load_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    space, link, dotted = _same_file_by_three_paths(tmp_path)
+    each = 60
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ADDER, str(path), label, str(each)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path, label in ((space.tasks_file, "real"), (link, "link"), (dotted, "dots"))
+    ]
+    errors = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    for proc in procs:
+        if proc.stderr:
+            proc.stderr.close()
+    assert [e for e in errors if e[0] != 0] == []
+    names = {t["name"] for t in space.document()["tasks"]}
+    assert len(names) == 3 * each
+    assert link.is_symlink()
+
+
+# --- a streamed fetch longer than timeout_seconds, each batch fast -------------------------
+
+#: Each 5000-row batch (the runner's) takes ~0.25-0.4 s, well under the 1 s timeout; all of
+#: them take 6-12 s. Only a deadline on the whole fetch stops it in time.
+SLOW_STREAMS = {
+    "postgresql": (
+        "SELECT g, CASE WHEN g % 5000 = 0 THEN pg_sleep(0.4) END AS pause "
+        "FROM generate_series(1, 150000) g"
+    ),
+    "mariadb": ("SELECT seq, IF(seq % 5000 = 0, SLEEP(0.4), 0) AS pause FROM seq_1_to_150000"),
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 150000) "
+        "SELECT x, (WITH RECURSIVE d(y) AS (SELECT x UNION ALL SELECT y + 1 FROM d "
+        "WHERE y < x + 100) SELECT count(*) FROM d) AS work FROM c"
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(SLOW_STREAMS))
+def test_slow_streamed_fetch_is_cut_at_the_timeout_and_nothing_is_sent(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        sqlite3.connect(tmp_path / "demo.db").close()
+        url = f"sqlite:///{tmp_path / 'demo.db'}"
+    else:
+        url = request.getfixturevalue("pg_url" if backend == "postgresql" else "mariadb_url")
+    store = write_task(tmp_path, query=SLOW_STREAMS[backend], timeout_seconds=1)
+    env = {"DATABASE_URL": url}
+    settings = Settings.from_env(env, tmp_path)
+    query = QueryService(env)
+    try:
+        started = time.monotonic()
+        outcome = Runner(store, settings, query).run(store.load().tasks[0])
+        took = time.monotonic() - started
+    finally:
+        query.close()
+    assert outcome.status == "timeout", outcome.error
+    assert outcome.error is not None and "longer than 1 s" in str(outcome.error)
+    assert took < 5, took  # 1 s (+2 s where the server has a limit of its own), not 6-12 s
+    assert list(settings.exports_dir.rglob("*.*")) == []  # partial files removed
+    assert not settings.smtp.outbox_dir.exists() or not list(settings.smtp.outbox_dir.iterdir())
+    print(f"{backend}: timeout recorded after {took:.1f} s")
+
+
+def test_start_sweeps_partial_export_files_of_a_run_killed_mid_fetch(tmp_path: Path) -> None:
+    space = Workspace(tmp_path)
+    slow = SLOW_STREAMS["sqlite"].replace("150000", "2000000")  # ~100 s: killed long before
+    space.add("Slow", "--query", slow, "--every", "1s", "--timeout", "300", "--no-check")
+    exports = space.data / "exports"
+    daemon = space.start()
+    try:
+        daemon.wait_until(lambda: any(exports.rglob(".*.part")), "a partial export file")
+    finally:
+        daemon.kill()  # kill -9 mid-fetch; its run dies with it (PR_SET_PDEATHSIG)
+    [left] = list(exports.rglob(".*.part"))
+    older = time.time() - 3600  # past the bound: max(10 min, timeout 300 s + kill grace 15 s)
+    os.utime(left, (older, older))
+    live = left.with_name(".Slow.csv.0123abcd.part")  # as a `manage_tasks.py run` now writes
+    live.write_text("x")
+    other = left.with_name(".notes.part")  # not the exporters' pattern: not ours to remove
+    other.write_text("x")
+    os.utime(other, (older, older))
+    space.edit_json(lambda doc: doc["tasks"][0].update(enabled=False))
+    done = space.run_once()
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 partial export file(s) of cut-off runs" in done.stderr
+    assert not left.exists() and live.exists() and other.exists()

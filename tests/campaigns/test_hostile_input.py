@@ -6,9 +6,15 @@ error (``Error: ...``, exit 1 or 2), never a traceback, and never a changed file
 
 from __future__ import annotations
 
+import contextlib
 import json
+import select
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +24,10 @@ from hypothesis import strategies as st
 from src.cli.app import cli
 from src.core.errors import SchedulerError
 from src.services.task_store import TaskStore
+from src.services.webhook import guard
+from tests.daemon_harness import DaemonProcess, Workspace
+from tests.fixtures.http import send
+from tests.services.scheduler.test_api import LISTENING, TOKEN
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -218,3 +228,124 @@ def test_any_option_value_gives_a_task_or_a_clean_error(option, value):
             assert result.exit_code in (1, 2)
             assert "Error: " in result.output
             assert not path.exists()
+
+
+# --- the HTTP API under slow and hostile clients (a real daemon) -------------------------------
+
+
+def _api_daemon(folder: Path) -> tuple[DaemonProcess, str]:
+    space = Workspace(folder)
+    space.write_env(WEBHOOK_TOKEN=TOKEN, WEBHOOK_RATE_LIMIT="1000")
+    space.add("Sales", "--query", "SELECT * FROM sales", "--cron", "0 9 1 1 *")
+    daemon = space.start("--http", "127.0.0.1:0")
+    daemon.wait_for(LISTENING)
+    line = next(line for line in daemon.lines if LISTENING in line)
+    return daemon, line.split(LISTENING, 1)[1].strip()
+
+
+def _is_closed(conn: socket.socket) -> bool:
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(4096) == b""
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+def test_slowloris_leaves_health_answered_and_slow_clients_closed(tmp_path: Path) -> None:
+    daemon, url = _api_daemon(tmp_path)
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        opened = time.monotonic()
+        slow = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(150)]
+        for conn in slow:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        stop = threading.Event()
+
+        def trickle() -> None:  # a byte each 0.5 s: never idle, never a whole request
+            while not stop.is_set():
+                for conn in slow:
+                    with contextlib.suppress(OSError):
+                        conn.send(b"X")
+                stop.wait(0.5)
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        time.sleep(1)
+        asked = time.monotonic()
+        reply = send(url, "GET", "/health", token=None, timeout=5)
+        health_seconds = time.monotonic() - asked
+        assert reply.status == 200 and health_seconds < 2
+        answered = send(url, "GET", "/api/tasks", token=TOKEN, timeout=5)
+        assert answered.status == 200 and answered.json[0]["name"] == "Sales"
+
+        open_until: dict[int, float] = {}
+        deadline = opened + guard.HEADER_SECONDS + 10
+        while len(open_until) < len(slow) and time.monotonic() < deadline:
+            for index, conn in enumerate(slow):
+                if index not in open_until and _is_closed(conn):
+                    open_until[index] = time.monotonic() - opened
+            time.sleep(0.1)
+        stop.set()
+        thread.join(5)
+        assert len(open_until) == len(slow), f"{len(slow) - len(open_until)} still open"
+        last = max(open_until.values())
+        # the last of them were held to the header deadline, not to inactivity
+        assert guard.HEADER_SECONDS - 1 <= last <= guard.HEADER_SECONDS + 3
+        print(
+            f"/health under 150 slow clients: {health_seconds * 1000:.0f} ms; "
+            f"{sum(v < 2 for v in open_until.values())} closed to make room at once, "
+            f"the last closed after {last:.1f} s"
+        )
+    finally:
+        for conn in slow:
+            conn.close()
+        assert daemon.stop() == 0
+    assert "Traceback" not in daemon.output
+    assert "sent no complete request in time" in daemon.output
+
+
+BAD_NUMBERS = [
+    "²",
+    "٣",
+    "１",
+    "-1",
+    "0",
+    "1001",
+    "+5",
+    " 5",
+    "5 ",
+    "0x10",
+    "1e3",
+    "5.0",
+    "",
+    "9" * 30,
+    "9" * 5000,
+    "%00",
+    "\u00a0",
+]
+
+
+def test_bad_query_parameters_are_400_with_a_message_and_no_traceback(tmp_path: Path) -> None:
+    daemon, url = _api_daemon(tmp_path)
+    runs = "/api/tasks/Sales/runs"
+    try:
+        for value in BAD_NUMBERS:  # limit: the API's one numeric parameter
+            reply = send(url, "GET", f"{runs}?limit={quote(value, safe='%')}", token=TOKEN)
+            assert reply.status == 400, (value, reply.body)
+            assert "give a whole number from 1 to 1000" in reply.json["error"], value
+            assert len(reply.json["error"]) < 200  # a 5000-digit value is not echoed back
+        repeated = [
+            (f"{runs}?limit=5&limit=6", "GET", TOKEN, "limit is given 2 times"),
+            (f"{runs}?limit=5&limit=5", "GET", TOKEN, "limit is given 2 times"),
+            ("/api/tasks/Sales/run?key=a&key=b", "POST", TOKEN, "key is given 2 times"),
+            ("/api/tasks?token=a&token=b", "GET", None, "token is given 2 times"),
+        ]
+        for path, method, token, message in repeated:
+            reply = send(url, method, path, token=token)
+            assert reply.status == 400 and message in reply.json["error"], (path, reply.body)
+        good = send(url, "GET", f"{runs}?limit=1000", token=TOKEN)
+        assert good.status == 200 and good.json == []
+    finally:
+        assert daemon.stop() == 0
+    assert "Traceback" not in daemon.output and " 500 " not in daemon.output

@@ -40,3 +40,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> 
         atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["tasks.json"]
+
+
+def test_a_write_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "tasks.json"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "elsewhere" / "tasks.json"
+    link.symlink_to(real)
+    atomic_write_bytes(link, b"new")
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() == b"new"
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["tasks.json"]

@@ -49,6 +49,7 @@ from src.services.query.copy import (
     set_output_style,
 )
 from src.services.query.sqltext import prepare_sql
+from src.services.query.watchdog import DeadlinePassed, Watchdog
 
 DEFAULT_BATCH_SIZE = 5000  # rows per batch: ~1-5 MB of Python objects for typical reports
 CONNECT_TIMEOUT_SECONDS = 10  # a server that does not answer is reported, not waited on
@@ -61,32 +62,6 @@ def describe_connection(connection: str, url: str) -> str:
     if connection.strip() in {url, masked}:
         return f"connection {masked}"
     return f"connection {connection!r}, {masked}"
-
-
-class Watchdog:
-    """Client-side backstop: calls ``cancel`` if a guarded call outlives ``seconds``."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-        self.cancel: Any = None
-        self.fired = False
-
-    @contextlib.contextmanager
-    def guard(self) -> Iterator[None]:
-        if self.seconds is None or self.cancel is None:
-            yield
-            return
-        timer = threading.Timer(self.seconds, self._fire)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-
-    def _fire(self) -> None:
-        self.fired = True
-        self.cancel()
 
 
 def _connect_args(url: sa.engine.URL) -> dict[str, Any]:
@@ -188,6 +163,7 @@ class QueryService:
                 notes = backend.begin(conn, read_only=read_only, timeout=timeout_seconds)
                 if timeout_seconds is not None:
                     watchdog.cancel = backend.canceller(engine, conn)
+                    watchdog.start()  # the statement and every fetch: one deadline
                 options: dict[str, Any] = (
                     {"yield_per": batch_size} if prepared.returns_rows_hint else {}
                 )
@@ -217,6 +193,7 @@ class QueryService:
                 conn.invalidate()
             raise
         finally:
+            watchdog.stop()
             conn.close()
 
     def copy_csv(
@@ -379,6 +356,9 @@ class QueryService:
         partitions = result.partitions(batch_size)
         while True:
             try:
+                if watchdog.expired:  # passed while the caller wrote the last batch
+                    watchdog.fire()
+                    raise DeadlinePassed("the time limit passed between two fetches")
                 with watchdog.guard():
                     batch = next(partitions, None)
             except Exception as error:

@@ -42,10 +42,15 @@ from src.services.recorder import RunRecorder
 from src.services.scheduler.api import DaemonApi
 from src.services.scheduler.dispatch import ChildSetup, Dispatcher
 from src.services.scheduler.eventlog import EventLog
-from src.services.scheduler.instance import InstanceLock
+from src.services.scheduler.instance import InstanceLock, hard_link_warnings
 from src.services.scheduler.jobs import JobTable
 from src.services.scheduler.notify import Notifier
-from src.services.scheduler.recovery import HistoryView, recover, sweep_run_files
+from src.services.scheduler.recovery import (
+    HistoryView,
+    recover,
+    sweep_run_files,
+    sweep_stale_parts,
+)
 from src.services.scheduler.reloader import Reloader
 from src.services.scheduler.settings import DaemonSettings
 from src.services.scheduler.state import StateFile
@@ -155,6 +160,8 @@ class Daemon:
                 [p for p in (self.options.env_file, self.tasks_file) if p is not None]
             ):
                 self.events.warning("permissions", warning)
+            for warning in hard_link_warnings(self.tasks_file):
+                self.events.warning("hard-link", warning)
             self._install_signals()
             self.start()
             if self.options.once:
@@ -191,6 +198,9 @@ class Daemon:
         for due in missed:
             self.dispatch.admit(due, now)
         self.state.forget(self.timetable.tasks)
+        grace = self.daemon_settings.run_kill_grace_seconds
+        if swept := sweep_stale_parts(self.settings.exports_dir, task_file.tasks, grace):
+            self.events.info("swept", f"removed {swept} partial export file(s) of cut-off runs")
         self._banner([due.summary for due in missed if due.summary])
 
     def _banner(self, catching_up: list[str]) -> None:

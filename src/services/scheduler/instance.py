@@ -3,6 +3,11 @@
 The lock is a kernel ``flock``: it goes away with the process, even after
 ``kill -9``, so a stale pid file never blocks a restart. The file holds the pid of
 the daemon that holds the lock, for the message a second daemon prints.
+
+The lock file sits beside the *real* tasks file (symbolic links, ``..`` and relative
+paths resolved), so a daemon started through a link, or through another spelling of
+the path, is refused like one started on the file itself. A bind mount of the folder
+reaches the same lock file (flock is per file, not per path).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 from pathlib import Path
 
 from src.core.errors import SchedulerError
+from src.services.atomic import real_path
 
 
 class AlreadyRunning(SchedulerError):
@@ -21,7 +27,8 @@ class AlreadyRunning(SchedulerError):
 class InstanceLock:
     def __init__(self, tasks_file: Path) -> None:
         self.tasks_file = tasks_file
-        self.path = tasks_file.with_name(tasks_file.name + ".scheduler.pid")
+        self.real_file = real_path(tasks_file)
+        self.path = self.real_file.with_name(self.real_file.name + ".scheduler.pid")
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -39,8 +46,10 @@ class InstanceLock:
                 pid = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             finally:
                 os.close(fd)
+            spelled = os.path.abspath(self.tasks_file)  # a relative path is no surprise
+            given = "" if spelled == str(self.real_file) else f" (where {spelled} leads)"
             raise AlreadyRunning(
-                f"another scheduler (pid {pid}) is already running for {self.tasks_file}"
+                f"another scheduler (pid {pid}) is already running for {self.real_file}{given}"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
@@ -55,3 +64,20 @@ class InstanceLock:
         finally:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+
+def hard_link_warnings(tasks_file: Path) -> list[str]:
+    """A hard link cannot share the file: every write replaces it (an atomic rename), so
+    the other names keep the old tasks, and their lock files differ. A symbolic link is
+    the way; say so."""
+    try:
+        links = tasks_file.stat().st_nlink
+    except OSError:
+        return []
+    if links < 2:
+        return []
+    return [
+        f"{tasks_file} has {links} hard links: the first change replaces the file and the "
+        "other names keep the old tasks (a daemon started on another name is not refused); "
+        "use a symbolic link instead"
+    ]

@@ -15,6 +15,7 @@ At start, before any new run:
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,6 +51,38 @@ def sweep_run_files(work_dir: Path, atomic_targets: Iterable[Path]) -> None:
             with contextlib.suppress(FileNotFoundError):
                 if leftover.stat().st_mtime < cutoff:
                     leftover.unlink()
+
+
+#: The exporters' temp name (``export/base.py::AtomicFile``): ``.<name>.<8 hex>.part``.
+PART_FILE = re.compile(r"\A\..+\.[0-9a-f]{8}\.part\Z")
+
+
+def sweep_stale_parts(
+    exports_dir: Path, tasks: Iterable[Task], kill_grace: float, now: float | None = None
+) -> int:
+    """Remove the exporters' temp files (``.<name>.<hex>.part``) in the run folders of
+    ``exports_dir`` left by a run killed mid-export (``kill -9``, a hard timeout).
+
+    A run still going (``manage_tasks.py run``, which this daemon's lock does not stop)
+    may be writing one, so only a file untouched for longer than any run can last goes:
+    the longest ``timeout_seconds`` of ``tasks`` plus ``kill_grace``, and never less than
+    :data:`STALE_TEMP_SECONDS`. Returns how many were removed."""
+    longest = max((task.timeout_seconds for task in tasks), default=0.0)
+    cutoff = (time.time() if now is None else now) - max(STALE_TEMP_SECONDS, longest + kill_grace)
+    removed = 0
+    if not exports_dir.is_dir():
+        return 0
+    for folder in exports_dir.iterdir():
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for leftover in folder.iterdir():
+            if not PART_FILE.match(leftover.name) or not leftover.is_file():
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.lstat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed += 1
+    return removed
 
 
 @dataclass

@@ -63,6 +63,20 @@ def _fail(status: int, message: str, **extra: Any) -> NoReturn:
     raise ApiError(status, message, **extra)
 
 
+def whole_number(name: str, text: str, low: int, high: int) -> int:
+    """``text`` as a whole number from ``low`` to ``high``, read as strictly as the CLI's
+    options: ASCII digits only (``str.isdigit`` also takes '²' and '٣', which ``int``
+    then refuses), and never a thousand-digit one; otherwise a 400 that says what to give."""
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text) > len(str(high))
+        or not low <= int(text) <= high
+    ):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        _fail(400, f"{name}={shown!r}: give a whole number from {low} to {high}")
+    return int(text)
+
+
 def create_app(
     control: DaemonControl,
     settings: WebhookSettings,
@@ -144,7 +158,7 @@ def create_app(
 
     def authorize() -> None:
         token = bearer_token(request.headers.get("Authorization"))
-        if token is None and "token" in request.args:
+        if token is None and query_arg("token") is not None:
             if not settings.allow_query_token:
                 _fail(
                     401,
@@ -152,11 +166,19 @@ def create_app(
                     "Authorization: Bearer <token>, or set WEBHOOK_ALLOW_QUERY_TOKEN=true "
                     "(the token then shows in proxy and access logs)",
                 )
-            token = request.args.get("token")
+            token = query_arg("token")
         if token is None:
             _fail(401, "missing token: send the header Authorization: Bearer <WEBHOOK_TOKEN>")
         if not token_matches(token, settings.token):
             _fail(401, "wrong token")
+
+    def query_arg(name: str) -> str | None:
+        """The one value of ``?name=`` (None when absent); given twice is a 400, never a
+        silent pick of one of them."""
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            _fail(400, f"{name} is given {len(values)} times in the URL; give it once")
+        return values[0] if values else None
 
     def lookup(ref: str) -> Task:
         try:
@@ -209,11 +231,12 @@ def create_app(
     @app.get("/api/tasks/<ref>/runs")
     def task_runs(ref: str) -> Response:
         authorize()
-        text = request.args.get("limit", str(DEFAULT_RUNS_LIMIT))
-        if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS_LIMIT:
-            _fail(400, f"limit={text!r}: give a whole number from 1 to {MAX_RUNS_LIMIT}")
+        text = query_arg("limit")
+        limit = (
+            DEFAULT_RUNS_LIMIT if text is None else whole_number("limit", text, 1, MAX_RUNS_LIMIT)
+        )
         task = lookup(ref)
-        return jsonify(runs_json(control.history().runs(task.id), int(text)))
+        return jsonify(runs_json(control.history().runs(task.id), limit))
 
     @app.get("/api/runs/<run_id>")
     def run_status(run_id: str) -> Response:
@@ -259,7 +282,7 @@ def create_app(
             _fail(400, "the body is not valid JSON (it may also be empty)")
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            key = request.args.get("key")
+            key = query_arg("key")
         if key is not None:
             problem = check_key(key)
             if problem:

@@ -2,6 +2,8 @@
 
 waitress is a production WSGI server in pure Python: one thread runs its socket
 loop, a small pool runs the application, and it answers malformed HTTP itself.
+Slow and hostile clients are held to read deadlines and a connection limit that
+always leaves room for a new client (:mod:`src.services.webhook.guard`).
 :meth:`HttpServer.start` binds at once (so a taken port is an error at start, not a
 log line later) and serves in a daemon thread; :meth:`HttpServer.stop` ends the loop
 from any thread and waits for it.
@@ -18,17 +20,14 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from src.core.errors import ConfigError
+from src.services.webhook.guard import CONNECTION_LIMIT, guard_server
 
 log = logging.getLogger("db_scheduler.webhook")
 
 #: Requests are small and answered in milliseconds; four threads serve a burst of them.
 THREADS = 4
-#: A client idle this long is disconnected (slowloris); cron services send at once.
-CHANNEL_TIMEOUT_SECONDS = 30
 #: How often the socket loop looks at its stop flag when nothing wakes it.
 LOOP_TIMEOUT_SECONDS = 1
-#: Past this, a connection is refused rather than queued.
-CONNECTION_LIMIT = 100
 
 
 class HttpServer:
@@ -72,8 +71,7 @@ class HttpServer:
             "host": self.host,
             "port": self.port,
             "threads": self.threads,
-            "channel_timeout": CHANNEL_TIMEOUT_SECONDS,
-            "connection_limit": CONNECTION_LIMIT,
+            "connection_limit": CONNECTION_LIMIT,  # the guard's: a new client makes room
             "max_request_body_size": self.max_request_body_size,
             "asyncore_loop_timeout": LOOP_TIMEOUT_SECONDS,
             "ident": "db-scheduler",
@@ -92,6 +90,7 @@ class HttpServer:
                 f"HTTP API: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
                 "pick another port in HTTP_LISTEN (or --http), or stop what uses this one"
             ) from None
+        guard_server(self._server)  # read deadlines and room for /health (guard.py)
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name="http-api", daemon=True)
         self._thread.start()

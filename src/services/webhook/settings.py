@@ -65,12 +65,16 @@ def parse_listen(text: str, name: str = "HTTP_LISTEN") -> Listen:
         port_text = rest[1:]
     elif value.count(":") == 1:
         host, _, port_text = value.partition(":")
-    elif value.isdigit():
+    elif value.isascii() and value.isdigit():
         host, port_text = "", value
     else:
         raise ConfigError(f"{name}={text!r} is not an address; {example}")
     host = host.strip() or DEFAULT_HOST
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if (
+        not (port_text.isascii() and port_text.isdigit())  # '²' passes isdigit alone
+        or len(port_text) > 5
+        or not 0 <= int(port_text) <= 65535
+    ):
         raise ConfigError(f"{name}={text!r}: the port must be a number from 1 to 65535; {example}")
     if host != "localhost":
         try:

@@ -1,9 +1,11 @@
-"""QueryService (src/services/query/service.py) against the real PostgreSQL and MariaDB
-servers, and SQLite: the package src/services/query/ as the runner uses it."""
+"""QueryService (src/services/query/service.py, its time limit
+src/services/query/watchdog.py) against the real PostgreSQL and MariaDB servers, and
+SQLite: the package src/services/query/ as the runner uses it."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -210,6 +212,25 @@ def test_sqlite_timeout_interrupts_the_statement(lite: QueryService) -> None:
     )
     with pytest.raises(QueryTimeout):
         run(lite, "DATABASE_URL", endless, timeout_seconds=0.5)
+
+
+def test_a_result_read_slowly_is_cut_at_the_timeout_between_fetches(lite: QueryService) -> None:
+    rows = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) "
+    started = time.monotonic()
+    with (
+        pytest.raises(QueryTimeout),
+        lite.execute(
+            "DATABASE_URL",
+            rows + "SELECT x FROM c",
+            run_at=RUN_AT,
+            zone=BERLIN,
+            timeout_seconds=0.5,
+            batch_size=10,
+        ) as result,
+    ):
+        for _ in result.batches:  # each fetch is instant; the reader is slow
+            time.sleep(0.1)
+    assert time.monotonic() - started < 1.5
 
 
 # --- read-only, statements without rows, commit -----------------------------------------

@@ -8,6 +8,7 @@ test takes seconds; waits are hang guards, not timing assertions.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from src.core.clock import parse_instant, to_utc_iso
 from src.core.vocabulary import Trigger
 from src.services.history import RunHistory
 from src.services.recorder import RunRecorder, RunRef
+from src.services.scheduler.instance import hard_link_warnings
 from tests.daemon_harness import SLOW_QUERY, DaemonProcess, Workspace
 
 
@@ -419,3 +421,12 @@ def test_json_log_format(space: Workspace, daemons: list[DaemonProcess]) -> None
     events = [json.loads(line) for line in daemon.lines]
     assert {"running", "stopping", "stopped"} <= {e["event"] for e in events}
     assert all({"time", "level", "message"} <= set(e) for e in events)
+
+
+def test_a_hard_linked_tasks_file_is_warned_about(tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text("{}")
+    assert hard_link_warnings(tasks) == []
+    os.link(tasks, tmp_path / "other.json")
+    (warning,) = hard_link_warnings(tasks)
+    assert warning.startswith(f"{tasks} has 2 hard links") and "symbolic link" in warning

@@ -11,7 +11,7 @@ from src.core.task import Task
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.history import RunHistory
 from src.services.recorder import RunRecorder, RunRef
-from src.services.scheduler.recovery import HistoryView
+from src.services.scheduler.recovery import HistoryView, sweep_stale_parts
 from src.services.task_store import TaskStore
 from tests.daemon_harness import in_process_daemon
 
@@ -61,3 +61,20 @@ def test_a_retry_pending_when_the_scheduler_stopped_runs_after_the_restart(
     _history_lines(history, "retry-1", noon, {"status": "skipped", "reason": "test"})
     used_up = {noon - timedelta(hours=2): 3}  # listed, but the daemon sees no try left
     assert HistoryView.build(history.runs()).retry_pending == {"retry-1": used_up}
+
+
+def test_partial_export_files_go_only_past_the_longest_a_run_may_last(tmp_path: Path) -> None:
+    run_dir = tmp_path / "exports" / "20260101T000000Z_T_run"
+    run_dir.mkdir(parents=True)
+    part = run_dir / ".T.csv.0123abcd.part"
+    part.write_text("x")
+    now = part.stat().st_mtime
+    long_task = [
+        Task.from_dict(
+            {"id": "t", "name": "T", "query": "SELECT 1", "schedule": None, "timeout_seconds": 3600}
+        )
+    ]
+    assert sweep_stale_parts(tmp_path / "exports", long_task, 15, now=now + 3000) == 0
+    assert part.exists()  # its run may still be going: it may last 3615 s
+    assert sweep_stale_parts(tmp_path / "exports", long_task, 15, now=now + 3700) == 1
+    assert not part.exists()

@@ -39,6 +39,9 @@ def test_parse_listen(text: str, expected: Listen) -> None:
         ("127.0.0.1", "is not an address; use HOST:PORT such as HTTP_LISTEN=127.0.0.1:8080"),
         ("127.0.0.1:http", "the port must be a number from 1 to 65535"),
         ("127.0.0.1:70000", "the port must be a number from 1 to 65535"),
+        ("127.0.0.1:808²", "the port must be a number from 1 to 65535"),  # isdigit says yes
+        ("127.0.0.1:" + "9" * 5000, "the port must be a number from 1 to 65535"),
+        ("٣٣٣٣", "is not an address"),
         ("example.com:8080", "'example.com' is not an IP address"),
         ("[::1]8080", "is not an address"),
     ],
