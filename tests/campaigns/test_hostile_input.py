@@ -349,3 +349,18 @@ def test_bad_query_parameters_are_400_with_a_message_and_no_traceback(tmp_path: 
     finally:
         assert daemon.stop() == 0
     assert "Traceback" not in daemon.output and " 500 " not in daemon.output
+
+
+def test_no_number_is_read_with_a_bare_isdigit() -> None:
+    """str.isdigit() accepts '²' and '٣', which int() rejects or misreads: a hostile SMTP
+    server's SIZE, a port in a URL or systemd's WATCHDOG_USEC must be ASCII digits. Every
+    isdigit() in src/ sits beside an isascii() check."""
+    from tests.servers import ROOT
+
+    bare = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "src").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".isdigit()" in line and "isascii()" not in line and not line.lstrip().startswith("#")
+    ]
+    assert bare == []

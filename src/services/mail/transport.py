@@ -429,7 +429,7 @@ def _fit_announced_size(
     to fit: zipped, or with the files left off. ``SIZE`` without a number, or 0, means no
     fixed limit (RFC 1870 4)."""
     announced = smtp.esmtp_features.get("size", "").strip()
-    if not announced.isdigit() or int(announced) == 0:
+    if not (announced.isascii() and announced.isdigit()) or int(announced) == 0:
         return built
     limit = int(announced)
     cap = min(settings.max_bytes, limit - min(SIZE_MARGIN, limit // 10))

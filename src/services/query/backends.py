@@ -208,7 +208,7 @@ def location(url: sa.engine.URL) -> str:
     if isinstance(odbc, str):
         found = {k.upper(): v.strip() for k, v in _ODBC_KEY.findall(odbc)}
         host = host or found.get("SERVER") or found.get("HOST")
-        port = port or (int(found["PORT"]) if found.get("PORT", "").isdigit() else None)
+        port = port or (int(found["PORT"]) if _ascii_digits(found.get("PORT", "")) else None)
         database = database or found.get("DATABASE")
     where = host or "localhost"
     if port:
@@ -242,3 +242,8 @@ def sqlite_read_write(url: sa.engine.URL, where: str) -> sa.engine.URL:
     return url.set(database="file:" + quote(str(path))).update_query_dict(
         {"mode": "rw", "uri": "true"}
     )
+
+
+def _ascii_digits(text: str) -> bool:
+    """'5432', not '٥٤٣٢' or '²' (str.isdigit accepts those and int() then may not)."""
+    return text.isascii() and text.isdigit()

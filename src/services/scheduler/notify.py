@@ -21,7 +21,12 @@ class Notifier:
         usec = (env.get("WATCHDOG_USEC") or "").strip()
         pid = (env.get("WATCHDOG_PID") or "").strip()
         self.watchdog_seconds: float | None = None
-        if usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid())):
+        if (
+            usec.isascii()
+            and usec.isdigit()
+            and int(usec) > 0
+            and (not pid or pid == str(os.getpid()))
+        ):
             self.watchdog_seconds = int(usec) / 1_000_000
 
     @property
