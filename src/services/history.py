@@ -7,7 +7,9 @@ loses at most the step in progress, and what was already done (an email sent)
 is on record. Readers fold the lines of a run into one record.
 
 Retention: lines older than ``keep_days`` are dropped (rewriting the file
-atomically, under the same lock) at most once per process per day.
+atomically, under the same lock) at most once per process per day, and never while
+the retention gate refuses (:mod:`src.services.retention`: a wall clock that jumped
+must not make real records look old).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from src.core.clock import parse_instant, to_utc_iso
 from src.core.vocabulary import FINAL_STATUSES, RunStatus
 from src.services.atomic import atomic_write_bytes
 from src.services.permissions import make_private_dir
+from src.services.retention import GATE, RetentionGate
 
 
 @dataclass
@@ -72,9 +75,10 @@ class RunRecord:
 class RunHistory:
     """The JSON-lines :class:`~src.services.recorder.RunLog`. Only the recorder appends."""
 
-    def __init__(self, path: Path, keep_days: int = 90) -> None:
+    def __init__(self, path: Path, keep_days: int = 90, gate: RetentionGate = GATE) -> None:
         self.path = path
         self.keep_days = keep_days
+        self.gate = gate
         self._lock = FileLock(str(path) + ".lock", timeout=30, mode=0o640)
         self._pruned_on: str | None = None
 
@@ -138,8 +142,8 @@ class RunHistory:
         """Prune when the oldest line is past ``keep_days``: one line read, so a run's
         record does not cost more as the history grows (each run is its own process)."""
         today = now.date().isoformat()
-        if self._pruned_on == today:
-            return
+        if self._pruned_on == today or self.gate.refusal() is not None:
+            return  # a refused prune is tried again by the next line written
         self._pruned_on = today
         oldest = self._oldest_at()
         if oldest is not None and oldest >= now - timedelta(days=self.keep_days):

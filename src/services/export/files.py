@@ -7,7 +7,8 @@
 * ``run_folder``: one folder per run under the exports directory,
   ``<UTC time>_<task>_<run id>``, guaranteed to resolve inside it.
 * ``prune_exports``: retention; removes run folders older than ``keep_days``, judged by
-  the time in their name, and never touches anything else.
+  the time in their name, and never touches anything else; nothing while the retention
+  gate refuses (:mod:`src.services.retention`: the wall clock jumped).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from src.core import defaults
 from src.core.errors import ExportError, ValidationError
 from src.core.templating import render
 from src.services.permissions import make_private_dir
+from src.services.retention import GATE, RetentionGate
 
 #: The default file name: the task's name and the run's date in the task's zone.
 DEFAULT_FILENAME_TEMPLATE = defaults.FILENAME_TEMPLATE
@@ -108,17 +110,20 @@ def run_folder(exports_dir: Path, task_name: str, run_id: str, run_at: datetime)
     return folder
 
 
-def prune_exports(exports_dir: Path, keep_days: int, now: datetime) -> list[Path]:
+def prune_exports(
+    exports_dir: Path, keep_days: int, now: datetime, gate: RetentionGate = GATE
+) -> list[Path]:
     """Remove run folders whose run time is more than ``keep_days`` before ``now``.
 
     Only direct children of ``exports_dir`` named like a run folder, that are real
-    directories (not symlinks) resolving inside it, are removed. Returns them.
+    directories (not symlinks) resolving inside it, are removed. Returns them. Nothing
+    is removed while ``gate`` refuses (``now`` may come from a clock that jumped).
     """
     if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 0:
         raise ValidationError("keep_days", f"must be a whole number >= 0, got {keep_days!r}")
     if now.tzinfo is None:
         raise ValueError(f"now must be aware, got naive {now!r}")
-    if not exports_dir.is_dir():
+    if not exports_dir.is_dir() or gate.refusal() is not None:
         return []
     cutoff = now - timedelta(days=keep_days)
     removed = []

@@ -3,7 +3,8 @@
 ``write_outbox`` names each file by the time it was written
 (``20260102T030405Z_daily-sales_1a2b3c4d5e.eml``); ``prune_outbox`` removes the files
 whose name says they are older than ``OUTBOX_KEEP_DAYS``. The run that writes a message
-prunes the folder, so a demo mailing every minute cannot fill the disk.
+prunes the folder, so a demo mailing every minute cannot fill the disk; not while the
+retention gate refuses (:mod:`src.services.retention`: the wall clock jumped).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from src.core.errors import EmailError, ValidationError
 from src.services.atomic import atomic_write_bytes
 from src.services.mail.message import BuiltMessage, safe_file_part
 from src.services.permissions import make_private_dir
+from src.services.retention import GATE, RetentionGate
 
 #: File mode of outbox files: they hold report data, so not world-readable.
 OUTBOX_FILE_MODE = 0o640
@@ -49,18 +51,21 @@ def write_outbox(folder: Path, built: BuiltMessage, *, now: datetime | None = No
     return target
 
 
-def prune_outbox(folder: Path, keep_days: int, now: datetime) -> list[Path]:
+def prune_outbox(
+    folder: Path, keep_days: int, now: datetime, gate: RetentionGate = GATE
+) -> list[Path]:
     """Remove the outbox's messages written more than ``keep_days`` before ``now``.
 
     Judged by the time in the file's name (as written by ``write_outbox``), not its
     mtime, which a copy or a backup restore changes. Other files, folders and symlinks
-    are left alone. Returns the files removed, oldest first.
+    are left alone. Returns the files removed, oldest first. Nothing is removed while
+    ``gate`` refuses.
     """
     if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 0:
         raise ValidationError("keep_days", f"must be a whole number >= 0, got {keep_days!r}")
     if now.tzinfo is None:
         raise ValueError(f"now must be aware, got naive {now!r}")
-    if not folder.is_dir():
+    if not folder.is_dir() or gate.refusal() is not None:
         return []
     cutoff = now - timedelta(days=keep_days)
     removed = []

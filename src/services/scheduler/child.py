@@ -23,6 +23,7 @@ from typing import Any
 from src.core.clock import to_utc_iso
 from src.core.vocabulary import RunStatus
 from src.services.permissions import make_private_dir
+from src.services.retention import RetentionGate
 from src.services.scheduler.timetable import Occurrence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -68,6 +69,7 @@ class ChildRun:
         log_format: str,
         hard_timeout: float,
         now: datetime,
+        retention_hold: str | None = None,
     ) -> ChildRun:
         make_private_dir(work_dir)
         payload_path = work_dir / f"{run_id}.in.json"
@@ -85,6 +87,8 @@ class ChildRun:
             "result_path": str(result_path),
             "log_level": log_level,
             "log_format": log_format,
+            "retention_hold": retention_hold,  # the daemon does not trust the clock yet
+            "clock_reference": RetentionGate.reference_now(),  # a step after this counts
         }
         fd = os.open(payload_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

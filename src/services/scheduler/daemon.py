@@ -5,7 +5,8 @@ fire times (:mod:`jobs`); signals, those announcements, webhook calls and reload
 tasks.json wake the main loop through one self-pipe, so the daemon sleeps between
 events (idle CPU ~0) and reacts at once. Each round (:meth:`Daemon.tick`):
 
-1. signals (stop, reload);
+1. signals (stop, reload); the wall clock against the monotonic one (:mod:`clockwatch`):
+   a step re-plans the timers at once and holds retention until the clock is stable;
 2. webhook calls handed over by HTTP threads (:mod:`src.services.webhook`);
 3. fires: the timetable (:mod:`timetable`) says what is due, the dispatcher
    (:mod:`dispatch`) admits it;
@@ -17,6 +18,10 @@ events (idle CPU ~0) and reacts at once. Each round (:meth:`Daemon.tick`):
 Start-up recovery (cut-off runs, missed occurrences) is :mod:`recovery`; every record
 of a run goes through :class:`~src.services.recorder.RunRecorder`. Each step is a
 method a test can call with its own ``now``.
+
+Longer than ~400 lines on purpose: start, the loop, the clock watch and shutdown share
+the one state the main thread owns; the deciding is in the modules named above, and
+what is left here is wiring, one short method per step, read top to bottom.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ from src.core.clock import now as clock_now
 from src.services.history import RunHistory
 from src.services.permissions import private_file_warnings
 from src.services.recorder import RunRecorder
+from src.services.retention import GATE, RetentionGate
 from src.services.scheduler.api import DaemonApi
+from src.services.scheduler.clockwatch import ClockWatch
 from src.services.scheduler.dispatch import ChildSetup, Dispatcher
 from src.services.scheduler.eventlog import EventLog
 from src.services.scheduler.instance import InstanceLock, hard_link_warnings
@@ -52,7 +59,7 @@ from src.services.scheduler.recovery import (
     sweep_stale_parts,
 )
 from src.services.scheduler.reloader import Reloader
-from src.services.scheduler.settings import DaemonSettings
+from src.services.scheduler.settings import CLOCK_CHECK_SECONDS, DaemonSettings
 from src.services.scheduler.state import StateFile
 from src.services.scheduler.timetable import Timetable
 from src.services.settings import Settings
@@ -84,17 +91,24 @@ class Daemon:
         env: Mapping[str, str],
         *,
         clock: Callable[[], datetime] = clock_now,
+        monotonic: Callable[[], float] | None = None,
         notifier: Notifier | None = None,
     ) -> None:
         self.options = options
         self.env = dict(env)
         self.clock = clock
+        # a test's fake wall clock without a monotonic one is its own: it never steps; and
+        # a test's daemon holds a retention gate of its own, not the process's
+        real = clock is clock_now
+        self.monotonic = monotonic or (time.monotonic if real else lambda: clock().timestamp())
+        self.gate = GATE if real else RetentionGate()
         self.tasks_file = options.tasks_file
         default_timezone = self.env.get("DEFAULT_TIMEZONE") or "UTC"
         self.settings = Settings.from_env(self.env, base_dir=self.tasks_file.resolve().parent)
         self.daemon_settings = DaemonSettings.from_env(self.env)
         self.store = TaskStore(self.tasks_file, default_timezone=default_timezone)
-        self.history = RunHistory(self.settings.history_path, self.settings.history_keep_days)
+        keep_days = self.settings.history_keep_days
+        self.history = RunHistory(self.settings.history_path, keep_days, self.gate)
         self.recorder = RunRecorder(self.history, self.store, clock=clock)
         self.state = StateFile(self.settings.data_dir / "scheduler" / "state.json")
         self.work_dir = self.settings.data_dir / "scheduler" / "runs"
@@ -126,6 +140,13 @@ class Daemon:
         # tasks.json is watched and parsed in a thread; the main loop applies its updates
         poll = self.daemon_settings.reload_poll_seconds
         self.reloader = Reloader(self.store, clock, poll, self._wake)
+        self.clockwatch = ClockWatch(
+            clock(),
+            self.monotonic(),
+            step_seconds=self.daemon_settings.clock_step_seconds,
+            stable_seconds=self.daemon_settings.clock_stable_seconds,
+        )
+        self.dispatch.retention_hold = self.clockwatch.hold(self.gate, self.monotonic())
 
         self._fired: deque[tuple[str, list[datetime]]] = deque()
         self._signals: deque[int] = deque()
@@ -301,6 +322,7 @@ class Daemon:
         while self._signals:
             self._on_signal(self._signals.popleft())
         self._last_tick = now = self.clock()
+        self.watch_clock(now)
         self.handoff.run_pending()  # webhook triggers: queued before the queue is started
         while self._fired:
             task_id, times = self._fired.popleft()
@@ -315,7 +337,20 @@ class Daemon:
                 self.timetable.apply(self.reloader.updates.popleft(), self.clock())
             self.dispatch.start_queued(self.clock())
         self._housekeeping()
-        return self.dispatch.seconds_to_next_event(self.daemon_settings.reload_poll_seconds)
+        limit = min(self.daemon_settings.reload_poll_seconds, CLOCK_CHECK_SECONDS)
+        return self.dispatch.seconds_to_next_event(limit)
+
+    def watch_clock(self, now: datetime) -> None:
+        """Did the wall clock jump since the last look? Re-plan at once if so; and hold
+        retention (here and in the runs started) until it has been stable a while."""
+        step = self.clockwatch.observe(now, self.monotonic())
+        if step is not None:
+            self.events.warning("clock-step", step.message(), step_seconds=round(step.seconds, 3))
+            if not step.forward:
+                self.dispatch.clock_stepped_back(now, step.describe())
+            if not self.options.once:
+                self.timetable.on_clock_step(step, now)
+        self.dispatch.retention_hold = self.clockwatch.hold(self.gate, self.monotonic())
 
     def fire(self, task_id: str, times: list[datetime], now: datetime) -> None:
         """``task_id`` is due at ``times``: what the timetable says is due is admitted."""
@@ -347,6 +382,7 @@ class Daemon:
             tasks_file_error=self.timetable.error,
             queue_depth=len(self.dispatch.queue),
             running=len(self.dispatch.busy.running),
+            clock=self.clockwatch.step_note(self.monotonic()),
         )
 
     # -- signals and shutdown: warm (finish runs, up to a grace period), then cold ----------

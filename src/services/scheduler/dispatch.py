@@ -116,6 +116,8 @@ class Dispatcher:
         self.webhook_runs: dict[str, tuple[str, str]] = {}  # run id -> (status, task name)
         self.once_result = OnceResult()
         self.stopping = False
+        #: why runs must not prune (the clock is not trusted yet), passed to each run
+        self.retention_hold: str | None = None
 
     @property
     def idle(self) -> bool:
@@ -284,6 +286,7 @@ class Dispatcher:
                 log_format=setup.log_format,
                 hard_timeout=hard_timeout,
                 now=now,
+                retention_hold=self.retention_hold,
             )
         except OSError as exc:
             self.events.error(
@@ -446,6 +449,30 @@ class Dispatcher:
             delay_seconds=decision.delay,
         )
         return True
+
+    # -- the wall clock stepped back ---------------------------------------------------------
+
+    def clock_stepped_back(self, now: datetime, by: str) -> None:
+        """Occurrences dated after ``now`` came from a clock that ran ahead (a bogus +100 d,
+        now corrected): those queued or waiting for a retry are recorded ``skipped`` and
+        dropped, so no report dated in that future keeps going out; and their reports
+        count as not sent, so the real occurrence at that instant runs when it comes."""
+        reason = f"scheduled for a time the clock has not reached: it stepped back {by}"
+        kept: deque[Occurrence] = deque()
+        for occurrence in self.queue:
+            task = self.tasks.get(occurrence.task_id)
+            if occurrence.trigger in SCHEDULED_TRIGGERS and occurrence.scheduled_for > now and task:
+                self.busy.remove_queued(task.id)
+                self.skip(task, occurrence.scheduled_for, reason, occurrence.trigger)
+            else:
+                kept.append(occurrence)
+        self.queue = kept
+        for task_id, occurrence in list(self.busy.retrying.items()):
+            task = self.tasks.get(task_id)
+            if occurrence.scheduled_for > now and task:
+                del self.busy.retrying[task_id]
+                self.skip(task, occurrence.scheduled_for, reason, occurrence.trigger)
+        self.delivered = {key for key in self.delivered if key[1] <= to_utc_iso(now)}
 
     # -- stopping ---------------------------------------------------------------------------
 

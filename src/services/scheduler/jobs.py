@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.base import BaseExecutor
@@ -23,6 +23,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from src.core.schedule import Schedule
+
+#: How far behind ``now`` APScheduler may walk a schedule one fire time at a time. Past
+#: it (a +100 d clock step, a long suspend) the trigger jumps to the last minute: a 1 s
+#: schedule would otherwise be walked 8.6 million times in APScheduler's thread. The
+#: daemon plans the missed ones itself from the first fire time (catch-up window).
+FAR_BEHIND = timedelta(minutes=1)
 
 #: Called from the scheduler's thread with a task id and the fire times that are due.
 FireCallback = Callable[[str, list[datetime]], None]
@@ -39,6 +45,8 @@ class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
+        if previous_fire_time is not None and previous_fire_time < now - FAR_BEHIND:
+            return self.schedule.next_after(now - FAR_BEHIND)
         return self.schedule.next_after(previous_fire_time or now)
 
     def __str__(self) -> str:
@@ -105,6 +113,13 @@ class JobTable:
             # JobLookupError: a once job already fired and APScheduler dropped it
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(task_id)
+
+    def wakeup(self) -> None:
+        """Make APScheduler look again now. It sleeps on a ``threading.Event`` for a
+        timeout worked out from the *wall-clock* next fire time, and that timeout runs on
+        the monotonic clock: after a step of the wall clock it wakes at the wrong time."""
+        if self.scheduler.running:
+            self.scheduler.wakeup()
 
     def start(self) -> None:
         self.scheduler.start()

@@ -8,6 +8,8 @@
 | ``CATCH_UP_WINDOW`` | ``24h`` | Missed runs older than this are not caught up. |
 | ``RETRY_MAX_DELAY_SECONDS`` | ``3600`` | Cap of the exponential retry backoff. |
 | ``RELOAD_POLL_SECONDS`` | ``0.5`` | How often tasks.json is checked for changes. |
+| ``CLOCK_STEP_SECONDS`` | ``2`` | A wall-clock jump larger than this is a clock step. |
+| ``CLOCK_STABLE_SECONDS`` | ``600`` | After a step (or start), retention waits this long. |
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ CATCH_UP_WINDOW = timedelta(hours=24)
 RETRY_MAX_DELAY_SECONDS = 3600.0
 #: Twice a second meets "changes seen within 2 s" with room for the reload.
 RELOAD_POLL_SECONDS = 0.5
+#: NTP slews at most 0.5 ms a second and the clocks are compared every second: anything
+#: past 2 s is a step (or a suspend), not drift, and is still far below a schedule's grain.
+CLOCK_STEP_SECONDS = 2.0
+#: Ten minutes: chrony/ntpd correct a bad source or RTC within minutes; retention (the
+#: only thing that waits) loses nothing by waiting that long.
+CLOCK_STABLE_SECONDS = 600.0
+#: The main loop compares the clocks at least this often, even when idle: a step is
+#: noticed (and the timers re-planned) within a second.
+CLOCK_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class DaemonSettings:
     catch_up_window: timedelta = CATCH_UP_WINDOW
     retry_max_delay_seconds: float = RETRY_MAX_DELAY_SECONDS
     reload_poll_seconds: float = RELOAD_POLL_SECONDS
+    clock_step_seconds: float = CLOCK_STEP_SECONDS
+    clock_stable_seconds: float = CLOCK_STABLE_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DaemonSettings:
@@ -71,4 +84,6 @@ class DaemonSettings:
                 env, "RETRY_MAX_DELAY_SECONDS", RETRY_MAX_DELAY_SECONDS, 0
             ),
             reload_poll_seconds=env_number(env, "RELOAD_POLL_SECONDS", RELOAD_POLL_SECONDS, 0.05),
+            clock_step_seconds=env_number(env, "CLOCK_STEP_SECONDS", CLOCK_STEP_SECONDS, 0.5),
+            clock_stable_seconds=env_number(env, "CLOCK_STABLE_SECONDS", CLOCK_STABLE_SECONDS, 0),
         )

@@ -27,6 +27,7 @@ from src.core.clock import to_utc_iso
 from src.core.schedule import Schedule, format_period
 from src.core.task import Task
 from src.core.vocabulary import CatchUpPolicy, Trigger
+from src.services.scheduler.clockwatch import ClockStep
 from src.services.scheduler.eventlog import EventLog, local_time, short
 from src.services.scheduler.jobs import JobTable
 from src.services.scheduler.reloader import Update
@@ -171,6 +172,8 @@ class Timetable:
         self.snapshot: list[Task] = []
         self.error: str | None = None  # why the last reload was refused, until a good one
         self._loaded_at: datetime | None = None
+        #: fire times in (start, end] were jumped over by the latest forward clock step
+        self._passed_over: tuple[datetime, datetime] | None = None
 
     def load(self, tasks: Iterable[Task], now: datetime, *, schedule: bool) -> None:
         """The tasks read at start; ``schedule``: give each enabled task its job."""
@@ -228,9 +231,31 @@ class Timetable:
         task = self.tasks.get(task_id)
         if task is None or not task.enabled:
             return None
-        if len(times) > 1:
+        if len(times) > 1 or self._jumped_over(times[0]):
             return self.missed(task, times[0] - timedelta(microseconds=1), now, set(), delivered)
         return Due(task, run=[Occurrence(task_id, times[0])])
+
+    def _jumped_over(self, moment: datetime) -> bool:
+        span = self._passed_over
+        return span is not None and span[0] < moment <= span[1]
+
+    def on_clock_step(self, step: ClockStep, now: datetime) -> None:
+        """Re-plan every job at once after the wall clock jumped.
+
+        Forward: APScheduler is woken, finds the fire times the step jumped over due now
+        and hands them over; :meth:`fired` plans them per each task's catch-up policy
+        (they are missed occurrences, like the machine's sleep). Backward: every job is
+        put again at its next fire time after ``now``, or the next fire would wait for
+        the clock to catch up with where it was (an hour of silence after -1 h).
+        """
+        if step.forward:
+            self._passed_over = (step.before, now)
+            self.jobs.wakeup()
+            return
+        self._passed_over = None
+        for task in self.tasks.values():
+            if task.enabled and task.id in self.jobs:
+                self.jobs.put(task.id, task.schedule, task.schedule.next_after(now))
 
     def apply(self, update: Update, now: datetime) -> None:
         """Bring the jobs in line with a reload; an invalid file keeps the last good set."""

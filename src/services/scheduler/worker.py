@@ -99,6 +99,12 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which decides
     _setup_logging(payload)
+    from src.services.retention import GATE
+
+    if isinstance(payload.get("clock_reference"), float):
+        GATE.adopt(payload["clock_reference"])
+    if payload.get("retention_hold"):
+        GATE.hold(str(payload["retention_hold"]))
     result = run(payload)
     data = json.dumps(result, default=str).encode("utf-8")
     atomic_write_bytes(Path(payload["result_path"]), data, mode=0o600)

@@ -58,6 +58,8 @@ class HealthState:
     tasks_file_error: str | None = None
     queue_depth: int = 0
     running: int = 0
+    #: a wall-clock step being waited out (``stepped +100 d at ..., waiting until stable``)
+    clock: str | None = None
 
 
 class DaemonControl(Protocol):

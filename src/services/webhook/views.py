@@ -54,5 +54,6 @@ def health_json(state: HealthState, healthy: bool, problems: list[str]) -> dict[
         "last_tick": to_utc_iso(state.last_tick) if state.last_tick else None,
         "queue_depth": state.queue_depth,
         "running": state.running,
+        "clock": state.clock or "ok",
         "problems": problems,
     }
