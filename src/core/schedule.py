@@ -429,8 +429,11 @@ class IntervalSchedule(Schedule):
     def next_after(self, after: datetime) -> datetime | None:
         # In UTC: arithmetic on datetimes sharing a zone is wall-clock arithmetic in Python.
         start, moment = self.start.astimezone(UTC), after.astimezone(UTC)
-        if moment < start:
-            return start
+        if moment < start and self.raw_start is not None:
+            return start  # a start the task gives: nothing fires before it
+        # Counted from the task's creation, the grid runs both ways: a clock stepped back
+        # past the creation (NTP correcting a fast clock) keeps the rhythm instead of
+        # waiting for the creation time to come round again.
         return start + ((moment - start) // self.period + 1) * self.period
 
     def describe(self) -> str:

@@ -85,11 +85,6 @@ def test_forward_step_runs_the_passed_over_occurrence_at_once_per_catch_up(
     assert api.daemon.stop() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: after -1 h the jobs are put again at next_after(now) but nothing fires "
-    "(the clock-step line and the re-plan happen; the cause is not found yet)",
-)
 def test_backward_step_keeps_the_schedule_and_health_reports_it(
     space: Workspace, daemons: list[DaemonProcess], clockshift: ClockShift
 ) -> None:

@@ -325,3 +325,16 @@ def test_describe_in_words():
     assert IntervalSchedule(timedelta(minutes=15), datetime.now(UTC)).describe() == (
         "every 15 minutes"
     )
+
+
+def test_an_interval_from_the_creation_keeps_its_rhythm_before_it_and_a_given_start_waits():
+    """A clock stepped back past a task's creation: the grid runs both ways; a start the
+    task gives is a start (nothing fires before it)."""
+    created = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    implicit = parse_schedule({"interval": "15m"}, ZoneInfo("UTC"), created)
+    explicit = parse_schedule(
+        {"interval": "15m", "start": "2026-11-30T12:00"}, ZoneInfo("UTC"), created
+    )
+    an_hour_before = created - timedelta(hours=1, minutes=7)
+    assert implicit.next_after(an_hour_before) == created - timedelta(minutes=60)
+    assert explicit.next_after(an_hour_before) == created
