@@ -12,7 +12,10 @@ events (idle CPU ~0) and reacts at once. Each round (:meth:`Daemon.tick`):
 4. ended child runs are reaped and recorded; retries whose time came are queued;
 5. queued occurrences start while run slots are free;
 6. reloads of tasks.json (parsed in the reload thread, :mod:`reloader`) move jobs;
-7. the state file is flushed and systemd's watchdog fed (:mod:`notify`).
+7. the state file is flushed and systemd's watchdog fed (:mod:`notify`);
+8. every few seconds the data folder is looked at (:mod:`storage`): while it cannot be
+   written no run starts, due occurrences are held and the daemon's records kept in
+   memory; once it can, they are written and the held occurrences caught up.
 
 Start-up recovery (cut-off runs, missed occurrences) is :mod:`recovery`; every record
 of a run goes through :class:`~src.services.recorder.RunRecorder`. Each step is a
@@ -39,7 +42,7 @@ from src.core.clock import now as clock_now
 from src.services.history import RunHistory
 from src.services.permissions import private_file_warnings
 from src.services.recorder import RunRecorder
-from src.services.scheduler.api import DaemonApi
+from src.services.scheduler.api import serve_http
 from src.services.scheduler.dispatch import ChildSetup, Dispatcher
 from src.services.scheduler.eventlog import EventLog
 from src.services.scheduler.instance import InstanceLock
@@ -49,17 +52,11 @@ from src.services.scheduler.recovery import HistoryView, recover, sweep_run_file
 from src.services.scheduler.reloader import Reloader
 from src.services.scheduler.settings import DaemonSettings
 from src.services.scheduler.state import StateFile
+from src.services.scheduler.storage import HeldFires, HeldLog, StorageHealth
 from src.services.scheduler.timetable import Timetable
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
-from src.services.webhook import (
-    Handoff,
-    HealthState,
-    HttpServer,
-    Metrics,
-    WebhookSettings,
-    create_app,
-)
+from src.services.webhook import Handoff, HttpServer, Metrics, WebhookSettings
 
 
 @dataclass(frozen=True)
@@ -90,10 +87,19 @@ class Daemon:
         self.daemon_settings = DaemonSettings.from_env(self.env)
         self.store = TaskStore(self.tasks_file, default_timezone=default_timezone)
         self.history = RunHistory(self.settings.history_path, self.settings.history_keep_days)
-        self.recorder = RunRecorder(self.history, self.store, clock=clock)
+        self.events = EventLog()
+        # a record the daemon cannot write (a full disk) is held, never dropped
+        self.storage = StorageHealth(
+            self.settings.data_dir,
+            self.events,
+            check_seconds=self.daemon_settings.storage_check_seconds,
+            min_free_bytes=self.daemon_settings.storage_min_free_bytes,
+        )
+        self.held_fires = HeldFires(self.events)
+        log = HeldLog(self.history, self.settings.history_path, self.storage)
+        self.recorder = RunRecorder(log, self.store, clock=clock, hold=self.storage.hold)
         self.state = StateFile(self.settings.data_dir / "scheduler" / "state.json")
         self.work_dir = self.settings.data_dir / "scheduler" / "runs"
-        self.events = EventLog()
         self.notifier = notifier or Notifier()
         self.instance = InstanceLock(self.tasks_file)
         self.metrics = Metrics(clock=clock)
@@ -113,6 +119,7 @@ class Daemon:
             ),
             recorder=self.recorder,
             state=self.state,
+            storage=self.storage,
             events=self.events,
             metrics=self.metrics,
             clock=clock,
@@ -137,7 +144,7 @@ class Daemon:
         self.handoff = Handoff(self._wake)
         self.http: HttpServer | None = None
         self._phase = "starting"
-        self._last_tick: datetime | None = None
+        self.last_tick: datetime | None = None
 
     # -- start ------------------------------------------------------------------------------
 
@@ -150,6 +157,8 @@ class Daemon:
             )
         self.instance.acquire()
         try:
+            if self.instance.note:
+                self.events.warning("lock", self.instance.note)
             sweep_run_files(self.work_dir, (self.tasks_file, self.state.path))
             for warning in private_file_warnings(
                 [p for p in (self.options.env_file, self.tasks_file) if p is not None]
@@ -160,7 +169,7 @@ class Daemon:
             if self.options.once:
                 return self._run_once()
             if web is not None:
-                self._start_http(web)
+                self.http = serve_http(self, web)
             return self._run_forever()
         finally:
             self.reloader.stop()
@@ -168,7 +177,8 @@ class Daemon:
             if self.http is not None:
                 self.http.stop()
             self.timetable.jobs.shutdown()
-            self.state.flush(self.clock())
+            self._flush_state()
+            self.storage.give_up()
             self.instance.release()
 
     def start(self) -> None:
@@ -176,6 +186,7 @@ class Daemon:
         now = self.clock()
         task_file = self.reloader.prime()  # an invalid file at start is fatal: nothing to run
         self.state.load()
+        self.storage.check(force=True)  # a full disk at start: say so, start no run
         view = HistoryView.build(self.history.runs())
         self.dispatch.delivered = set(view.delivered)
         self.timetable.load(task_file.tasks, now, schedule=not self.options.once)
@@ -214,18 +225,6 @@ class Daemon:
             pid=os.getpid(),
         )
 
-    def _start_http(self, web: WebhookSettings) -> None:
-        self.metrics.seed(self.history)
-        app = create_app(DaemonApi(self), web, metrics=self.metrics, clock=self.clock)
-        self.http = HttpServer(
-            app,
-            web.listen.host,
-            web.listen.port,
-            trusted_proxy=web.trusted_proxy,
-            max_body_bytes=web.max_body_bytes,
-        )
-        self.http.start()
-
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
             self._signals.append(signum)
@@ -253,6 +252,10 @@ class Daemon:
 
     def _run_once(self) -> int:
         while not self.dispatch.idle:
+            if not self.storage.ok and not self.dispatch.stopping:  # nobody waits for space
+                left = self.dispatch.stop()
+                self.events.error("storage", f"--once: {left} occurrence(s) left for catch-up")
+                self.dispatch.once_result.failed += left
             timeout = self.tick(poll_file=False)
             if timeout is None:
                 break
@@ -289,7 +292,7 @@ class Daemon:
         """One round of the main loop; returns seconds to sleep, None to exit."""
         while self._signals:
             self._on_signal(self._signals.popleft())
-        self._last_tick = now = self.clock()
+        self.last_tick = now = self.clock()
         self.handoff.run_pending()  # webhook triggers: queued before the queue is started
         while self._fired:
             task_id, times = self._fired.popleft()
@@ -297,6 +300,11 @@ class Daemon:
         self.dispatch.reap()
         if self._stopping_since is not None:
             return self._shutdown_step()
+        if self.storage.check():  # writable again: what was held is caught up per policy
+            for due in self.held_fires.due(self.timetable, self.dispatch.delivered, now):
+                if due.summary:
+                    self.events.info("catch-up", f"catching up: {due.summary}")
+                self.dispatch.admit(due, now)
         self.dispatch.release_retries()
         self.dispatch.start_queued(self.clock())  # before a reload: a due run goes first
         if poll_file and self.reloader.updates:
@@ -310,6 +318,10 @@ class Daemon:
         """``task_id`` is due at ``times``: what the timetable says is due is admitted."""
         if self._stopping_since is not None:
             return
+        task = self.timetable.tasks.get(task_id)
+        if not self.storage.ok and task is not None and task.enabled:
+            self.held_fires.add(task, times)  # not run, not recorded: caught up later
+            return
         due = self.timetable.fired(task_id, times, now, self.dispatch.delivered)
         if due is not None:
             self.dispatch.admit(due, now)
@@ -318,22 +330,22 @@ class Daemon:
         moment = time.monotonic()
         if self.state.dirty and moment - self._last_flush >= 0.5:
             self._last_flush = moment
-            self.state.flush(self.clock())
+            self._flush_state()
         interval = self.notifier.watchdog_seconds
         if interval and moment - self._last_watchdog >= interval / 2:
             self._last_watchdog = moment
             self.notifier.watchdog()
 
-    def health(self) -> HealthState:
-        """The scheduler as the main loop last left it (read from HTTP threads)."""
-        return HealthState(
-            scheduler_state="stopping" if self._stopping_since is not None else self._phase,
-            tasks_loaded=len(self.timetable.snapshot),
-            last_tick=self._last_tick,
-            tasks_file_error=self.timetable.error,
-            queue_depth=len(self.dispatch.queue),
-            running=len(self.dispatch.busy.running),
-        )
+    def _flush_state(self) -> None:
+        try:
+            self.state.flush(self.clock())
+        except OSError as exc:  # stays dirty: flushed again once there is room
+            self.storage.failed("the state file", self.state.path, exc)
+
+    @property
+    def phase(self) -> str:
+        """``starting``, ``running`` or ``stopping`` (read from HTTP threads)."""
+        return "stopping" if self._stopping_since is not None else self._phase
 
     # -- signals and shutdown: warm (finish runs, up to a grace period), then cold ----------
 

@@ -23,6 +23,7 @@ class InstanceLock:
         self.tasks_file = tasks_file
         self.path = tasks_file.with_name(tasks_file.name + ".scheduler.pid")
         self._fd: int | None = None
+        self.note: str | None = None  # what the daemon should say about the lock
 
     def acquire(self) -> None:
         try:
@@ -42,10 +43,17 @@ class InstanceLock:
             raise AlreadyRunning(
                 f"another scheduler (pid {pid}) is already running for {self.tasks_file}"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        os.fsync(fd)
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            os.fsync(fd)
+        except OSError as exc:  # a full disk: the lock holds all the same (it is the flock)
+            os.ftruncate(fd, 0)
+            self.note = (
+                f"the lock file {self.path} holds no pid ({exc.strerror}): a second daemon "
+                "is still refused, but cannot name this one"
+            )
 
     def release(self) -> None:
         if self._fd is None:

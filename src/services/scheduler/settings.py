@@ -8,6 +8,8 @@
 | ``CATCH_UP_WINDOW`` | ``24h`` | Missed runs older than this are not caught up. |
 | ``RETRY_MAX_DELAY_SECONDS`` | ``3600`` | Cap of the exponential retry backoff. |
 | ``RELOAD_POLL_SECONDS`` | ``0.5`` | How often tasks.json is checked for changes. |
+| ``STORAGE_CHECK_SECONDS`` | ``5`` | How often free space is looked at (and a write tried). |
+| ``STORAGE_MIN_FREE_BYTES`` | ``1048576`` | Less free in ``DATA_DIR``: no run starts. |
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ CATCH_UP_WINDOW = timedelta(hours=24)
 RETRY_MAX_DELAY_SECONDS = 3600.0
 #: Twice a second meets "changes seen within 2 s" with room for the reload.
 RELOAD_POLL_SECONDS = 0.5
+#: A few seconds: a freed disk is used again soon, and a statvfs call costs nothing.
+STORAGE_CHECK_SECONDS = 5.0
+#: A megabyte: a run's records and the state file take kilobytes; with less, the run's
+#: records would fail before its end, so it is better not started.
+STORAGE_MIN_FREE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class DaemonSettings:
     catch_up_window: timedelta = CATCH_UP_WINDOW
     retry_max_delay_seconds: float = RETRY_MAX_DELAY_SECONDS
     reload_poll_seconds: float = RELOAD_POLL_SECONDS
+    storage_check_seconds: float = STORAGE_CHECK_SECONDS
+    storage_min_free_bytes: int = STORAGE_MIN_FREE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DaemonSettings:
@@ -71,4 +80,10 @@ class DaemonSettings:
                 env, "RETRY_MAX_DELAY_SECONDS", RETRY_MAX_DELAY_SECONDS, 0
             ),
             reload_poll_seconds=env_number(env, "RELOAD_POLL_SECONDS", RELOAD_POLL_SECONDS, 0.05),
+            storage_check_seconds=env_number(
+                env, "STORAGE_CHECK_SECONDS", STORAGE_CHECK_SECONDS, 0.1
+            ),
+            storage_min_free_bytes=int(
+                env_number(env, "STORAGE_MIN_FREE_BYTES", STORAGE_MIN_FREE_BYTES, 0)
+            ),
         )

@@ -50,6 +50,7 @@ class HealthState:
     ``scheduler_state``: ``starting``, ``running`` or ``stopping``. ``last_tick``:
     when the main loop last went round (aware UTC). ``tasks_file_error``: set while
     tasks.json cannot be read or is invalid (the daemon keeps the last good set).
+    ``storage_error``: set while the data folder cannot be written (the daemon holds runs).
     """
 
     scheduler_state: str
@@ -58,6 +59,9 @@ class HealthState:
     tasks_file_error: str | None = None
     queue_depth: int = 0
     running: int = 0
+    #: ``full: <path>: <reason>`` while the data folder cannot be written (no run starts)
+    storage_error: str | None = None
+    held_records: int = 0  # records the daemon could not write yet, kept in memory
 
 
 class DaemonControl(Protocol):
