@@ -26,7 +26,7 @@ from src.services.atomic import atomic_write_bytes
 
 #: sysexits EX_TEMPFAIL: the run's start could not be recorded, nothing was done.
 EXIT_NOT_RECORDED = 75
-#: sysexits EX_IOERR: the run ended and is in the history, but its result file is not.
+#: sysexits EX_IOERR: a record or the result file of the run could not be written.
 EXIT_NO_RESULT_FILE = 74
 #: prctl(2) option: the signal the kernel sends this process when its parent dies.
 _PR_SET_PDEATHSIG = 1
@@ -110,6 +110,14 @@ def main(argv: list[str]) -> int:
     except NotRecorded as exc:  # nothing was done: the daemon holds the occurrence
         logging.getLogger("db_scheduler.worker").error("run %s: %s", payload["run_id"], exc)
         return EXIT_NOT_RECORDED
+    except OSError as exc:  # a later record did not fit (a full disk): the daemon ends it
+        logging.getLogger("db_scheduler.worker").error(
+            "run %s: a record of the run could not be written (%s); the scheduler records "
+            "how it ended",
+            payload["run_id"],
+            exc.strerror or exc,
+        )
+        return EXIT_NO_RESULT_FILE
     data = json.dumps(result, default=str).encode("utf-8")
     try:
         atomic_write_bytes(Path(payload["result_path"]), data, mode=0o600)
