@@ -86,6 +86,7 @@ def test_full_disk_holds_runs_and_the_daemon_resumes_on_its_own(
     daemon = space.start()
     try:
         daemon.wait_for("finished: success", 2)
+        daemon.wait_for("HTTP API listening")
         small_disk.fill()
         filled = time.monotonic()
         daemon.wait_for("storage full: ")
@@ -160,7 +161,7 @@ def test_daemon_starts_on_a_full_disk_and_catches_up_when_space_returns(
     daemon = space.start()
     try:
         daemon.wait_for("storage full: ")
-        daemon.wait_for("Scheduler is running")
+        daemon.wait_for("HTTP API listening")  # the API starts after the banner
         daemon.wait_until(lambda: _health(port)[0] == 503, "/health 503")
         assert _health(port)[1]["storage"] == "full"
         time.sleep(3)
