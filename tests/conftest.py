@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from tests.servers import OdbcTarget, require, service_settings, unique_name
 
-pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.clockshift"]
+pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.clockshift", "tests.fixtures.small_disk"]
 
 _CONNECT_TIMEOUT = {"connect_timeout": 5}
 

@@ -71,6 +71,10 @@ class DuplicateTaskName(SchedulerError):
     """Task names are unique, compared case-insensitively."""
 
 
+class NotRecorded(SchedulerError):
+    """A run's start could not be recorded (a full disk): it did nothing and may run later."""
+
+
 class ConfigError(SchedulerError):
     """A setting in .env / the environment is missing or invalid."""
 

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from src.core.clock import now as clock_now
@@ -103,10 +104,14 @@ class RunRecorder:
         store: TaskStore | None,
         *,
         clock: Callable[[], datetime] = clock_now,
+        hold: Callable[[str, Path, Callable[[], None], OSError], None] | None = None,
     ) -> None:
         self.log = log_
         self.store = store  # None: history only (a reader's tool, a test of the history)
         self.clock = clock
+        #: the daemon's: a summary that cannot be written (a full disk) is handed here,
+        #: with the write to try again; elsewhere it is a note on the run
+        self.hold = hold
 
     # -- a run's own lines (the runner) -----------------------------------------------------
 
@@ -202,8 +207,16 @@ class RunRecorder:
         if self.store is None:
             return None
         result = RunResult(str(status), started_at, error or None, at)
+        store = self.store
         try:
-            return self.store.record_run(run.task_id, result)
+            return store.record_run(run.task_id, result)
+        except OSError as exc:  # tasks.json is untouched: it is replaced only when whole
+            if self.hold is not None:
+                what = f"the summary of task {run.task_id[:8]} (run {run.run_id[:8]})"
+                self.hold(what, store.path, lambda: self._summary_again(run, result), exc)
+                return None
+            log.warning("run %s: could not update the task summary: %s", run.run_id, exc)
+            return f"task summary not updated: {exc.strerror or exc}"
         except TaskNotFound:
             log.info("task %s was deleted during its run; the run is in the history", run.task_id)
         except StoreError as exc:
@@ -211,3 +224,11 @@ class RunRecorder:
             log.warning("run %s: could not update the task summary: %s", run.run_id, exc)
             return f"task summary not updated: {exc}"
         return None
+
+    def _summary_again(self, run: RunRef, result: RunResult) -> None:
+        """A held summary written later: on the task as it is then; gone or broken: logged."""
+        assert self.store is not None
+        try:
+            self.store.record_run(run.task_id, result)
+        except (TaskNotFound, StoreError) as exc:
+            log.warning("run %s: held task summary not written: %s", run.run_id, exc)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import now as clock_now
-from src.core.errors import ConfigError, QueryTimeout, RunError, ValidationError
+from src.core.errors import ConfigError, NotRecorded, QueryTimeout, RunError, ValidationError
 from src.core.export_options import FULL_RESULT_FORMATS
 from src.core.result import Row
 from src.core.runvars import run_variables
@@ -141,7 +141,13 @@ class Runner:
         ref = RunRef(run_id, task.id, task.name, trigger, run_at, attempt)
         recorder = None if dry_run else self.recorder
         if recorder is not None:
-            recorder.started(ref, started)
+            try:
+                recorder.started(ref, started)
+            except OSError as exc:  # nothing done yet: a run that cannot be recorded never is
+                raise NotRecorded(
+                    f"the run's start could not be recorded in the history "
+                    f"({exc.strerror or exc}); nothing was run"
+                ) from exc
         step = "query and export"
         try:
             self._query_and_export(task, run_id, run_at, outcome)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from src.core.task import Task
 from src.services.history import RunHistory
+from src.services.webhook import HttpServer, WebhookSettings, create_app
 from src.services.webhook.control import HealthState, TriggerResult
 
 if TYPE_CHECKING:  # the daemon imports this module
@@ -33,10 +34,37 @@ class DaemonApi:
         return {"status": live[0], "task_name": live[1]} if live else None
 
     def health(self) -> HealthState:
-        return self.daemon.health()
+        """The scheduler as the main loop last left it."""
+        daemon = self.daemon
+        return HealthState(
+            scheduler_state=daemon.phase,
+            tasks_loaded=len(daemon.timetable.snapshot),
+            last_tick=daemon.last_tick,
+            tasks_file_error=daemon.timetable.error,
+            queue_depth=len(daemon.dispatch.queue),
+            running=len(daemon.dispatch.busy.running),
+            storage_error=daemon.storage.problem,
+            held_records=daemon.storage.held_count,
+            clock=daemon.clockwatch.step_note(daemon.monotonic()),
+        )
 
     def tasks(self) -> list[Task]:
         return self.daemon.timetable.snapshot
 
     def history(self) -> RunHistory:
         return self._history
+
+
+def serve_http(daemon: Daemon, web: WebhookSettings) -> HttpServer:
+    """Start the daemon's HTTP API (its own threads) and return its server."""
+    daemon.metrics.seed(daemon.history)
+    app = create_app(DaemonApi(daemon), web, metrics=daemon.metrics, clock=daemon.clock)
+    http = HttpServer(
+        app,
+        web.listen.host,
+        web.listen.port,
+        trusted_proxy=web.trusted_proxy,
+        max_body_bytes=web.max_body_bytes,
+    )
+    http.start()
+    return http

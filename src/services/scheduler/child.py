@@ -29,6 +29,15 @@ from src.services.scheduler.timetable import Occurrence
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
+class PayloadNotWritten(Exception):
+    """The run's payload file could not be written (a full disk): nothing was started."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = path
+        self.error = error
+        super().__init__(f"{path}: {error.strerror or error}")
+
+
 class ChildRun:
     def __init__(
         self,
@@ -71,7 +80,6 @@ class ChildRun:
         now: datetime,
         retention_hold: str | None = None,
     ) -> ChildRun:
-        make_private_dir(work_dir)
         payload_path = work_dir / f"{run_id}.in.json"
         result_path = work_dir / f"{run_id}.out.json"
         payload = {
@@ -90,9 +98,15 @@ class ChildRun:
             "retention_hold": retention_hold,  # the daemon does not trust the clock yet
             "clock_reference": RetentionGate.reference_now(),  # a step after this counts
         }
-        fd = os.open(payload_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, default=str)
+        try:
+            make_private_dir(work_dir)
+            fd = os.open(payload_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle, default=str)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                payload_path.unlink()
+            raise PayloadNotWritten(payload_path, exc) from exc
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p

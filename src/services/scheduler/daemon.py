@@ -13,7 +13,10 @@ events (idle CPU ~0) and reacts at once. Each round (:meth:`Daemon.tick`):
 4. ended child runs are reaped and recorded; retries whose time came are queued;
 5. queued occurrences start while run slots are free;
 6. reloads of tasks.json (parsed in the reload thread, :mod:`reloader`) move jobs;
-7. the state file is flushed and systemd's watchdog fed (:mod:`notify`).
+7. the state file is flushed and systemd's watchdog fed (:mod:`notify`);
+8. every few seconds the data folder is looked at (:mod:`storage`): while it cannot be
+   written no run starts, due occurrences are held and the daemon's records kept in
+   memory; once it can, they are written and the held occurrences caught up.
 
 Start-up recovery (cut-off runs, missed occurrences) is :mod:`recovery`; every record
 of a run goes through :class:`~src.services.recorder.RunRecorder`. Each step is a
@@ -45,7 +48,7 @@ from src.services.history import RunHistory
 from src.services.permissions import private_file_warnings
 from src.services.recorder import RunRecorder
 from src.services.retention import GATE, RetentionGate
-from src.services.scheduler.api import DaemonApi
+from src.services.scheduler.api import serve_http
 from src.services.scheduler.clockwatch import ClockWatch
 from src.services.scheduler.dispatch import ChildSetup, Dispatcher
 from src.services.scheduler.eventlog import EventLog
@@ -61,17 +64,11 @@ from src.services.scheduler.recovery import (
 from src.services.scheduler.reloader import Reloader
 from src.services.scheduler.settings import CLOCK_CHECK_SECONDS, DaemonSettings
 from src.services.scheduler.state import StateFile
+from src.services.scheduler.storage import HeldFires, HeldLog, StorageHealth
 from src.services.scheduler.timetable import Timetable
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
-from src.services.webhook import (
-    Handoff,
-    HealthState,
-    HttpServer,
-    Metrics,
-    WebhookSettings,
-    create_app,
-)
+from src.services.webhook import Handoff, HttpServer, Metrics, WebhookSettings
 
 
 @dataclass(frozen=True)
@@ -109,10 +106,19 @@ class Daemon:
         self.store = TaskStore(self.tasks_file, default_timezone=default_timezone)
         keep_days = self.settings.history_keep_days
         self.history = RunHistory(self.settings.history_path, keep_days, self.gate)
-        self.recorder = RunRecorder(self.history, self.store, clock=clock)
+        self.events = EventLog()
+        # a record the daemon cannot write (a full disk) is held, never dropped
+        self.storage = StorageHealth(
+            self.settings.data_dir,
+            self.events,
+            check_seconds=self.daemon_settings.storage_check_seconds,
+            min_free_bytes=self.daemon_settings.storage_min_free_bytes,
+        )
+        self.held_fires = HeldFires(self.events)
+        log = HeldLog(self.history, self.settings.history_path, self.storage)
+        self.recorder = RunRecorder(log, self.store, clock=clock, hold=self.storage.hold)
         self.state = StateFile(self.settings.data_dir / "scheduler" / "state.json")
         self.work_dir = self.settings.data_dir / "scheduler" / "runs"
-        self.events = EventLog()
         self.notifier = notifier or Notifier()
         self.instance = InstanceLock(self.tasks_file)
         self.metrics = Metrics(clock=clock)
@@ -132,6 +138,7 @@ class Daemon:
             ),
             recorder=self.recorder,
             state=self.state,
+            storage=self.storage,
             events=self.events,
             metrics=self.metrics,
             clock=clock,
@@ -163,7 +170,7 @@ class Daemon:
         self.handoff = Handoff(self._wake)
         self.http: HttpServer | None = None
         self._phase = "starting"
-        self._last_tick: datetime | None = None
+        self.last_tick: datetime | None = None
 
     # -- start ------------------------------------------------------------------------------
 
@@ -176,6 +183,8 @@ class Daemon:
             )
         self.instance.acquire()
         try:
+            if self.instance.note:
+                self.events.warning("lock", self.instance.note)
             sweep_run_files(self.work_dir, (self.tasks_file, self.state.path))
             for warning in private_file_warnings(
                 [p for p in (self.options.env_file, self.tasks_file) if p is not None]
@@ -188,7 +197,7 @@ class Daemon:
             if self.options.once:
                 return self._run_once()
             if web is not None:
-                self._start_http(web)
+                self.http = serve_http(self, web)
             return self._run_forever()
         finally:
             self.reloader.stop()
@@ -196,7 +205,8 @@ class Daemon:
             if self.http is not None:
                 self.http.stop()
             self.timetable.jobs.shutdown()
-            self.state.flush(self.clock())
+            self._flush_state()
+            self.storage.give_up()
             self.instance.release()
 
     def start(self) -> None:
@@ -204,6 +214,7 @@ class Daemon:
         now = self.clock()
         task_file = self.reloader.prime()  # an invalid file at start is fatal: nothing to run
         self.state.load()
+        self.storage.check(force=True)  # a full disk at start: say so, start no run
         view = HistoryView.build(self.history.runs())
         self.dispatch.delivered = set(view.delivered)
         self.timetable.load(task_file.tasks, now, schedule=not self.options.once)
@@ -245,18 +256,6 @@ class Daemon:
             pid=os.getpid(),
         )
 
-    def _start_http(self, web: WebhookSettings) -> None:
-        self.metrics.seed(self.history)
-        app = create_app(DaemonApi(self), web, metrics=self.metrics, clock=self.clock)
-        self.http = HttpServer(
-            app,
-            web.listen.host,
-            web.listen.port,
-            trusted_proxy=web.trusted_proxy,
-            max_body_bytes=web.max_body_bytes,
-        )
-        self.http.start()
-
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
             self._signals.append(signum)
@@ -284,6 +283,10 @@ class Daemon:
 
     def _run_once(self) -> int:
         while not self.dispatch.idle:
+            if not self.storage.ok and not self.dispatch.stopping:  # nobody waits for space
+                left = self.dispatch.stop()
+                self.events.error("storage", f"--once: {left} occurrence(s) left for catch-up")
+                self.dispatch.once_result.failed += left
             timeout = self.tick(poll_file=False)
             if timeout is None:
                 break
@@ -321,7 +324,7 @@ class Daemon:
         """One round of the main loop; returns seconds to sleep, None to exit."""
         while self._signals:
             self._on_signal(self._signals.popleft())
-        self._last_tick = now = self.clock()
+        self.last_tick = now = self.clock()
         self.watch_clock(now)
         self.handoff.run_pending()  # webhook triggers: queued before the queue is started
         while self._fired:
@@ -330,6 +333,11 @@ class Daemon:
         self.dispatch.reap()
         if self._stopping_since is not None:
             return self._shutdown_step()
+        if self.storage.check():  # writable again: what was held is caught up per policy
+            for due in self.held_fires.due(self.timetable, self.dispatch.delivered, now):
+                if due.summary:
+                    self.events.info("catch-up", f"catching up: {due.summary}")
+                self.dispatch.admit(due, now)
         self.dispatch.release_retries()
         self.dispatch.start_queued(self.clock())  # before a reload: a due run goes first
         if poll_file and self.reloader.updates:
@@ -356,6 +364,10 @@ class Daemon:
         """``task_id`` is due at ``times``: what the timetable says is due is admitted."""
         if self._stopping_since is not None:
             return
+        task = self.timetable.tasks.get(task_id)
+        if not self.storage.ok and task is not None and task.enabled:
+            self.held_fires.add(task, times)  # not run, not recorded: caught up later
+            return
         due = self.timetable.fired(task_id, times, now, self.dispatch.delivered)
         if due is not None:
             self.dispatch.admit(due, now)
@@ -364,8 +376,7 @@ class Daemon:
         moment = time.monotonic()
         if moment - self._last_flush >= 0.5:
             self._last_flush = moment
-            if self.state.dirty:
-                self.state.flush(self.clock())
+            self._flush_state()
             # run summaries queued while a person's command held tasks.json's lock
             self.store.apply_pending()
         interval = self.notifier.watchdog_seconds
@@ -373,17 +384,16 @@ class Daemon:
             self._last_watchdog = moment
             self.notifier.watchdog()
 
-    def health(self) -> HealthState:
-        """The scheduler as the main loop last left it (read from HTTP threads)."""
-        return HealthState(
-            scheduler_state="stopping" if self._stopping_since is not None else self._phase,
-            tasks_loaded=len(self.timetable.snapshot),
-            last_tick=self._last_tick,
-            tasks_file_error=self.timetable.error,
-            queue_depth=len(self.dispatch.queue),
-            running=len(self.dispatch.busy.running),
-            clock=self.clockwatch.step_note(self.monotonic()),
-        )
+    def _flush_state(self) -> None:
+        try:
+            self.state.flush(self.clock())
+        except OSError as exc:  # stays dirty: flushed again once there is room
+            self.storage.failed("the state file", self.state.path, exc)
+
+    @property
+    def phase(self) -> str:
+        """``starting``, ``running`` or ``stopping`` (read from HTTP threads)."""
+        return "stopping" if self._stopping_since is not None else self._phase
 
     # -- signals and shutdown: warm (finish runs, up to a grace period), then cold ----------
 

@@ -22,17 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from src.core.clock import to_utc_iso
 from src.core.task import Task
 from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus, Trigger
+from src.services.history import RunRecord
 from src.services.recorder import RunRecorder, RunRef
-from src.services.scheduler.child import ChildRun
+from src.services.scheduler.child import ChildRun, PayloadNotWritten
 from src.services.scheduler.eventlog import EventLog, local_time, short
 from src.services.scheduler.retries import decide_retry
 from src.services.scheduler.settings import DaemonSettings
 from src.services.scheduler.state import StateFile
+from src.services.scheduler.storage import StorageHealth
 from src.services.scheduler.timetable import Due, Occurrence, OccurrenceKey
+from src.services.scheduler.worker import EXIT_NOT_RECORDED
 from src.services.webhook import Metrics, TriggerResult
 
 
@@ -95,6 +99,7 @@ class Dispatcher:
         *,
         recorder: RunRecorder,
         state: StateFile,
+        storage: StorageHealth,
         events: EventLog,
         metrics: Metrics,
         clock: Callable[[], datetime],
@@ -105,6 +110,7 @@ class Dispatcher:
         self.setup = setup
         self.recorder = recorder
         self.state = state
+        self.storage = storage  # while it cannot be written, no run starts
         self.events = events
         self.metrics = metrics
         self.clock = clock
@@ -215,6 +221,14 @@ class Dispatcher:
             return TriggerResult(None, False, "the task was deleted from the tasks file")
         if not task.enabled:
             return TriggerResult(None, False, "the task is disabled")
+        if not self.storage.ok:  # a run that could not be recorded must not start
+            return TriggerResult(
+                None,
+                False,
+                "the scheduler's data folder cannot be written (see /health); no run starts "
+                "until it can",
+                unavailable=True,
+            )
         reason = self.busy.reason(task_id)
         if reason is not None:
             return TriggerResult(None, False, reason)
@@ -237,7 +251,11 @@ class Dispatcher:
 
     def start_queued(self, now: datetime) -> None:
         waiting: list[Occurrence] = []  # next occurrences of tasks that are running
-        while self.queue and len(self.busy.running) < self.settings.max_concurrent_runs:
+        while (
+            self.queue
+            and self.storage.ok
+            and len(self.busy.running) < self.settings.max_concurrent_runs
+        ):
             occurrence = self.queue.popleft()
             if occurrence.task_id in self.busy.running:
                 waiting.append(occurrence)
@@ -288,6 +306,10 @@ class Dispatcher:
                 now=now,
                 retention_hold=self.retention_hold,
             )
+        except PayloadNotWritten as exc:  # nothing started: held until it can be recorded
+            self.storage.failed(f"the payload file of run {run_id[:8]}", exc.path, exc.error)
+            self.hold(occurrence)
+            return
         except OSError as exc:
             self.events.error(
                 "failed", f"task {short(task)}: cannot start a run process: {exc}", task_id=task.id
@@ -317,6 +339,11 @@ class Dispatcher:
             pid=child.pid,
             late_ms=round(late_ms, 1),
         )
+
+    def hold(self, occurrence: Occurrence) -> None:
+        """Back to the head of the queue: it starts first once runs can be recorded."""
+        self.busy.add_queued(occurrence.task_id)
+        self.queue.appendleft(occurrence)
 
     @staticmethod
     def _ref(occurrence: Occurrence, run_id: str, task_name: str) -> RunRef:
@@ -349,6 +376,17 @@ class Dispatcher:
         task = self.tasks.get(occurrence.task_id)
         name = task.name if task else child.task_name
         result = child.result()
+        if result is None and code == EXIT_NOT_RECORDED:
+            # its `started` line did not fit: it did nothing, so it is held, not failed
+            self.storage.failed(
+                f"the 'started' record of run {child.run_id[:8]}",
+                self.storage.folder,
+                OSError(f"run {child.run_id[:8]} could not record its start (see its log line)"),
+            )
+            self.hold(occurrence)
+            return
+        if result is None:  # the result file did not fit: the history may have the run's end
+            result = _result_of(self.recorder.log.get(child.run_id))
         emailed = bool(result and result.get("emailed"))
         if result is None:
             # cut off without a result: if its history says the email was being sent, it
@@ -510,3 +548,15 @@ class Dispatcher:
         for occurrence in self.busy.retrying.values():
             timeout = min(timeout, max(occurrence.not_before - moment, 0.0))
         return timeout
+
+
+def _result_of(record: RunRecord | None) -> dict[str, Any] | None:
+    """A finished run's record as the worker's result would have said it."""
+    if record is None or not record.finished:
+        return None
+    return {
+        "status": record.status,
+        "rows": record.data.get("rows"),
+        "emailed": record.email_may_have_gone,
+        "error": record.data.get("error"),
+    }

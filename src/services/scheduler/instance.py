@@ -30,6 +30,7 @@ class InstanceLock:
         self.real_file = real_path(tasks_file)
         self.path = self.real_file.with_name(self.real_file.name + ".scheduler.pid")
         self._fd: int | None = None
+        self.note: str | None = None  # what the daemon should say about the lock
 
     def acquire(self) -> None:
         try:
@@ -51,10 +52,17 @@ class InstanceLock:
             raise AlreadyRunning(
                 f"another scheduler (pid {pid}) is already running for {self.real_file}{given}"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        os.fsync(fd)
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            os.fsync(fd)
+        except OSError as exc:  # a full disk: the lock holds all the same (it is the flock)
+            os.ftruncate(fd, 0)
+            self.note = (
+                f"the lock file {self.path} holds no pid ({exc.strerror}): a second daemon "
+                "is still refused, but cannot name this one"
+            )
 
     def release(self) -> None:
         if self._fd is None:

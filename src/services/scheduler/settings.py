@@ -10,6 +10,8 @@
 | ``RELOAD_POLL_SECONDS`` | ``0.5`` | How often tasks.json is checked for changes. |
 | ``CLOCK_STEP_SECONDS`` | ``2`` | A wall-clock jump larger than this is a clock step. |
 | ``CLOCK_STABLE_SECONDS`` | ``600`` | After a step (or start), retention waits this long. |
+| ``STORAGE_CHECK_SECONDS`` | ``5`` | How often free space is looked at (and a write tried). |
+| ``STORAGE_MIN_FREE_BYTES`` | ``1048576`` | Less free in ``DATA_DIR``: no run starts. |
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ CLOCK_STABLE_SECONDS = 600.0
 #: The main loop compares the clocks at least this often, even when idle: a step is
 #: noticed (and the timers re-planned) within a second.
 CLOCK_CHECK_SECONDS = 1.0
+#: A few seconds: a freed disk is used again soon, and a statvfs call costs nothing.
+STORAGE_CHECK_SECONDS = 5.0
+#: A megabyte: a run's records and the state file take kilobytes; with less, the run's
+#: records would fail before its end, so it is better not started.
+STORAGE_MIN_FREE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class DaemonSettings:
     reload_poll_seconds: float = RELOAD_POLL_SECONDS
     clock_step_seconds: float = CLOCK_STEP_SECONDS
     clock_stable_seconds: float = CLOCK_STABLE_SECONDS
+    storage_check_seconds: float = STORAGE_CHECK_SECONDS
+    storage_min_free_bytes: int = STORAGE_MIN_FREE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DaemonSettings:
@@ -86,4 +95,10 @@ class DaemonSettings:
             reload_poll_seconds=env_number(env, "RELOAD_POLL_SECONDS", RELOAD_POLL_SECONDS, 0.05),
             clock_step_seconds=env_number(env, "CLOCK_STEP_SECONDS", CLOCK_STEP_SECONDS, 0.5),
             clock_stable_seconds=env_number(env, "CLOCK_STABLE_SECONDS", CLOCK_STABLE_SECONDS, 0),
+            storage_check_seconds=env_number(
+                env, "STORAGE_CHECK_SECONDS", STORAGE_CHECK_SECONDS, 0.1
+            ),
+            storage_min_free_bytes=int(
+                env_number(env, "STORAGE_MIN_FREE_BYTES", STORAGE_MIN_FREE_BYTES, 0)
+            ),
         )

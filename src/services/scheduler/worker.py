@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 import signal
 import sys
@@ -18,10 +19,15 @@ from types import FrameType
 from typing import Any
 
 from src.core.clock import parse_instant
+from src.core.errors import NotRecorded
 from src.core.task import Task
 from src.core.vocabulary import Trigger
 from src.services.atomic import atomic_write_bytes
 
+#: sysexits EX_TEMPFAIL: the run's start could not be recorded, nothing was done.
+EXIT_NOT_RECORDED = 75
+#: sysexits EX_IOERR: a record or the result file of the run could not be written.
+EXIT_NO_RESULT_FILE = 74
 #: prctl(2) option: the signal the kernel sends this process when its parent dies.
 _PR_SET_PDEATHSIG = 1
 
@@ -105,9 +111,29 @@ def main(argv: list[str]) -> int:
         GATE.adopt(payload["clock_reference"])
     if payload.get("retention_hold"):
         GATE.hold(str(payload["retention_hold"]))
-    result = run(payload)
+    try:
+        result = run(payload)
+    except NotRecorded as exc:  # nothing was done: the daemon holds the occurrence
+        logging.getLogger("db_scheduler.worker").error("run %s: %s", payload["run_id"], exc)
+        return EXIT_NOT_RECORDED
+    except OSError as exc:  # a later record did not fit (a full disk): the daemon ends it
+        logging.getLogger("db_scheduler.worker").error(
+            "run %s: a record of the run could not be written (%s); the scheduler records "
+            "how it ended",
+            payload["run_id"],
+            exc.strerror or exc,
+        )
+        return EXIT_NO_RESULT_FILE
     data = json.dumps(result, default=str).encode("utf-8")
-    atomic_write_bytes(Path(payload["result_path"]), data, mode=0o600)
+    try:
+        atomic_write_bytes(Path(payload["result_path"]), data, mode=0o600)
+    except OSError as exc:  # the history has the run's end: the daemon reads it there
+        logging.getLogger("db_scheduler.worker").error(
+            "run %s: the result file could not be written (%s); the history has the run",
+            payload["run_id"],
+            exc.strerror or exc,
+        )
+        return EXIT_NO_RESULT_FILE
     return 0
 
 

@@ -402,4 +402,9 @@ def _problems(state: HealthState, now: datetime, max_age: float) -> list[str]:
             "tasks.json cannot be read or is invalid; the scheduler keeps running the last "
             "good set of tasks (the daemon's log says what is wrong)"
         )
+    if state.storage_error:
+        problems.append(
+            "the data folder cannot be written (full or failing); no run starts and due "
+            "occurrences are held until it can (the daemon's log names the path and reason)"
+        )
     return problems

@@ -50,6 +50,7 @@ class HealthState:
     ``scheduler_state``: ``starting``, ``running`` or ``stopping``. ``last_tick``:
     when the main loop last went round (aware UTC). ``tasks_file_error``: set while
     tasks.json cannot be read or is invalid (the daemon keeps the last good set).
+    ``storage_error``: set while the data folder cannot be written (the daemon holds runs).
     """
 
     scheduler_state: str
@@ -60,6 +61,9 @@ class HealthState:
     running: int = 0
     #: a wall-clock step being waited out (``stepped +100 d at ..., waiting until stable``)
     clock: str | None = None
+    #: ``full: <path>: <reason>`` while the data folder cannot be written (no run starts)
+    storage_error: str | None = None
+    held_records: int = 0  # records the daemon could not write yet, kept in memory
 
 
 class DaemonControl(Protocol):

@@ -47,6 +47,8 @@ class _SchedulerCollector:
             ("tasks_loaded", "Tasks the scheduler has loaded.", None),
             ("last_tick_timestamp_seconds", "When the scheduler loop last went round.", None),
             ("tasks_file_ok", "1 when tasks.json was read and valid at the last look.", None),
+            ("storage_ok", "1 when the data folder can be written (0: runs are held).", None),
+            ("held_records", "Records the scheduler could not write yet, kept in memory.", None),
         ]
         if state is not None:
             tick = state.last_tick.timestamp() if state.last_tick else None
@@ -56,6 +58,8 @@ class _SchedulerCollector:
                 state.tasks_loaded,
                 tick,
                 0 if state.tasks_file_error else 1,
+                0 if state.storage_error else 1,
+                state.held_records,
             )
             values = [(n, d, v) for (n, d, _), v in zip(values, numbers, strict=True)]
         families: list[Metric] = []

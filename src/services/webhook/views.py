@@ -51,6 +51,8 @@ def health_json(state: HealthState, healthy: bool, problems: list[str]) -> dict[
         "scheduler": state.scheduler_state,
         "tasks_loaded": state.tasks_loaded,
         "tasks_file": "unreadable" if state.tasks_file_error else "ok",
+        "storage": "full" if state.storage_error else "ok",
+        "held_records": state.held_records,
         "last_tick": to_utc_iso(state.last_tick) if state.last_tick else None,
         "queue_depth": state.queue_depth,
         "running": state.running,
