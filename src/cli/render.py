@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from src.core.cell_text import cell_text, numeric_columns
 from src.core.schedule import format_period
 from src.core.task import Task
 from src.core.vocabulary import DEFAULT_CATCH_UP
@@ -24,8 +25,14 @@ def local_time(moment: datetime | None, task: Task) -> str:
     return moment.astimezone(task.zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dict[int, int]) -> str:
-    """A plain aligned text table; cells longer than their column's cap end in an ellipsis."""
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    max_widths: dict[int, int],
+    right: Sequence[bool] = (),
+) -> str:
+    """A plain aligned text table; cells longer than their column's cap end in an ellipsis.
+    Columns marked in ``right`` (numbers) are right-aligned, their headers too."""
 
     def cut(text: str, index: int) -> str:
         cap = max_widths.get(index)
@@ -33,9 +40,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: dic
 
     cells = [[cut(str(c), i) for i, c in enumerate(row)] for row in rows]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+
+    def pad(text: str, i: int) -> str:
+        return text.rjust(widths[i]) if i < len(right) and right[i] else text.ljust(widths[i])
+
+    lines = ["  ".join(pad(h, i) for i, h in enumerate(headers)).rstrip()]
     for row in cells:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        lines.append("  ".join(pad(c, i) for i, c in enumerate(row)).rstrip())
     return "\n".join(lines)
 
 
@@ -202,7 +213,9 @@ def preview_text(outcome: RunOutcome) -> str:
     """The first rows of a dry run, as a table."""
     if not outcome.columns:
         return "(the statement returned no rows)"
-    rows = [["" if v is None else str(v) for v in row] for row in outcome.preview]
+    zone = outcome.task.zone
+    rows = [[cell_text(v, zone) for v in row] for row in outcome.preview]
     shown = f"First {len(rows)} of {outcome.rows} rows:" if rows else "No rows."
     caps = dict.fromkeys(range(len(outcome.columns)), 30)
-    return shown + ("\n" + table(outcome.columns, rows, caps) if rows else "")
+    right = numeric_columns(outcome.preview, len(outcome.columns))
+    return shown + ("\n" + table(outcome.columns, rows, caps, right) if rows else "")

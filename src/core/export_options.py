@@ -89,7 +89,9 @@ SHEET_NAME_MAX = 31
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
 
-def _sheet_name(value: Any, field: str) -> str:
+def _sheet_name(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
     if not isinstance(value, str):
         raise ValidationError(field, f"must be text, got {value!r}")
     if not value or len(value) > SHEET_NAME_MAX:
@@ -105,9 +107,21 @@ def _sheet_name(value: Any, field: str) -> str:
     return value
 
 
+def sheet_name_for(title: str) -> str:
+    """A valid sheet name made from a task's name: the characters Excel refuses become
+    spaces, runs of spaces one, apostrophes at either end go, cut to 31 characters;
+    DEFAULT_SHEET_NAME if nothing is left, ``History 1`` for Excel's reserved name."""
+    name = " ".join(_SHEET_NAME_BAD.sub(" ", title).split())
+    name = name.strip("'").strip()[:SHEET_NAME_MAX].rstrip().rstrip("'").rstrip()
+    if not name:
+        return DEFAULT_SHEET_NAME
+    return "History 1" if name.lower() == "history" else name
+
+
 # --------------------------------------------------------------------------- declarations
 
-#: The first sheet's name when a task gives none; further sheets are "Sheet 2", ...
+#: The first sheet's name when neither the option nor the task's name gives one (a name
+#: of only refused characters); further sheets are "Sheet 2", ...
 DEFAULT_SHEET_NAME = "Sheet 1"
 #: Rows a PDF draws at most: reportlab holds the whole document until it is saved,
 #: and a PDF past a few thousand rows is not read anyway (xlsx/csv have them all).
@@ -131,8 +145,9 @@ EXPORT_OPTIONS: dict[str, dict[str, ExportOption]] = {
     "xlsx": {
         **_COMMON,
         "sheet_name": ExportOption(
-            f"name of the first sheet (default {DEFAULT_SHEET_NAME!r})",
-            DEFAULT_SHEET_NAME,
+            "name of the first sheet (default the task's name, without the characters "
+            "Excel refuses, cut to 31)",
+            None,
             _sheet_name,
             "a/b",
         ),

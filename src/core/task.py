@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from src.core import defaults
 from src.core.clock import to_utc_iso
 from src.core.schedule import OnceSchedule, Schedule, format_period
-from src.core.vocabulary import CatchUpPolicy, ExportFormat, RunStatus, SendIf
+from src.core.vocabulary import CatchUpPolicy, ColumnType, ExportFormat, RunStatus, SendIf
 
 # --- small value objects ------------------------------------------------------------------
 
@@ -138,6 +138,8 @@ class Task:
     enabled: bool = True
     connection: str = defaults.CONNECTION
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Column name -> its type, where the database does not say (SQLite dates)
+    types: Mapping[str, ColumnType] = field(default_factory=dict)
     exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     email: EmailSpec = field(default_factory=EmailSpec)
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
@@ -222,6 +224,7 @@ class Task:
             out["query"] = self.query
         out.update(
             params=dict(self.params),
+            **({"types": {k: v.value for k, v in self.types.items()}} if self.types else {}),
             schedule=self.schedule.to_json(),
             timezone=self.timezone,
             exports={fmt: _export_to_json(opts) for fmt, opts in self.exports.items()},

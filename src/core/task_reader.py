@@ -33,7 +33,7 @@ from src.core.task import (
     Task,
 )
 from src.core.templating import check_template
-from src.core.vocabulary import CatchUpPolicy, ExportFormat, RunStatus, SendIf
+from src.core.vocabulary import CatchUpPolicy, ColumnType, ExportFormat, RunStatus, SendIf
 
 _NAME_MAX = 200
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -73,6 +73,7 @@ TASK_FIELDS = (
     "query",
     "query_file",
     "params",
+    "types",
     "schedule",
     "timezone",
     "exports",
@@ -137,6 +138,7 @@ class TaskReader:
         if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
             self.fail("params", f"{params!r} is not an object of name: value bind parameters")
             params = {}
+        types = self._types()
         timezone = self.attempt(check_timezone, data.get("timezone") or self.default_timezone)
         created_at = self._instant("created_at")
         updated_at = self._instant("updated_at")
@@ -176,6 +178,7 @@ class TaskReader:
             query=query,
             query_file=query_file,
             params=dict(params),
+            types=types,
             schedule=schedule,
             timezone=timezone,
             exports=exports,
@@ -191,6 +194,25 @@ class TaskReader:
             summary=summary,
             extra={k: v for k, v in data.items() if k not in TASK_FIELDS},
         )
+
+    def _types(self) -> dict[str, ColumnType]:
+        """``types``: column name -> date, datetime or text, for what the database does not say."""
+        raw = self.data.get("types") or {}
+        if not isinstance(raw, Mapping):
+            self.fail("types", f'{raw!r} is not an object like {{"order_date": "date"}}')
+            return {}
+        types: dict[str, ColumnType] = {}
+        for column, kind in raw.items():
+            if not isinstance(column, str) or not column:
+                self.fail("types", f"{column!r} is not a column name")
+            elif kind not in ColumnType.values():
+                self.fail(
+                    f"types.{column}",
+                    f"{kind!r} is not a column type; known: {', '.join(ColumnType.values())}",
+                )
+            else:
+                types[column] = ColumnType(kind)
+        return types
 
     def _daemon_fields(self) -> tuple[CatchUpPolicy | None, timedelta | None, bool]:
         """catch_up, catch_up_window, webhook: how the daemon and the HTTP API treat it."""

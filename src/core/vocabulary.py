@@ -96,3 +96,11 @@ class ExportFormat(Vocabulary):
     XLSX = "xlsx", "an Excel workbook"
     PDF = "pdf", "a PDF table"
     CSV = "csv", "a CSV file"
+
+
+class ColumnType(Vocabulary):
+    """What a column's values are, when the database does not say (task field ``types``)."""
+
+    DATE = "date", "ISO dates (2026-01-31) become real dates; other values stay text"
+    DATETIME = "datetime", "ISO date-times (2026-01-31 09:30:00) become real date-times"
+    TEXT = "text", "left as the database gave it: never recognised as dates"

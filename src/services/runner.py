@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import now as clock_now
+from src.core.column_types import ColumnTyper
 from src.core.errors import ConfigError, NotRecorded, QueryTimeout, RunError, ValidationError
 from src.core.export_options import FULL_RESULT_FORMATS
 from src.core.result import Row
@@ -196,7 +197,9 @@ class Runner:
         sql = self._sql(task)
         folder = run_folder(self.settings.exports_dir, task.name, run_id, run_at)
         values = self._template_values(task, run_id, run_at)
-        context = ExportContext(title=task.name, run_at=run_at, zone=task.zone)
+        context = ExportContext(
+            title=task.name, run_at=run_at, zone=task.zone, description=task.description
+        )
         formats = task.enabled_exports
         if formats == [ExportFormat.CSV] and self._copy_csv(
             task, sql, run_at, folder, values, outcome
@@ -217,6 +220,7 @@ class Runner:
                 outcome.rowcount = result.rowcount
                 outcome.notes.extend(result.notes)
                 outcome.columns = [c.name for c in result.columns]
+                typer = ColumnTyper(result.columns, task.types)
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
                     if fmt == ExportFormat.PDF and "full_result_in" not in options:
@@ -225,13 +229,14 @@ class Runner:
                     path = self._export_path(task, fmt, folder, values)
                     exporter = get_exporter(fmt)
                     writers.append(exporter.open(path, result.columns, context, options))
-                for batch in result.batches:
+                for batch in typer.batches(result.batches):
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")
                     if len(preview) < self.settings.preview_rows:
                         preview.extend(batch[: self.settings.preview_rows - len(preview)])
                     for writer in writers:
                         writer.write_batch(batch)
+                outcome.notes.extend(typer.notes)
             outcome.files = [writer.close() for writer in writers]
             for exported in outcome.files:
                 outcome.progress(f"wrote {exported.path} ({exported.size_bytes:,} bytes)")
@@ -317,6 +322,7 @@ class Runner:
             columns=outcome.columns,
             preview_rows=outcome.preview,
             preview_limit=self.settings.preview_rows,
+            zone=task.zone,
             attachments=[f.path for f in outcome.files],
         )
         built = build_report_message(report, self.settings.smtp, now=self.clock())

@@ -86,7 +86,9 @@ def test_dry_run_sends_and_records_nothing_and_prints_rows(folder):
     result = invoke(folder, "run", "Revenue", "--dry-run", "--to", "me@example.com")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.startswith("First 4 of 4 rows:\nregion  revenue\nEast")
+    # numbers and their header right-aligned, shown as Excel shows them (no float noise)
+    assert out.startswith("First 4 of 4 rows:\nregion   revenue\nEast    60603.46\n")
+    assert "99999" not in out and "00000" not in out
     assert "Email: not sent (dry run: a " in out and "message to me@example.com was built" in out
     assert not (folder / "data" / "outbox").exists()
     assert invoke(folder, "history").stdout.startswith("No runs recorded yet.")

@@ -62,3 +62,17 @@ def test_unknown_fields_are_kept_as_extra_and_known_ones_are_not() -> None:
 def test_the_default_timezone_applies_when_none_is_given() -> None:
     data = {"id": "t1", "name": "T", "query": "SELECT 1", "schedule": {"cron": "0 9 * * *"}}
     assert TaskReader(data, "Asia/Tokyo").read().timezone == "Asia/Tokyo"
+
+
+def test_types_are_checked_and_written_back() -> None:
+    from src.core.errors import TaskValidationErrors
+    from src.core.task import Task
+
+    base = {"id": "t1", "name": "n", "query": "SELECT 1", "schedule": None}
+    task = Task.from_dict({**base, "types": {"order_date": "date", "code": "text"}})
+    assert task.types == {"order_date": "date", "code": "text"}
+    assert task.to_dict()["types"] == {"order_date": "date", "code": "text"}
+    assert "types" not in Task.from_dict(base).to_dict()
+    with pytest.raises(TaskValidationErrors) as caught:
+        Task.from_dict({**base, "types": {"d": "day"}})
+    assert "types.d: 'day' is not a column type; known: date, datetime, text" in str(caught.value)

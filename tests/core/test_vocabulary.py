@@ -13,6 +13,7 @@ from src.core.vocabulary import (
     FINAL_STATUSES,
     SCHEDULED_TRIGGERS,
     CatchUpPolicy,
+    ColumnType,
     ExportFormat,
     RunStatus,
     SendIf,
@@ -28,6 +29,7 @@ DOCUMENTED_IN = {
     CatchUpPolicy: "tasks-json.md",
     SendIf: "tasks-json.md",
     ExportFormat: "tasks-json.md",
+    ColumnType: "reports.md",
     RunStatus: "daemon.md",
     Trigger: "daemon.md",
 }

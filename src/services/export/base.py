@@ -34,11 +34,13 @@ FILE_MODE = 0o640
 
 @dataclass(frozen=True)
 class ExportContext:
-    """What a file says about its run: the task's name, when it ran, and in which zone."""
+    """What a file says about its run: the task's name and description, when it ran, and
+    in which zone."""
 
     title: str
     run_at: datetime
     zone: ZoneInfo
+    description: str = ""
 
     def __post_init__(self) -> None:
         if self.run_at.tzinfo is None:

@@ -3,7 +3,9 @@
 (The module is ``csv_export`` so that it does not shadow the standard ``csv`` module.)
 
 Values: None -> empty field; bool -> ``true`` / ``false``; Decimal -> its exact digits
-(never exponent notation); float -> Python's shortest round-trip form; date, time and
+(never exponent notation); float -> as Excel's General format shows it, at most 15
+significant digits (``290001.56``, ``162``; ``src/core/cell_text.py::number_text``, the
+rule every text output shares), so no binary noise (``290001.55999999994``); date, time and
 datetime -> ISO 8601 (``2026-01-02``, ``2026-01-02T03:04:05``); an aware datetime is
 converted to the run's zone and keeps its offset (``2026-01-02T03:04:05+01:00``);
 bytes -> ``0x`` + hex; dict / list (json columns) -> JSON; anything else -> ``str``.
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from src.core.cell_text import number_text
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -44,14 +47,16 @@ from src.services.export.base import (
     io_error,
 )
 
-# Types the csv module already writes as wanted (None -> "", float -> repr).
-_PASS_THROUGH = frozenset({str, int, float, type(None)})
+# Types the csv module already writes as wanted (None -> "").
+_PASS_THROUGH = frozenset({str, int, type(None)})
 
 
 def csv_value(value: Any, zone: ZoneInfo) -> Any:
     """A value as text for CSV (see the module docstring)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return number_text(value)
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else str(value)
     if isinstance(value, datetime):
@@ -82,6 +87,7 @@ def _converters(zone: ZoneInfo) -> dict[type, Callable[[Any], Any]]:
 
     return {
         bool: lambda v: "true" if v else "false",
+        float: number_text,
         Decimal: decimal,
         datetime: aware_or_naive,
         date: date.isoformat,

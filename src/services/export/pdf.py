@@ -3,14 +3,19 @@
 Drawing on the canvas is about twice as fast as platypus ``LongTable`` for the same
 content (docs/performance.md), and lets rows stream: each batch is drawn as it comes.
 
-* First page: the title, the run time with its zone, and a summary line (row count,
-  or the truncation note). Every page: the header row, and a footer with the title
-  and ``page X of Y``. ``Y`` and the summary are not known until the end, so they are
-  PDF form objects referenced on each page and defined when the file is closed
-  (one pass, no page kept aside).
+* First page: the title, the task's description (when it has one), the run time with
+  its zone, and a summary line (row count, or the truncation note). Every page: the
+  header row, and a footer with the title and ``page X of Y``. ``Y`` and the summary
+  are not known until the end, so they are PDF form objects referenced on each page
+  and defined when the file is closed (one pass, no page kept aside).
 * Cells are one line high; text that does not fit its column is cut with an ellipsis,
-  line breaks become spaces. Numbers are right-aligned. Aware datetimes are shown in
-  the run's zone. Right-to-left text is drawn in stored (logical) order.
+  line breaks become spaces. Values read as in every text output
+  (``src/core/cell_text.py``: floats as Excel shows them, at most 15 significant
+  digits; aware datetimes in the run's zone). A column of numbers (NULLs allowed) is
+  right-aligned, its header too; headers are the column names as the query wrote them.
+  Right-to-left text is drawn in stored (logical) order.
+* Metadata: title the task's name (or the ``title`` option), subject its description
+  (else "Report of the task ..."), author and creator ``db-scheduler <version>``.
 * The font is DejaVu Sans (fonts-dejavu-core), which covers Latin, Greek, Cyrillic,
   Hebrew, Arabic letters and many symbols; without it Helvetica is used and characters
   outside Latin-1 may show as boxes. Emoji have no glyph in either.
@@ -24,13 +29,9 @@ their defaults and checks, in ``src/core/export_options.py``.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +41,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from src import __version__
+from src.core.cell_text import cell_text, numeric_columns
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -64,7 +67,8 @@ SAMPLE_ROWS = 200
 FULL_RESULT_NAMES = {"xlsx": "the Excel file", "csv": "the CSV file"}
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]+")
-_NUMERIC = (int, float, Decimal)
+#: Author and Creator in the PDF's metadata.
+PRODUCER = f"db-scheduler {__version__}"
 
 
 @dataclass(frozen=True)
@@ -90,30 +94,8 @@ def fonts() -> _Fonts:
 
 
 def pdf_text(value: Any, zone: ZoneInfo) -> str:
-    """A value as one line of text for a table cell."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return _CONTROL.sub(" ", value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        moment: datetime = value
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(zone).replace(tzinfo=None)
-        return moment.isoformat(sep=" ", timespec="auto" if moment.microsecond else "seconds")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        return "0x" + data.hex() if len(data) <= 32 else f"<{len(data)} bytes>"
-    if isinstance(value, dict | list):
-        return _CONTROL.sub(" ", json.dumps(value, ensure_ascii=False, default=str))
-    return _CONTROL.sub(" ", str(value))
+    """A value as one line of text for a table cell: the rule every text output shares."""
+    return cell_text(value, zone)
 
 
 def fit(text: str, font: str, size: float, width: float) -> str:
@@ -150,6 +132,8 @@ class PdfWriter:
         self.title = title
         self.orientation = orientation
         self.full_result_in = full_result_in
+        # one line under the title: a description's line breaks become spaces
+        self.description = _CONTROL.sub(" ", context.description).strip()
         self.fonts = fonts()
         self.rows_total = 0
         self.rows_written = 0
@@ -229,6 +213,17 @@ class PdfWriter:
             limits.append(f"a page holds at most {len(self.columns)} columns")
         return f"{shown}: {' and '.join(limits)}; add an xlsx or csv export for the full result."
 
+    def subject(self) -> str:
+        """The PDF's Subject: the task's description, else what the file is."""
+        if self.description:
+            return self.description
+        return f"Report of the task {self.context.title!r} run at {self._run_at_text()}"
+
+    def _run_at_text(self) -> str:
+        local = self.context.local_run_at
+        offset = local.strftime("%z")
+        return f"{local:%Y-%m-%d %H:%M} {self.zone.key} (UTC{offset[:3]}:{offset[3:]})"
+
     def _start(self, sample: Sequence[Row]) -> None:
         regular, bold = self.fonts.regular, self.fonts.bold
         # More columns than fit a landscape page at their narrowest would each shrink to
@@ -252,18 +247,16 @@ class PdfWriter:
         self.x = [MARGIN]
         for w in self.widths[:-1]:
             self.x.append(self.x[-1] + w)
-        self.numeric = [False] * len(self.columns)
-        for row in sample[:SAMPLE_ROWS]:
-            for i, value in enumerate(row[: len(self.numeric)]):
-                if isinstance(value, _NUMERIC) and not isinstance(value, bool):
-                    self.numeric[i] = True
+        self.numeric = numeric_columns(sample[:SAMPLE_ROWS], len(self.columns))
         self.header_cells = [
             fit(h, bold, FONT_SIZE, w - 2 * CELL_PAD)
             for h, w in zip(self.headers, self.widths, strict=True)
         ]
         canvas = Canvas(self._file.file, pagesize=self.pagesize, pageCompression=1)
         canvas.setTitle(self.title)
-        canvas.setAuthor("db-scheduler")
+        canvas.setSubject(self.subject())
+        canvas.setAuthor(PRODUCER)
+        canvas.setCreator(PRODUCER)
         self._canvas = canvas
         self._new_page()
 
@@ -278,14 +271,14 @@ class PdfWriter:
         if self._page == 1:
             canvas.setFont(self.fonts.bold, 14)
             canvas.drawString(MARGIN, y - 14, fit(self.title, self.fonts.bold, 14, width - 72))
-            local = self.context.local_run_at
-            offset = local.strftime("%z")
+            if self.description:
+                canvas.setFont(self.fonts.regular, 10)
+                canvas.drawString(
+                    MARGIN, y - 28, fit(self.description, self.fonts.regular, 10, width - 72)
+                )
+                y -= 14
             canvas.setFont(self.fonts.regular, 9)
-            canvas.drawString(
-                MARGIN,
-                y - 30,
-                f"Run at {local:%Y-%m-%d %H:%M} {self.zone.key} (UTC{offset[:3]}:{offset[3:]})",
-            )
+            canvas.drawString(MARGIN, y - 30, f"Run at {self._run_at_text()}")
             canvas.saveState()
             canvas.translate(MARGIN, y - 44)
             canvas.doForm("summary")
@@ -339,7 +332,7 @@ class PdfWriter:
         for i, text in enumerate(cells):
             if not text:
                 continue
-            if self.numeric[i] and not header:
+            if self.numeric[i]:  # numbers and their header align on the right edge
                 canvas.drawRightString(self.x[i] + self.widths[i] - CELL_PAD, y, text)
             else:
                 canvas.drawString(self.x[i] + CELL_PAD, y, text)

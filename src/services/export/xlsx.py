@@ -22,15 +22,18 @@ Cells keep their types:
   string cell, marked with a quote prefix). Control characters XML cannot carry are
   removed; text longer than Excel's 32,767 characters per cell is cut (said in a note).
 
-The header row is bold, frozen and carries an autofilter; column widths come from the
-header and the first rows. Past Excel's 1,048,576 rows per sheet (header included),
+The header row is bold, frozen and carries an autofilter, and repeats on every printed
+page (print titles); column widths come from the header and the first rows. Printed, a
+sheet is scaled to one page wide, in landscape when its columns are wider than a
+portrait page. The first sheet is named after the task (``sheet_name`` overrides).
+Past Excel's 1,048,576 rows per sheet (header included),
 rows continue on a new sheet (``Sheet 2``, ...) with the header repeated; so they do
 when a sheet's XML nears 2 GiB, so that no zip64 entry is needed (some Excel versions
 refuse those).
 
-Options (``sheet_name``: the first sheet's name; further sheets are ``<name> 2``,
-``<name> 3``...) are declared, with their defaults and checks, in
-``src/core/export_options.py``.
+Options (``sheet_name``: the first sheet's name, by default the task's name made valid
+for Excel; further sheets are ``<name> 2``, ``<name> 3``...) are declared, with their
+defaults and checks, in ``src/core/export_options.py``.
 
 Longer than ~400 lines on purpose: the cell writer and its type rules are one
 hot loop; the package parts (zip, styles, workbook) already live in xlsx_package.py.
@@ -50,7 +53,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from src.core.errors import ExportError
-from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX
+from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX, sheet_name_for
 from src.core.result import Column, Row
 from src.services.export.base import (
     AtomicFile,
@@ -85,6 +88,10 @@ EXCEL_MAX_CELL_CHARS = 32_767
 #: Rows sampled (with the header) to size the columns.
 WIDTH_SAMPLE_ROWS = 200
 MIN_WIDTH, MAX_WIDTH = 6, 60
+#: Column widths (in Excel's character units) that print on a portrait A4 or Letter page
+#: at 100%: ~6.9 in between the default 0.7 in margins, at ~7 pixels a character. A
+#: wider sheet prints landscape; every sheet prints scaled to one page wide.
+PORTRAIT_MAX_WIDTH = 90
 #: zlib level. Measured on sheet XML: level 1 writes ~15% faster but files ~40% larger
 #: than the default 6; attachments have size limits, so the default stays.
 COMPRESS_LEVEL = 6
@@ -344,6 +351,8 @@ class XlsxWriter:
             (
                 '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                 f'<worksheet xmlns="{NS}" xmlns:r="{NS_R}">'
+                # fit to page (one page wide, see pageSetup): printed, no column is cut off
+                '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
                 '<sheetViews><sheetView workbookViewId="0"'
                 + (' tabSelected="1"' if number == 1 else "")
                 + '><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
@@ -382,9 +391,11 @@ class XlsxWriter:
         tail = "</sheetData>"
         if self.columns:
             tail += f'<autoFilter ref="A1:{column_letter(len(self.columns) - 1)}{last_row}"/>'
+        wide = sum(self.widths or ()) > PORTRAIT_MAX_WIDTH
         tail += (
             '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
-            'footer="0.3"/></worksheet>'
+            f'footer="0.3"/><pageSetup orientation="{"landscape" if wide else "portrait"}" '
+            'fitToWidth="1" fitToHeight="0"/></worksheet>'
         )
         self._sheet.write(tail.encode())
         self._sheet.close()
@@ -419,7 +430,8 @@ class XlsxExporter(Exporter):
         options: Mapping[str, Any] | None = None,
     ) -> XlsxWriter:
         checked = self.check_options(options or {})
+        sheet_name = checked["sheet_name"] or sheet_name_for(context.title)
         return XlsxWriter(
-            path, columns, context, checked["sheet_name"], self.max_rows_per_sheet,
+            path, columns, context, sheet_name, self.max_rows_per_sheet,
             self.max_sheet_bytes,
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """The fixed parts of an .xlsx package, written once the sheets are done.
 
-Content types, relationships, workbook (sheet list and the autofilter names), styles
+Content types, relationships, workbook (sheet list, the autofilter and print-title names), styles
 (the cell formats ``xlsx.py`` refers to by index) and document properties.
 """
 
@@ -49,11 +49,19 @@ def package_parts(
         f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
         for i, name in enumerate(sheet_names, start=1)
     )
+    quoted = ["'" + name.replace("'", "''") + "'" for name in sheet_names]
+    # Sorted by name, then sheet, as Excel writes them: all filters, then all print titles.
     defined = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-        + escape(f"'{name.replace(chr(39), chr(39) * 2)}'!$A$1:${last_col}${last}")
+        + escape(f"{sheet}!$A$1:${last_col}${last}")
         + "</definedName>"
-        for i, (name, last) in enumerate(zip(sheet_names, last_rows, strict=True))
+        for i, (sheet, last) in enumerate(zip(quoted, last_rows, strict=True))
+    ) + "".join(
+        # the header row printed on every page
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+        + escape(f"{sheet}!$1:$1")
+        + "</definedName>"
+        for i, sheet in enumerate(quoted)
     )
     workbook = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

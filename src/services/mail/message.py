@@ -35,6 +35,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from src.core import clock, defaults
 from src.core.email_rules import (
@@ -104,6 +105,8 @@ class ReportEmail:
     columns: Sequence[str] = ()
     preview_rows: Sequence[Row] = ()
     preview_limit: int = DEFAULT_PREVIEW_ROWS
+    #: The task's zone: preview date-times with a zone are shown in it.
+    zone: ZoneInfo | None = None
     attachments: Sequence[Path] = ()
 
 
@@ -211,6 +214,7 @@ def build_report_message(
         columns=[str(c) for c in report.columns],
         rows=list(report.preview_rows[: max(report.preview_limit, 0)]),
         total=report.row_count,
+        zone=report.zone,
     )
     envelope = _envelope(to + cc + bcc)
     when = now or clock.now()

@@ -10,10 +10,10 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from src.core.cell_text import cell_text, numeric_columns
 from src.core.result import Row
 
 #: A preview cell longer than this is cut (the full value is in the attachment).
@@ -22,20 +22,11 @@ PREVIEW_CELL_CHARS = 200
 PLAIN_CELL_CHARS = 30
 
 
-def format_cell(value: Any) -> str:
-    """How a value reads in the preview: NULL as empty, dates in ISO, long text cut."""
-    if value is None:
-        text = ""
-    elif isinstance(value, datetime):
-        text = value.isoformat(sep=" ")
-    elif isinstance(value, date):
-        text = value.isoformat()
-    elif isinstance(value, bytes | bytearray | memoryview):
-        text = f"<{len(value)} bytes>"
-    elif isinstance(value, Decimal) and value.is_finite():
-        text = format(value, "f")  # str() gives 0E-10 for a zero numeric(30, 10)
-    else:
-        text = str(value)
+def format_cell(value: Any, zone: ZoneInfo | None = None) -> str:
+    """How a value reads in the preview: :func:`src.core.cell_text.cell_text` (the rule
+    every text output shares: numbers as Excel shows them, date-times in ``zone``), cut
+    past PREVIEW_CELL_CHARS."""
+    text = cell_text(value, zone)
     if len(text) > PREVIEW_CELL_CHARS:
         text = text[: PREVIEW_CELL_CHARS - 1] + "…"
     return text
@@ -48,6 +39,18 @@ class Preview:
     columns: list[str]
     rows: list[Row]
     total: int
+    #: The task's zone: date-times with a zone are shown in it.
+    zone: ZoneInfo | None = None
+
+    def numeric(self) -> list[bool]:
+        """Which columns are right-aligned (numbers only, as in the PDF)."""
+        return numeric_columns(self.rows, self.width())
+
+    def width(self) -> int:
+        return len(self.columns) or max((len(r) for r in self.rows), default=0)
+
+    def texts(self) -> list[list[str]]:
+        return [[format_cell(v, self.zone) for v in row] for row in self.rows]
 
     @property
     def more(self) -> int:
@@ -69,7 +72,7 @@ class Preview:
 def plain_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -> str:
     parts = [body.rstrip(), "", preview.caption()]
     if preview.rows:
-        parts.append(_plain_table(preview.columns, preview.rows))
+        parts.append(_plain_table(preview))
     if preview.more_line():
         parts.append(preview.more_line())
     if notes:
@@ -80,23 +83,31 @@ def plain_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -
     return "\n".join(parts) + "\n"
 
 
-def _plain_table(columns: Sequence[str], rows: Sequence[Row]) -> str:
-    width = len(columns) or max(len(r) for r in rows)
-    header = list(columns) or [f"column {i + 1}" for i in range(width)]
-    cells = [[_plain_cell(v) for v in row] for row in rows]
-    grid = [[_plain_cell(h) for h in header], *cells]
+def _plain_table(preview: Preview) -> str:
+    width = preview.width()
+    header = list(preview.columns) or [f"column {i + 1}" for i in range(width)]
+    right = preview.numeric()
+    grid = [
+        [_plain_cell(h) for h in header],
+        *([_plain_cell(t) for t in r] for r in preview.texts()),
+    ]
     widths = [max(len(r[i]) if i < len(r) else 0 for r in grid) for i in range(width)]
 
     def line(row: Sequence[str]) -> str:
-        padded = [(row[i] if i < len(row) else "").ljust(widths[i]) for i in range(width)]
+        padded = [
+            (row[i] if i < len(row) else "").rjust(widths[i])
+            if right[i]
+            else (row[i] if i < len(row) else "").ljust(widths[i])
+            for i in range(width)
+        ]
         return " | ".join(padded).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)
     return "\n".join([line(grid[0]), rule, *(line(r) for r in grid[1:])])
 
 
-def _plain_cell(value: Any) -> str:
-    text = format_cell(value).replace("\r", " ").replace("\n", " ")
+def _plain_cell(text: str) -> str:
+    text = text.replace("\r", " ").replace("\n", " ")
     if len(text) > PLAIN_CELL_CHARS:
         text = text[: PLAIN_CELL_CHARS - 1] + "…"
     return text
@@ -112,6 +123,10 @@ def _html_text(text: str) -> str:
     )
 
 
+_RIGHT = ' align="right" style="text-align:right"'
+_LEFT = ' align="left" style="text-align:left"'
+
+
 def html_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -> str:
     out = [
         "<!DOCTYPE html>",
@@ -121,23 +136,31 @@ def html_body(body: str, preview: Preview, notes: Sequence[str], footer: str) ->
         f"<p>{html.escape(preview.caption())}</p>",
     ]
     if preview.rows:
-        width = len(preview.columns) or max(len(r) for r in preview.rows)
+        width = preview.width()
         header = preview.columns or [f"column {i + 1}" for i in range(width)]
-        # Attributes rather than per-cell styles: every mail client honours them, and
-        # they keep a 20-row preview small.
+        # Numbers and their headers are right-aligned: the align attribute (honoured by
+        # every client, Outlook's Word engine included) and the same as an inline style
+        # (for clients that drop old attributes); other cells say nothing, left by default.
+        right = preview.numeric()
         out.append(
             '<table border="1" cellspacing="0" cellpadding="4" '
             'style="border-collapse:collapse;border-color:#ccc;font-size:13px">'
         )
         out.append(
             '<thead><tr style="background:#eee">'
-            + "".join(f'<th align="left">{html.escape(h)}</th>' for h in header)
+            + "".join(
+                f"<th{_RIGHT if right[i] else _LEFT}>{html.escape(h)}</th>"
+                for i, h in enumerate(header)
+            )
             + "</tr></thead><tbody>"
         )
-        for row in preview.rows:
+        for row in preview.texts():
             out.append(
                 '<tr valign="top">'
-                + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row)
+                + "".join(
+                    f"<td{_RIGHT if i < width and right[i] else ''}>{html.escape(t)}</td>"
+                    for i, t in enumerate(row)
+                )
                 + "</tr>"
             )
         out.append("</tbody></table>")

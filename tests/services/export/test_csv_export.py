@@ -86,3 +86,9 @@ def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], messag
     with pytest.raises(ValidationError) as err:
         get_exporter("csv").open(tmp_path / "x.csv", [Column("a")], CONTEXT, options)
     assert str(err.value).startswith(message)
+
+
+def test_floats_carry_no_binary_noise(tmp_path: Path) -> None:
+    path = tmp_path / "sums.csv"
+    write(path, ["region", "revenue"], [["East", 290001.55999999994], ["West", 162.0]])
+    assert path.read_bytes() == b"region,revenue\r\nEast,290001.56\r\nWest,162\r\n"

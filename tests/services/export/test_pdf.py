@@ -160,3 +160,62 @@ def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], messag
     with pytest.raises(ValidationError) as err:
         get_exporter("pdf").open(tmp_path / "x.pdf", [Column("a")], CONTEXT, options)
     assert str(err.value).startswith(message)
+
+
+def test_numbers_and_their_headers_are_right_aligned_without_float_noise(tmp_path: Path) -> None:
+    path = tmp_path / "sums.pdf"
+    rows = [["East", 290001.55999999994, 3], ["West", 162.0, None], ["North", 209.94, 1]]
+    write(path, ["region", "revenue", "orders"], rows)
+    text = pages_text(path)[0]
+    assert "290001.56" in text and "209.94" in text
+    assert "0.5599999" not in text and "162.0" not in text
+    # where each string is drawn: (text, x) in points
+    drawn: list[tuple[str, float]] = []
+    PdfReader(path).pages[0].extract_text(
+        visitor_text=lambda t, cm, tm, font, size: drawn.append((t.strip(), tm[4]))
+    )
+    regular, bold = fonts().regular, fonts().bold
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def right_edge(label: str, font: str) -> float:
+        x = next(x for t, x in drawn if t == label)
+        return x + stringWidth(label, font, 7.5)
+
+    revenue = right_edge("revenue", bold)
+    for value in ("290001.56", "162", "209.94"):
+        assert right_edge(value, regular) == pytest.approx(revenue, abs=0.01)
+    assert right_edge("orders", bold) == pytest.approx(right_edge("3", regular), abs=0.01)
+    # text columns stay left-aligned, header and cells on one left edge
+    region = next(x for t, x in drawn if t == "region")
+    assert next(x for t, x in drawn if t == "East") == pytest.approx(region, abs=0.01)
+
+
+def test_description_under_the_title_and_the_metadata(tmp_path: Path) -> None:
+    import tomllib
+
+    from tests.servers import ROOT
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    described = ExportContext(
+        "Weekly revenue", CONTEXT.run_at, CONTEXT.zone, description="Revenue by region\nweekly"
+    )
+    path = tmp_path / "described.pdf"
+    writer = get_exporter("pdf").open(path, [Column("n")], described)
+    writer.write_batch([[1]])
+    writer.close()
+    lines = pages_text(path)[0].splitlines()
+    assert lines[:3] == [
+        "Weekly revenue",
+        "Revenue by region weekly",
+        "Run at 2026-03-02 07:00 Europe/Berlin (UTC+01:00)",
+    ]
+    meta = PdfReader(path).metadata
+    assert meta.title == "Weekly revenue"
+    assert meta.subject == "Revenue by region weekly"
+    assert meta.author == meta.creator == f"db-scheduler {version}"
+    # without a description: a subject that says what the file is
+    plain = tmp_path / "plain.pdf"
+    write(plain, ["n"], [[1]])
+    assert PdfReader(plain).metadata.subject == (
+        "Report of the task 'Daily sales' run at 2026-03-02 07:00 Europe/Berlin (UTC+01:00)"
+    )

@@ -126,7 +126,7 @@ def test_rows_continue_on_new_sheets_past_the_row_limit(tmp_path: Path) -> None:
     rows = [[i, f"row {i}"] for i in range(1, 11)]
     result = write(path, ["n", "label"], rows, exporter=exporter, batch=3)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Sheet 1", "Sheet 2", "Sheet 3"]
+    assert wb.sheetnames == ["Daily sales", "Daily sales 2", "Daily sales 3"]
     seen = []
     for ws in wb.worksheets:
         values = list(ws.iter_rows(values_only=True))
@@ -137,7 +137,7 @@ def test_rows_continue_on_new_sheets_past_the_row_limit(tmp_path: Path) -> None:
         seen.extend(v[0] for v in values[1:])
     assert seen == list(range(1, 11))  # nothing lost or doubled at batch/sheet borders
     assert result.rows_written == 10
-    assert "continue on sheets Sheet 2, Sheet 3" in result.notes[0]
+    assert "continue on sheets Daily sales 2, Daily sales 3" in result.notes[0]
 
 
 def test_rows_continue_on_a_new_sheet_before_a_sheet_part_gets_too_big(tmp_path: Path) -> None:
@@ -205,8 +205,10 @@ def test_libreoffice_opens_the_file(tmp_path: Path) -> None:
     rows = [
         [1, "Grüße 👋", date(2024, 2, 29), datetime(2024, 3, 31, 1, 2, 3), True, None, "=1+2"],
         [2, "second", date(2024, 3, 1), datetime(2024, 1, 1, 0, 0), False, Decimal("1.5"), "x"],
+        [3, "sum", date(2024, 3, 2), datetime(2024, 1, 2), False, 290001.55999999994, "y"],
     ]
-    write(path, ["n", "text", "day", "at", "flag", "amount", "formula"], rows)
+    # the file carries print titles, page setup and a quoted sheet name; LibreOffice reads it
+    write(path, ["n", "text", "day", "at", "flag", "amount", "formula"], rows, sheet_name="Bob's")
     profile = tmp_path / "lo-profile"  # own profile: parallel tests must not share one
     # 44,34,76: comma, double quote, UTF-8
     subprocess.run(
@@ -223,4 +225,58 @@ def test_libreoffice_opens_the_file(tmp_path: Path) -> None:
         ["n", "text", "day", "at", "flag", "amount", "formula"],
         ["1", "Grüße 👋", "2024-02-29", "2024-03-31 01:02:03", "TRUE", "", "=1+2"],
         ["2", "second", "2024-03-01", "2024-01-01 00:00:00", "FALSE", "1.5", "x"],
+        ["3", "sum", "2024-03-02", "2024-01-02 00:00:00", "FALSE", "290001.56", "y"],
     ]
+
+
+def test_a_float_is_stored_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "sum.xlsx"
+    write(path, ["region", "revenue"], [["East", 290001.55999999994], ["West", 162.0]])
+    ws = openpyxl.load_workbook(path).active
+    assert ws["B2"].value == 290001.55999999994  # the float itself: Excel shows 290001.56
+    assert ws["B3"].value == 162
+
+
+@pytest.mark.parametrize(
+    ("title", "options", "sheet"),
+    [
+        ("Daily sales", {}, "Daily sales"),
+        ("Sales: Q1/Q2 [draft]?", {}, "Sales Q1 Q2 draft"),
+        ("'Quoted'", {}, "Quoted"),
+        ("A very long task name that Excel would refuse", {}, "A very long task name that Exce"),
+        ("History", {}, "History 1"),
+        ("/*?", {}, "Sheet 1"),
+        ("Daily sales", {"sheet_name": "Orders"}, "Orders"),  # the option still wins
+    ],
+)
+def test_the_sheet_is_named_after_the_task(
+    tmp_path: Path, title: str, options: dict[str, Any], sheet: str
+) -> None:
+    path = tmp_path / "named.xlsx"
+    context = ExportContext(title, CONTEXT.run_at, BERLIN)
+    writer = get_exporter("xlsx").open(path, [Column("n")], context, options)
+    writer.write_batch([[1]])
+    writer.close()
+    assert openpyxl.load_workbook(path).sheetnames == [sheet]
+
+
+def test_header_repeats_when_printed_and_wide_sheets_print_landscape(tmp_path: Path) -> None:
+    narrow, wide = tmp_path / "narrow.xlsx", tmp_path / "wide.xlsx"
+    context = ExportContext("Bob's sales", CONTEXT.run_at, BERLIN)
+    writer = XlsxExporter(max_rows_per_sheet=3).open(narrow, [Column("n")], context)
+    writer.write_batch([[1], [2], [3]])  # two sheets: the titles are set on each
+    writer.close()
+    columns = [f"column {i}" for i in range(12)]
+    write(wide, columns, [["some text of a width"] * 12])
+    wb = openpyxl.load_workbook(narrow)
+    assert wb.sheetnames == ["Bob's sales", "Bob's sales 2"]
+    for ws in wb.worksheets:
+        assert ws.print_title_rows == "$1:$1"
+        assert ws.page_setup.orientation == "portrait"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+    ws = openpyxl.load_workbook(wide).active
+    assert ws.print_title_rows == "$1:$1"
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+    assert ws.auto_filter.ref == "A1:L2"  # the filter's defined name still read right

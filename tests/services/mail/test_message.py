@@ -339,3 +339,21 @@ def test_text_attachments_say_utf_8_and_binary_ones_no_charset(
         "d.json": ("application/json", None),
     }
     assert attachments(parse(built.data))["a.csv"][1] == files["a.csv"]
+
+
+def test_preview_numbers_are_right_aligned_in_the_task_zone(
+    tmp_path: Path, report: Factory
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    rows = [("East", 290001.55999999994, datetime(2026, 7, 1, 10, tzinfo=UTC))]
+    built = build_report_message(
+        report(columns=["region", "revenue", "at"], preview_rows=rows, row_count=1,
+               zone=ZoneInfo("Europe/Berlin")),
+        outbox_settings(tmp_path), now=NOW,
+    )  # fmt: skip
+    plain, html = bodies(built.message)
+    assert '<th align="right" style="text-align:right">revenue</th>' in html
+    assert '<td align="right" style="text-align:right">290001.56</td>' in html
+    assert "East   | 290001.56 | 2026-07-01 12:00:00" in plain
+    assert "5599999" not in plain + html
