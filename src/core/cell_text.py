@@ -87,6 +87,18 @@ def numeric_columns(rows: Sequence[Sequence[Any]], width: int) -> list[bool]:
     return [n and not m for n, m in zip(numeric, mixed, strict=True)]
 
 
+def scalar_text(value: Any) -> str | None:
+    """A boolean or a number (float, Decimal) as every text output writes it (the CSV
+    too); None for any other value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return number_text(value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
+    return None
+
+
 def cell_text(value: Any, zone: ZoneInfo | None = None) -> str:
     """A value as one line of text for a table cell.
 
@@ -100,12 +112,9 @@ def cell_text(value: Any, zone: ZoneInfo | None = None) -> str:
         return ""
     if isinstance(value, str):
         return _CONTROL.sub(" ", value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return number_text(value)
-    if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else str(value)
+    scalar = scalar_text(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, datetime):
         moment: datetime = value
         if moment.tzinfo is not None and zone is not None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from src.core.cell_text import number_text
+from src.core.cell_text import number_text, scalar_text
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -53,12 +53,9 @@ _PASS_THROUGH = frozenset({str, int, type(None)})
 
 def csv_value(value: Any, zone: ZoneInfo) -> Any:
     """A value as text for CSV (see the module docstring)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return number_text(value)
-    if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else str(value)
+    scalar = scalar_text(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(zone)
