@@ -1,0 +1,16 @@
+"""The ISO 4217 list (src/core/currencies.py): complete, current, three capitals each."""
+
+from __future__ import annotations
+
+from src.core.currencies import ISO_4217, SYMBOLS
+
+
+def test_the_list_is_the_full_current_one() -> None:
+    assert 175 <= len(ISO_4217) <= 185  # List One holds about 180 codes
+    assert all(len(c) == 3 and c.isupper() for c in ISO_4217)
+    assert {"EUR", "USD", "XAU", "XXX", "ZWG", "XCG", "SLE"} <= ISO_4217
+    assert not {"HRK", "ZWL", "DEM", "EURO"} & ISO_4217  # withdrawn or never codes
+
+
+def test_every_symbol_is_of_a_listed_code() -> None:
+    assert set(SYMBOLS) <= ISO_4217
