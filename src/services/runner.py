@@ -211,8 +211,11 @@ class Runner:
             columns=task.columns,
         )
         formats = task.enabled_exports
-        if formats == [ExportFormat.CSV] and self._copy_csv(
-            task, sql, run_at, folder, values, outcome
+        # COPY writes the database's own columns: not with labels or hidden columns
+        if (
+            formats == [ExportFormat.CSV]
+            and not task.columns
+            and self._copy_csv(task, sql, run_at, folder, values, outcome)
         ):
             return
         writers: list[ExportWriter] = []
