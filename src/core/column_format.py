@@ -211,6 +211,19 @@ def _read_spec(
     )
 
 
+def declared_types(
+    specs: Mapping[str, ColumnSpec], types: Mapping[str, ColumnType]
+) -> dict[str, ColumnType]:
+    """The column types a run declares: ``types``, and a ``date`` / ``datetime`` format
+    where ``types`` says nothing (so SQLite's ISO text takes the format too)."""
+    implied = {
+        name: ColumnType(spec.format.value)
+        for name, spec in specs.items()
+        if spec.format in (ValueFormat.DATE, ValueFormat.DATETIME)
+    }
+    return {**implied, **types}
+
+
 # --- one format, two forms: Excel's code and the text ---------------------------------------
 
 

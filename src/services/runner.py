@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import now as clock_now
-from src.core.column_format import ReportColumns
+from src.core.column_format import ReportColumns, declared_types
 from src.core.column_types import ColumnTyper
 from src.core.errors import ConfigError, NotRecorded, QueryTimeout, RunError, ValidationError
 from src.core.export_options import FULL_RESULT_FORMATS
@@ -236,7 +236,7 @@ class Runner:
                 outcome.layout = layout
                 outcome.columns = layout.labels
                 outcome.notes.extend(layout.notes)
-                typer = ColumnTyper(result.columns, task.types)
+                typer = ColumnTyper(result.columns, declared_types(task.columns, task.types))
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
                     if fmt == ExportFormat.PDF and "full_result_in" not in options:

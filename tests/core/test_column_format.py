@@ -11,6 +11,7 @@ import pytest
 from src.core.column_format import (
     ColumnSpec,
     ReportColumns,
+    declared_types,
     excel_format,
     format_value,
     read_columns,
@@ -203,3 +204,14 @@ def test_every_total(kind: str, text: str) -> None:
     layout = ReportColumns([Column("label"), Column("n")], specs)
     layout.add_to_totals([["a", 1], ["b", Decimal(2)], ["c", 3.0], ["d", None]])
     assert layout.total_texts() == ["Total", text]
+
+
+def test_a_date_format_declares_the_column_a_date_unless_types_says_otherwise() -> None:
+    specs, _ = read_columns(
+        {"day": {"format": "date"}, "at": {"format": "datetime"}, "raw": {"format": "date"}}
+    )
+    assert declared_types(specs, {"raw": ColumnType.TEXT}) == {
+        "day": ColumnType.DATE,
+        "at": ColumnType.DATETIME,
+        "raw": ColumnType.TEXT,
+    }

@@ -320,9 +320,10 @@ class XlsxWriter:
         try:
             if self.widths is None:
                 self._size_columns([])
-            if self._sheet is None:
-                self._next_sheet()
-            self._end_sheet(totals=self.layout.has_totals and self.rows_total > 0)
+            totals = self.layout.has_totals and self.rows_total > 0
+            if self._sheet is None or (totals and self._sheet_rows >= self.max_data_rows):
+                self._next_sheet()  # a full last sheet has no row left for the totals
+            self._end_sheet(totals=totals)
             self._write_package()
             self._zip.close()
         except OSError as exc:
@@ -423,7 +424,8 @@ class XlsxWriter:
         """A cell of a column the task formats: its number format as the cell's style;
         a boolean column's values as its words."""
         spec: ColumnSpec = self.layout.shown_specs[index]
-        if spec.format is ValueFormat.BOOLEAN and isinstance(value, bool) and spec.words:
+        # SQLite keeps booleans as 0 / 1: those read as the words too, as in format_value
+        if spec.format is ValueFormat.BOOLEAN and isinstance(value, bool | int) and spec.words:
             return self.cells.text(spec.words[0] if value else spec.words[1])
         rendered = self.cells.cell(value)
         styles = self.column_styles[index]
@@ -449,10 +451,11 @@ class XlsxWriter:
                              if label else "<c/>")  # fmt: skip
                 continue
             letter = column_letter(i)
-            refs = [f"{letter}2:{letter}{last}" for _, last in sheets]
             refs = [
-                ref if n == len(sheets) - 1 else "'" + name.replace("'", "''") + "'!" + ref
-                for n, (ref, (name, _)) in enumerate(zip(refs, sheets, strict=True))
+                ("" if n == len(sheets) - 1 else "'" + name.replace("'", "''") + "'!")
+                + f"{letter}2:{letter}{last}"
+                for n, (name, last) in enumerate(sheets)
+                if last >= 2  # a sheet of the totals alone has no rows to count
             ]
             formula = f"SUBTOTAL({SUBTOTAL_CODES[spec.total]},{','.join(refs)})"
             value = self.layout.totals.value(i)

@@ -76,7 +76,10 @@ class Preview:
         return f"All {self.total:,} rows:"
 
     def more_line(self) -> str:
-        return f"… and {self.more:,} more rows." if self.more and self.rows else ""
+        if not (self.more and self.rows):
+            return ""
+        totals = f" The totals row covers all {self.total:,} rows." if self.totals else ""
+        return f"… and {self.more:,} more rows.{totals}"
 
 
 def plain_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -> str:

@@ -116,3 +116,19 @@ def test_libreoffice_shows_the_formats_and_the_total(tmp_path: Path) -> None:
     assert "€10.00" in text and "25.0%" in text and "31.01.2026" in text and "paid" in text
     assert "Total" in text and "2,234.75" in text
     assert "s3cret" not in text
+
+
+def test_a_full_last_sheet_puts_the_totals_on_a_sheet_of_their_own(tmp_path: Path) -> None:
+    write(tmp_path / "r.xlsx", ROWS[:2] * 2, max_rows_per_sheet=3)  # 2 sheets of 2 rows
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert len(wb.worksheets) == 3
+    last = wb.worksheets[-1]
+    assert last.max_row == 2 and last["A2"].value == "Total"
+    assert last["B2"].value == "=SUBTOTAL(109,'Invoices'!B2:B3,'Invoices 2'!B2:B3)"
+
+
+def test_sqlite_booleans_stored_as_0_and_1_read_as_the_words(tmp_path: Path) -> None:
+    write(tmp_path / "r.xlsx", [[*ROWS[0][:6], 1, ""], [*ROWS[1][:6], 0, ""]])
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx").active
+    assert ws is not None
+    assert (ws["G2"].value, ws["G3"].value) == ("paid", "open")

@@ -41,3 +41,7 @@ def test_html_part_shows_labels_formats_and_totals() -> None:
     assert ">Amount</th>" in html
     assert ">1,234.50</td>" in html
     assert "<b>Total</b>" in html and "<b>2,235.50</b>" in html
+
+
+def test_the_email_says_the_totals_cover_every_row() -> None:
+    assert preview().more_line() == "… and 1 more rows. The totals row covers all 3 rows."
