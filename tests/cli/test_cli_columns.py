@@ -94,3 +94,12 @@ def test_the_dry_run_shows_formats_and_the_totals_row(folder: Path) -> None:
     assert lines[1].split() == ["Region", "Revenue"]
     assert lines[2].split() == ["East", "€60,603.46"]
     assert lines[6].split()[0] == "Total" and lines[6].split()[1].startswith("€")
+
+
+def test_edit_keeps_the_columns_it_does_not_change(folder: Path) -> None:
+    add_demo(folder)
+    set_columns(folder, COLUMNS)
+    result = invoke(folder, "edit", "Revenue", "--description", "Weekly revenue")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((folder / "tasks.json").read_text())["tasks"][0]
+    assert saved["columns"] == COLUMNS and saved["description"] == "Weekly revenue"
