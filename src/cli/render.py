@@ -213,9 +213,14 @@ def preview_text(outcome: RunOutcome) -> str:
     """The first rows of a dry run, as a table."""
     if not outcome.columns:
         return "(the statement returned no rows)"
-    zone = outcome.task.zone
-    rows = [[cell_text(v, zone) for v in row] for row in outcome.preview]
-    shown = f"First {len(rows)} of {outcome.rows} rows:" if rows else "No rows."
+    zone, layout = outcome.task.zone, outcome.layout
+    if layout is not None:  # the task's columns: formats and a totals row, as in the email
+        rows = [[layout.text(i, v, zone) for i, v in enumerate(row)] for row in outcome.preview]
+        if rows and layout.has_totals:
+            rows.append(layout.total_texts(zone))
+    else:
+        rows = [[cell_text(v, zone) for v in row] for row in outcome.preview]
+    shown = f"First {len(outcome.preview)} of {outcome.rows} rows:" if rows else "No rows."
     caps = dict.fromkeys(range(len(outcome.columns)), 30)
     right = numeric_columns(outcome.preview, len(outcome.columns))
     return shown + ("\n" + table(outcome.columns, rows, caps, right) if rows else "")

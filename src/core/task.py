@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from src.core import defaults
 from src.core.clock import to_utc_iso
+from src.core.column_format import ColumnSpec
 from src.core.schedule import OnceSchedule, Schedule, format_period
 from src.core.vocabulary import CatchUpPolicy, ColumnType, ExportFormat, RunStatus, SendIf
 
@@ -140,6 +141,8 @@ class Task:
     params: Mapping[str, Any] = field(default_factory=dict)
     #: Column name -> its type, where the database does not say (SQLite dates)
     types: Mapping[str, ColumnType] = field(default_factory=dict)
+    #: Column name -> its label, format, hidden flag and total (src/core/column_format.py)
+    columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
     exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     email: EmailSpec = field(default_factory=EmailSpec)
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
@@ -225,6 +228,11 @@ class Task:
         out.update(
             params=dict(self.params),
             **({"types": {k: v.value for k, v in self.types.items()}} if self.types else {}),
+            **(
+                {"columns": {k: v.to_dict() for k, v in self.columns.items()}}
+                if self.columns
+                else {}
+            ),
             schedule=self.schedule.to_json(),
             timezone=self.timezone,
             exports={fmt: _export_to_json(opts) for fmt, opts in self.exports.items()},

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from src.core import defaults
 from src.core.clock import parse_instant
+from src.core.column_format import read_columns
 from src.core.connection_names import check_connection
 from src.core.email_rules import validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError, suggest_field
@@ -74,6 +75,7 @@ TASK_FIELDS = (
     "query_file",
     "params",
     "types",
+    "columns",
     "schedule",
     "timezone",
     "exports",
@@ -139,6 +141,9 @@ class TaskReader:
             self.fail("params", f"{params!r} is not an object of name: value bind parameters")
             params = {}
         types = self._types()
+        columns, column_errors = read_columns(self.data.get("columns"), types)
+        for error in column_errors:
+            self.fail(error.field, error.message)
         timezone = self.attempt(check_timezone, data.get("timezone") or self.default_timezone)
         created_at = self._instant("created_at")
         updated_at = self._instant("updated_at")
@@ -179,6 +184,7 @@ class TaskReader:
             query_file=query_file,
             params=dict(params),
             types=types,
+            columns=columns,
             schedule=schedule,
             timezone=timezone,
             exports=exports,

@@ -104,3 +104,26 @@ class ColumnType(Vocabulary):
     DATE = "date", "ISO dates (2026-01-31) become real dates; other values stay text"
     DATETIME = "datetime", "ISO date-times (2026-01-31 09:30:00) become real date-times"
     TEXT = "text", "left as the database gave it: never recognised as dates"
+
+
+class ValueFormat(Vocabulary):
+    """How a column's values are shown (a task's ``columns.<name>.format``)."""
+
+    INTEGER = "integer", "a whole number: 1,235"
+    NUMBER = "number", "a number with decimals (default 2): 1,234.50"
+    CURRENCY = "currency", "an amount in an ISO 4217 currency (decimals default 2): €1,234.50"
+    PERCENT = "percent", "a fraction shown as a percentage (decimals default 0): 0.25 is 25%"
+    DATE = "date", "a date by pattern (default yyyy-mm-dd)"
+    DATETIME = "datetime", "a date-time by pattern (default yyyy-mm-dd hh:mm:ss)"
+    TEXT = "text", "the value as text, never as a number"
+    BOOLEAN = "boolean", 'true and false as two words (words: ["paid", "open"])'
+
+
+class TotalKind(Vocabulary):
+    """What a column's cell of the totals row holds (a task's ``columns.<name>.total``)."""
+
+    SUM = "sum", "the sum of the column's numbers"
+    AVG = "avg", "the average of the column's numbers"
+    MIN = "min", "the smallest value"
+    MAX = "max", "the largest value"
+    COUNT = "count", "how many values are not empty"

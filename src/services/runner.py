@@ -6,6 +6,9 @@ same time, so memory stays flat whatever the row count. A failure at any step
 becomes data (a ``failed`` or ``timeout`` record, the task's ``last_error``), never
 a half-sent report: files of a failed export are removed, and the email is built
 only from finished files.
+
+Longer than ~400 lines on purpose: the steps of one run share its outcome and record,
+and read best in the order they happen.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import now as clock_now
+from src.core.column_format import ReportColumns, declared_types
 from src.core.column_types import ColumnTyper
 from src.core.errors import ConfigError, NotRecorded, QueryTimeout, RunError, ValidationError
 from src.core.export_options import FULL_RESULT_FORMATS
@@ -73,6 +77,8 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     preview: list[Row] = field(default_factory=list)
+    #: The task's columns applied to the result (labels, formats, totals), once it ran
+    layout: ReportColumns | None = None
     dry_run: bool = False
     message: BuiltMessage | None = None
     progress: Callable[[str], None] = field(default=lambda line: None, repr=False)
@@ -198,11 +204,18 @@ class Runner:
         folder = run_folder(self.settings.exports_dir, task.name, run_id, run_at)
         values = self._template_values(task, run_id, run_at)
         context = ExportContext(
-            title=task.name, run_at=run_at, zone=task.zone, description=task.description
+            title=task.name,
+            run_at=run_at,
+            zone=task.zone,
+            description=task.description,
+            columns=task.columns,
         )
         formats = task.enabled_exports
-        if formats == [ExportFormat.CSV] and self._copy_csv(
-            task, sql, run_at, folder, values, outcome
+        # COPY writes the database's own columns: not with labels or hidden columns
+        if (
+            formats == [ExportFormat.CSV]
+            and not task.columns
+            and self._copy_csv(task, sql, run_at, folder, values, outcome)
         ):
             return
         writers: list[ExportWriter] = []
@@ -219,8 +232,11 @@ class Runner:
             ) as result:
                 outcome.rowcount = result.rowcount
                 outcome.notes.extend(result.notes)
-                outcome.columns = [c.name for c in result.columns]
-                typer = ColumnTyper(result.columns, task.types)
+                layout = ReportColumns(result.columns, task.columns)
+                outcome.layout = layout
+                outcome.columns = layout.labels
+                outcome.notes.extend(layout.notes)
+                typer = ColumnTyper(result.columns, declared_types(task.columns, task.types))
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
                     if fmt == ExportFormat.PDF and "full_result_in" not in options:
@@ -232,8 +248,10 @@ class Runner:
                 for batch in typer.batches(result.batches):
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")
+                    shown = layout.project(batch)
+                    layout.add_to_totals(shown)
                     if len(preview) < self.settings.preview_rows:
-                        preview.extend(batch[: self.settings.preview_rows - len(preview)])
+                        preview.extend(shown[: self.settings.preview_rows - len(preview)])
                     for writer in writers:
                         writer.write_batch(batch)
                 outcome.notes.extend(typer.notes)
@@ -323,6 +341,10 @@ class Runner:
             preview_rows=outcome.preview,
             preview_limit=self.settings.preview_rows,
             zone=task.zone,
+            formats=outcome.layout.shown_specs if outcome.layout else (),
+            totals=outcome.layout.total_texts(task.zone)
+            if outcome.layout and outcome.layout.has_totals
+            else (),
             attachments=[f.path for f in outcome.files],
         )
         built = build_report_message(report, self.settings.smtp, now=self.clock())

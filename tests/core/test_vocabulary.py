@@ -17,7 +17,9 @@ from src.core.vocabulary import (
     ExportFormat,
     RunStatus,
     SendIf,
+    TotalKind,
     Trigger,
+    ValueFormat,
     Vocabulary,
 )
 from tests.servers import ROOT
@@ -30,6 +32,8 @@ DOCUMENTED_IN = {
     SendIf: "tasks-json.md",
     ExportFormat: "tasks-json.md",
     ColumnType: "reports.md",
+    ValueFormat: "reports.md",
+    TotalKind: "reports.md",
     RunStatus: "daemon.md",
     Trigger: "daemon.md",
 }

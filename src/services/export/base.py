@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from src.core.column_format import ColumnSpec
 from src.core.errors import ExportError
 from src.core.export_options import EXPORT_OPTIONS, check_export_options
 from src.core.result import Column, Row
@@ -41,6 +42,8 @@ class ExportContext:
     run_at: datetime
     zone: ZoneInfo
     description: str = ""
+    #: The task's ``columns``: labels, formats, hidden columns, totals (by column name)
+    columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.run_at.tzinfo is None:

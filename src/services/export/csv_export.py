@@ -10,6 +10,10 @@ datetime -> ISO 8601 (``2026-01-02``, ``2026-01-02T03:04:05``); an aware datetim
 converted to the run's zone and keeps its offset (``2026-01-02T03:04:05+01:00``);
 bytes -> ``0x`` + hex; dict / list (json columns) -> JSON; anything else -> ``str``.
 
+A task's ``columns`` give the header its labels and leave hidden columns out; values keep
+the machine-readable forms above (a CSV is read by programs, which a ``€1,234.50`` would
+stop), and there is no totals row (a program would count it as data).
+
 Options (``bom``: a UTF-8 byte order mark, which Excel needs to read UTF-8 when a file
 is opened by double-click; ``delimiter``: e.g. ``;`` where the comma is the decimal
 separator) are declared, with their defaults and checks, in ``src/core/export_options.py``.
@@ -37,6 +41,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from src.core.cell_text import number_text, scalar_text
+from src.core.column_format import ReportColumns
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -103,6 +108,8 @@ class CsvWriter:
     ) -> None:
         self.path = path
         self.zone = context.zone
+        #: The task's columns applied: the header's labels, hidden columns left out
+        self.layout = ReportColumns(columns, context.columns)
         self._conv = _converters(context.zone)
         self.rows_total = 0
         self._done = False
@@ -113,7 +120,7 @@ class CsvWriter:
         )  # fmt: skip
         self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\r\n")
         try:
-            self._csv.writerow([c.name for c in columns])
+            self._csv.writerow(self.layout.labels)
         except OSError as exc:
             self._fail(exc)
 
@@ -121,6 +128,7 @@ class CsvWriter:
         if self._done:
             raise ExportError(f"{self.path}: write after close/abort", permanent=True)
         passing, conv = _PASS_THROUGH, self._conv
+        rows = self.layout.project(rows)
 
         def slow(value: Any) -> Any:
             return csv_value(value, self.zone)

@@ -25,6 +25,9 @@ content (docs/performance.md), and lets rows stream: each batch is drawn as it c
 
 Options (``max_rows``, ``title``, ``orientation``, ``full_result_in``) are declared, with
 their defaults and checks, in ``src/core/export_options.py``.
+
+Longer than ~400 lines on purpose: the page layout (header, rows, totals, forms) draws on
+one canvas with shared positions; split, each part would pass the others its state.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from src import __version__
 from src.core.cell_text import cell_text, numeric_columns
+from src.core.column_format import ReportColumns
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -124,7 +128,9 @@ class PdfWriter:
         full_result_in: str | None,
     ) -> None:
         self.path = path
-        self.columns = list(columns)
+        #: The task's columns applied: labels, formats, hidden columns and totals
+        self.layout = ReportColumns(columns, context.columns)
+        self.columns = list(self.layout.columns)
         self.columns_total = len(self.columns)
         self.context = context
         self.zone = context.zone
@@ -149,6 +155,8 @@ class PdfWriter:
         if self._done:
             raise ExportError(f"{self.path}: write after close/abort", permanent=True)
         self.rows_total += len(rows)
+        rows = self.layout.project(rows)
+        self.layout.add_to_totals(rows)  # every row, also those past the cap
         room = self.max_rows - self.rows_written
         if room <= 0 or not rows:
             return
@@ -165,6 +173,8 @@ class PdfWriter:
             self._start([])
         canvas = self._canvas
         assert canvas is not None
+        if self.layout.has_totals and self.rows_total:
+            self._draw_totals()
         note = self.truncation_note()
         if note:
             if self._y - 2 * ROW_HEIGHT < MARGIN + ROW_HEIGHT:
@@ -234,7 +244,8 @@ class PdfWriter:
         natural = [pdfmetrics.stringWidth(h, bold, FONT_SIZE) + 2 * CELL_PAD for h in self.headers]
         for row in sample[:SAMPLE_ROWS]:
             for i, value in enumerate(row[: len(natural)]):
-                w = pdfmetrics.stringWidth(pdf_text(value, self.zone)[:80], regular, FONT_SIZE)
+                shown = self.layout.text(i, value, self.zone)[:80]
+                w = pdfmetrics.stringWidth(shown, regular, FONT_SIZE)
                 natural[i] = max(natural[i], w + 2 * CELL_PAD)
         natural = [min(max(w, MIN_COL_WIDTH), MAX_COL_WIDTH) for w in natural]
         usable_portrait = A4[0] - 2 * MARGIN
@@ -319,12 +330,40 @@ class PdfWriter:
             canvas.rect(MARGIN, self._y - ROW_HEIGHT, sum(self.widths), ROW_HEIGHT, 0, 1)
             canvas.setFillGray(0)
         regular, zone = self.fonts.regular, self.zone
+        text = self.layout.text
         cells = [
-            fit(pdf_text(v, zone), regular, FONT_SIZE, w - 2 * CELL_PAD)
-            for v, w in zip(row, self.widths, strict=False)
+            fit(text(i, v, zone), regular, FONT_SIZE, w - 2 * CELL_PAD)
+            for i, (v, w) in enumerate(zip(row, self.widths, strict=False))
         ]
         self._draw_cells(self._y - ROW_HEIGHT + 3, cells)
         self._y -= ROW_HEIGHT
+
+    def _draw_totals(self) -> None:
+        """The totals row after the last row drawn, bold under a rule; it says so when it
+        covers more rows than the PDF shows."""
+        if self._y - 2 * ROW_HEIGHT < MARGIN:
+            self._new_page()
+        canvas = self._canvas
+        assert canvas is not None
+        bold = self.fonts.bold
+        texts = self.layout.total_texts(self.zone)[: len(self.columns)]
+        pad = 2 * CELL_PAD
+        cells = [fit(t, bold, FONT_SIZE, w - pad) for t, w in zip(texts, self.widths, strict=False)]
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN, self._y, MARGIN + sum(self.widths), self._y)
+        canvas.setFont(bold, FONT_SIZE)
+        self._draw_cells(self._y - ROW_HEIGHT + 3, cells)
+        self._y -= ROW_HEIGHT
+        if self.rows_total > self.rows_written:
+            canvas.setFont(self.fonts.regular, FONT_SIZE)
+            canvas.drawString(
+                MARGIN,
+                self._y - ROW_HEIGHT + 3,
+                f"The totals cover all {self.rows_total:,} rows, more than the "
+                f"{self.rows_written:,} shown.",
+            )
+            self._y -= ROW_HEIGHT
+        canvas.setFont(self.fonts.regular, FONT_SIZE)
 
     def _draw_cells(self, y: float, cells: Sequence[str], header: bool = False) -> None:
         canvas = self._canvas

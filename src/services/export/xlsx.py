@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
@@ -52,9 +53,11 @@ from typing import IO, Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from src.core.column_format import ColumnSpec, ReportColumns, excel_format
 from src.core.errors import ExportError
 from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX, sheet_name_for
 from src.core.result import Column, Row
+from src.core.vocabulary import TotalKind, ValueFormat
 from src.services.export.base import (
     AtomicFile,
     ExportContext,
@@ -73,6 +76,7 @@ from src.services.export.xlsx_package import (
     S_TIME,
     clean_text,
     column_letter,
+    format_style,
     package_parts,
 )
 
@@ -103,6 +107,17 @@ _EPOCH_DATE = date(1899, 12, 30)
 _EPOCH_DT = datetime(1899, 12, 30)
 _MIN_DATE = date(1900, 3, 1)  # before this Excel's serials are off by its 1900 leap-year bug
 _MAX_INT = 10**15  # Excel keeps 15 significant digits
+#: SUBTOTAL's function numbers that skip rows hidden by a filter (the 100s), per total.
+SUBTOTAL_CODES = {
+    TotalKind.SUM: 109,
+    TotalKind.AVG: 101,
+    TotalKind.MIN: 105,
+    TotalKind.MAX: 104,
+    TotalKind.COUNT: 103,  # COUNTA: cells that are not empty
+}
+_VALUE = re.compile(r"<v>([^<]*)</v>")
+_PLAIN_CELL = "<c><v>"
+_DATE_CELLS = (f'<c s="{S_DATE}">', f'<c s="{S_DATETIME}">')
 
 
 class _Cells:
@@ -228,6 +243,9 @@ class XlsxWriter:
     ) -> None:
         if max_rows_per_sheet < 2:
             raise ValueError("a sheet holds the header and at least one row")
+        #: The task's columns applied: labels, formats, hidden columns and totals
+        self.layout = ReportColumns(columns, context.columns)
+        columns = self.layout.columns
         if len(columns) > EXCEL_MAX_COLUMNS:
             raise ExportError(
                 f"{path}: the result has {len(columns):,} columns; an Excel sheet holds at most "
@@ -243,6 +261,22 @@ class XlsxWriter:
         self.max_data_rows = max_rows_per_sheet - 1
         self.max_sheet_bytes = max_sheet_bytes
         self.cells = _Cells(context.zone)
+        #: Excel number format codes of the task's columns, each once (styles.xml)
+        self.formats: list[str] = []
+        #: Per shown column: its style index (None: the cell's own) and regular / bold
+        self.column_styles: list[tuple[int, int] | None] = []
+        for spec in self.layout.shown_specs:
+            code = excel_format(spec)
+            if code is None:
+                self.column_styles.append(None)
+                continue
+            if code not in self.formats:
+                self.formats.append(code)
+            k = self.formats.index(code)
+            self.column_styles.append((format_style(k), format_style(k, bold=True)))
+        self._styled = any(self.column_styles) or any(
+            s.format is ValueFormat.BOOLEAN for s in self.layout.shown_specs
+        )
         self.rows_total = 0
         self.widths: list[float] | None = None
         self._sheet: IO[bytes] | None = None
@@ -265,6 +299,8 @@ class XlsxWriter:
             raise ExportError(f"{self.path}: write after close/abort", permanent=True)
         if not rows:
             return
+        rows = self.layout.project(rows)
+        self.layout.add_to_totals(rows)
         try:
             if self.widths is None:
                 self._size_columns(rows)
@@ -284,9 +320,10 @@ class XlsxWriter:
         try:
             if self.widths is None:
                 self._size_columns([])
-            if self._sheet is None:
-                self._next_sheet()
-            self._end_sheet()
+            totals = self.layout.has_totals and self.rows_total > 0
+            if self._sheet is None or (totals and self._sheet_rows >= self.max_data_rows):
+                self._next_sheet()  # a full last sheet has no row left for the totals
+            self._end_sheet(totals=totals)
             self._write_package()
             self._zip.close()
         except OSError as exc:
@@ -367,7 +404,11 @@ class XlsxWriter:
         assert self._sheet is not None
         cell = self.cells.cell
         conv = self.cells.conv
-        rendered = ["".join([(conv.get(type(v)) or cell)(v) for v in row]) for row in rows]
+        if self._styled:
+            styled = self._styled_cell
+            rendered = ["".join([styled(i, v) for i, v in enumerate(row)]) for row in rows]
+        else:
+            rendered = ["".join([(conv.get(type(v)) or cell)(v) for v in row]) for row in rows]
         data = self._numbered(rendered)
         if self._sheet_rows and self._sheet_bytes + len(data) > self.max_sheet_bytes:
             # Keep each sheet part under 2 GiB so the zip never needs zip64 entries,
@@ -379,16 +420,68 @@ class XlsxWriter:
         self._sheet_rows += len(rows)
         self.rows_total += len(rows)
 
+    def _styled_cell(self, index: int, value: Any, bold: bool = False) -> str:
+        """A cell of a column the task formats: its number format as the cell's style;
+        a boolean column's values as its words."""
+        spec: ColumnSpec = self.layout.shown_specs[index]
+        # SQLite keeps booleans as 0 / 1: those read as the words too, as in format_value
+        if spec.format is ValueFormat.BOOLEAN and isinstance(value, bool | int) and spec.words:
+            return self.cells.text(spec.words[0] if value else spec.words[1])
+        rendered = self.cells.cell(value)
+        styles = self.column_styles[index]
+        if styles is None:
+            return rendered
+        style = styles[1] if bold else styles[0]
+        if rendered.startswith(_PLAIN_CELL):
+            return f'<c s="{style}"><v>' + rendered[len(_PLAIN_CELL) :]
+        for date_cell in _DATE_CELLS:
+            if rendered.startswith(date_cell):
+                return f'<c s="{style}">' + rendered[len(date_cell) :]
+        return rendered
+
+    def _totals_row(self, row_number: int) -> str:
+        """The totals row: a live SUBTOTAL per total (it follows Excel's filter) over every
+        sheet's rows, with its value computed while streaming as the cached result."""
+        cells = []
+        sheets = list(zip(self.sheet_names, [*self._sheet_last_rows, row_number - 1], strict=True))
+        for i, spec in enumerate(self.layout.shown_specs):
+            if spec.total is None:
+                label = "Total" if i == 0 else ""
+                cells.append(f'<c t="inlineStr" s="{S_HEADER}"><is><t>{label}</t></is></c>'
+                             if label else "<c/>")  # fmt: skip
+                continue
+            letter = column_letter(i)
+            refs = [
+                ("" if n == len(sheets) - 1 else "'" + name.replace("'", "''") + "'!")
+                + f"{letter}2:{letter}{last}"
+                for n, (name, last) in enumerate(sheets)
+                if last >= 2  # a sheet of the totals alone has no rows to count
+            ]
+            formula = f"SUBTOTAL({SUBTOTAL_CODES[spec.total]},{','.join(refs)})"
+            value = self.layout.totals.value(i)
+            if spec.total is TotalKind.COUNT:
+                rendered = self.cells.cell(value)
+                style = S_HEADER
+            else:
+                rendered = self._styled_cell(i, value, bold=True)
+                styles = self.column_styles[i]
+                style = styles[1] if styles else S_HEADER
+            cached = _VALUE.search(rendered) if value is not None else None
+            v = f"<v>{cached.group(1)}</v>" if cached else ""
+            cells.append(f'<c s="{style}"><f>{escape(formula)}</f>{v}</c>')
+        return f'<row r="{row_number}">{"".join(cells)}</row>'
+
     def _numbered(self, rendered: list[str]) -> bytes:
         first = self._sheet_rows + 2  # row 1 is the header
         return "".join(
             [f'<row r="{n}">{cells}</row>' for n, cells in enumerate(rendered, start=first)]
         ).encode()
 
-    def _end_sheet(self) -> None:
+    def _end_sheet(self, totals: bool = False) -> None:
         assert self._sheet is not None
         last_row = self._sheet_rows + 1
-        tail = "</sheetData>"
+        tail = self._totals_row(last_row + 1) if totals else ""
+        tail += "</sheetData>"
         if self.columns:
             tail += f'<autoFilter ref="A1:{column_letter(len(self.columns) - 1)}{last_row}"/>'
         wide = sum(self.widths or ()) > PORTRAIT_MAX_WIDTH
@@ -405,7 +498,7 @@ class XlsxWriter:
     def _write_package(self) -> None:
         parts = package_parts(
             self.sheet_names, self._sheet_last_rows, len(self.columns), self.context.title,
-            self.context.run_at,
+            self.context.run_at, self.formats,
         )  # fmt: skip
         for name, text in parts:
             self._zip.writestr(name, text.encode())

@@ -7,6 +7,7 @@ Content types, relationships, workbook (sheet list, the autofilter and print-tit
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
@@ -41,6 +42,7 @@ def package_parts(
     n_columns: int,
     title: str,
     created_at: datetime,
+    formats: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """(zip entry name, XML text) of every part but the sheets."""
     n = len(sheet_names)
@@ -132,7 +134,7 @@ def package_parts(
     return [
         ("xl/workbook.xml", workbook),
         ("xl/_rels/workbook.xml.rels", workbook_rels),
-        ("xl/styles.xml", STYLES),
+        ("xl/styles.xml", styles(formats)),
         ("[Content_Types].xml", content_types),
         ("_rels/.rels", root_rels),
         ("docProps/core.xml", core),
@@ -140,30 +142,55 @@ def package_parts(
     ]
 
 
-STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    f'<styleSheet xmlns="{NS}">'
-    '<numFmts count="3">'
-    '<numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
-    '<numFmt numFmtId="166" formatCode="hh:mm:ss"/>'
-    "</numFmts>"
-    '<fonts count="2">'
-    '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    "</fonts>"
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="6">'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
-    "</cellXfs>"
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
+#: The first style index of the task's column formats (see :func:`styles`).
+S_FORMATS = 6
+
+
+def format_style(index: int, bold: bool = False) -> int:
+    """The ``s="N"`` of the task's ``index``-th number format (bold: its totals cell)."""
+    return S_FORMATS + 2 * index + (1 if bold else 0)
+
+
+def styles(formats: Sequence[str] = ()) -> str:
+    """styles.xml: the fixed styles (S_HEADER ...), then each of ``formats`` (Excel number
+    format codes of the task's columns) twice, regular and bold (:func:`format_style`)."""
+    codes = ["yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss", "hh:mm:ss", *formats]
+    num_fmts = "".join(
+        f'<numFmt numFmtId="{164 + i}" formatCode={quoteattr(code)}/>'
+        for i, code in enumerate(codes)
+    )
+    xf = '<xf numFmtId="{}" fontId="{}" fillId="0" borderId="0" xfId="0"{}/>'
+    fixed = [
+        xf.format(0, 0, ""),
+        xf.format(0, 1, ' applyFont="1"'),
+        xf.format(164, 0, ' applyNumberFormat="1"'),
+        xf.format(165, 0, ' applyNumberFormat="1"'),
+        xf.format(166, 0, ' applyNumberFormat="1"'),
+        xf.format(0, 0, ' quotePrefix="1"'),
+    ]
+    extra = [
+        xf.format(167 + i, font, ' applyNumberFormat="1"' + (' applyFont="1"' if font else ""))
+        for i in range(len(formats))
+        for font in (0, 1)
+    ]
+    xfs = fixed + extra
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<styleSheet xmlns="{NS}">'
+        f'<numFmts count="{len(codes)}">{num_fmts}</numFmts>'
+        '<fonts count="2">'
+        '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+        "</fonts>"
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        "</cellStyleXfs>"
+        f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        "</styleSheet>"
+    )
+
+
+STYLES = styles()

@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from src.core import clock, defaults
+from src.core.column_format import ColumnSpec
 from src.core.email_rules import (
     format_address,
     format_duration,
@@ -108,6 +109,10 @@ class ReportEmail:
     #: The task's zone: preview date-times with a zone are shown in it.
     zone: ZoneInfo | None = None
     attachments: Sequence[Path] = ()
+    #: Each preview column's format (the task's ``columns``); none: values as cell_text
+    formats: Sequence[ColumnSpec] = ()
+    #: The totals row as text, computed over every row of the result (empty: none)
+    totals: Sequence[str] = ()
 
 
 @dataclass
@@ -215,6 +220,8 @@ def build_report_message(
         rows=list(report.preview_rows[: max(report.preview_limit, 0)]),
         total=report.row_count,
         zone=report.zone,
+        formats=list(report.formats),
+        totals=list(report.totals),
     )
     envelope = _envelope(to + cc + bcc)
     when = now or clock.now()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from src.core.cell_text import cell_text, numeric_columns
+from src.core.cell_text import numeric_columns
+from src.core.column_format import ColumnSpec, format_value
 from src.core.result import Row
 
 #: A preview cell longer than this is cut (the full value is in the attachment).
@@ -22,11 +23,11 @@ PREVIEW_CELL_CHARS = 200
 PLAIN_CELL_CHARS = 30
 
 
-def format_cell(value: Any, zone: ZoneInfo | None = None) -> str:
-    """How a value reads in the preview: :func:`src.core.cell_text.cell_text` (the rule
-    every text output shares: numbers as Excel shows them, date-times in ``zone``), cut
-    past PREVIEW_CELL_CHARS."""
-    text = cell_text(value, zone)
+def format_cell(value: Any, zone: ZoneInfo | None = None, spec: ColumnSpec | None = None) -> str:
+    """How a value reads in the preview: :func:`src.core.column_format.format_value` (the
+    rule every text output shares: the column's format, else numbers as Excel shows them,
+    date-times in ``zone``), cut past PREVIEW_CELL_CHARS."""
+    text = format_value(value, spec, zone)
     if len(text) > PREVIEW_CELL_CHARS:
         text = text[: PREVIEW_CELL_CHARS - 1] + "…"
     return text
@@ -41,6 +42,10 @@ class Preview:
     total: int
     #: The task's zone: date-times with a zone are shown in it.
     zone: ZoneInfo | None = None
+    #: Each column's format (the task's ``columns``), in column order; may be empty.
+    formats: list[ColumnSpec] = field(default_factory=list)
+    #: The totals row as text, over every row of the result; empty: no totals row.
+    totals: list[str] = field(default_factory=list)
 
     def numeric(self) -> list[bool]:
         """Which columns are right-aligned (numbers only, as in the PDF)."""
@@ -50,7 +55,12 @@ class Preview:
         return len(self.columns) or max((len(r) for r in self.rows), default=0)
 
     def texts(self) -> list[list[str]]:
-        return [[format_cell(v, self.zone) for v in row] for row in self.rows]
+        specs = self.formats
+        return [
+            [format_cell(v, self.zone, specs[i] if i < len(specs) else None)
+             for i, v in enumerate(row)]
+            for row in self.rows
+        ]  # fmt: skip
 
     @property
     def more(self) -> int:
@@ -66,7 +76,10 @@ class Preview:
         return f"All {self.total:,} rows:"
 
     def more_line(self) -> str:
-        return f"… and {self.more:,} more rows." if self.more and self.rows else ""
+        if not (self.more and self.rows):
+            return ""
+        totals = f" The totals row covers all {self.total:,} rows." if self.totals else ""
+        return f"… and {self.more:,} more rows.{totals}"
 
 
 def plain_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -> str:
@@ -91,6 +104,8 @@ def _plain_table(preview: Preview) -> str:
         [_plain_cell(h) for h in header],
         *([_plain_cell(t) for t in r] for r in preview.texts()),
     ]
+    if preview.totals:
+        grid.append([_plain_cell(t) for t in preview.totals])
     widths = [max(len(r[i]) if i < len(r) else 0 for r in grid) for i in range(width)]
 
     def line(row: Sequence[str]) -> str:
@@ -103,7 +118,10 @@ def _plain_table(preview: Preview) -> str:
         return " | ".join(padded).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)
-    return "\n".join([line(grid[0]), rule, *(line(r) for r in grid[1:])])
+    body = [line(r) for r in grid[1:]]
+    if preview.totals:  # the totals row under a rule of its own
+        body[-1:] = [rule, body[-1]]
+    return "\n".join([line(grid[0]), rule, *body])
 
 
 def _plain_cell(text: str) -> str:
@@ -160,6 +178,15 @@ def html_body(body: str, preview: Preview, notes: Sequence[str], footer: str) ->
                 + "".join(
                     f"<td{_RIGHT if i < width and right[i] else ''}>{html.escape(t)}</td>"
                     for i, t in enumerate(row)
+                )
+                + "</tr>"
+            )
+        if preview.totals:
+            out.append(
+                '<tr style="font-weight:bold;background:#f4f4f4">'
+                + "".join(
+                    f"<td{_RIGHT if i < width and right[i] else ''}><b>{html.escape(t)}</b></td>"
+                    for i, t in enumerate(preview.totals)
                 )
                 + "</tr>"
             )

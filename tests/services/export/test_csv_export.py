@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from src.core.column_format import read_columns
 from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
@@ -92,3 +93,17 @@ def test_floats_carry_no_binary_noise(tmp_path: Path) -> None:
     path = tmp_path / "sums.csv"
     write(path, ["region", "revenue"], [["East", 290001.55999999994], ["West", 162.0]])
     assert path.read_bytes() == b"region,revenue\r\nEast,290001.56\r\nWest,162\r\n"
+
+
+def test_columns_give_labels_and_hide_columns_values_stay_machine_readable(
+    tmp_path: Path,
+) -> None:
+    specs, _ = read_columns(
+        {"amount": {"label": "Amount", "format": "number", "total": "sum"}, "id": {"hidden": True}}
+    )
+    context = ExportContext("t", datetime(2026, 1, 1, tzinfo=UTC), ZoneInfo("UTC"), columns=specs)
+    path = tmp_path / "c.csv"
+    writer = get_exporter("csv").open(path, [Column("id"), Column("amount")], context, {})
+    writer.write_batch([[1, 1234.5], [2, 1000]])
+    writer.close()
+    assert path.read_bytes() == b"Amount\r\n1234.5\r\n1000\r\n"

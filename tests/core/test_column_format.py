@@ -1,0 +1,217 @@
+"""A task's ``columns``: checked when read, one text form and one Excel code per format,
+totals kept while rows stream (src/core/column_format.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from src.core.column_format import (
+    ColumnSpec,
+    ReportColumns,
+    declared_types,
+    excel_format,
+    format_value,
+    read_columns,
+)
+from src.core.errors import TaskValidationErrors
+from src.core.result import Column
+from src.core.task import Task
+from src.core.vocabulary import ColumnType, TotalKind, ValueFormat
+
+
+def spec(**entry: object) -> ColumnSpec:
+    specs, errors = read_columns({"c": entry})
+    assert not errors, errors
+    return specs["c"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "text", "code"),
+    [
+        ({"format": "number"}, 1234.5, "1,234.50", "#,##0.00"),
+        ({"format": "number", "decimals": 1, "thousands": False}, 1234.56, "1234.6", "0.0"),
+        ({"format": "integer"}, 1234567, "1,234,567", "#,##0"),
+        ({"format": "integer"}, 2.5, "3", "#,##0"),
+        ({"format": "currency", "currency": "EUR"}, 1234.5, "€1,234.50", '"€"#,##0.00'),
+        ({"format": "currency", "currency": "EUR"}, -3.005, "-€3.01", '"€"#,##0.00'),
+        (
+            {"format": "currency", "currency": "SEK", "decimals": 0},
+            Decimal("99.5"),
+            "SEK 100",
+            "[$SEK] #,##0",
+        ),
+        ({"format": "percent"}, 0.25, "25%", "#,##0%"),
+        ({"format": "percent", "decimals": 1}, 0.1234, "12.3%", "#,##0.0%"),
+        (
+            {"format": "date", "pattern": "dd.mm.yyyy"},
+            date(2026, 1, 31),
+            "31.01.2026",
+            "dd.mm.yyyy",
+        ),
+        (
+            {"format": "datetime"},
+            datetime(2026, 1, 31, 9, 5, 7),
+            "2026-01-31 09:05:07",
+            "yyyy-mm-dd hh:mm:ss",
+        ),
+        (
+            {"format": "datetime", "pattern": "dd/mm/yy hh:mm"},
+            datetime(2026, 1, 31, 9, 5),
+            "31/01/26 09:05",
+            "dd/mm/yy hh:mm",
+        ),
+        ({"format": "text"}, 1234.5, "1234.5", "@"),
+        ({"format": "boolean", "words": ["paid", "open"]}, True, "paid", None),
+        ({"format": "boolean", "words": ["paid", "open"]}, False, "open", None),
+    ],
+)
+def test_text_and_excel_code(entry: dict[str, object], value: object, text: str, code: str) -> None:
+    s = spec(**entry)
+    assert format_value(value, s) == text
+    assert excel_format(s) == code
+
+
+def test_values_the_format_does_not_fit_read_as_cell_text() -> None:
+    s = spec(format="number")
+    assert format_value("n/a", s) == "n/a"
+    assert format_value(None, s) == ""
+
+
+def test_every_format_value_has_a_text_form() -> None:
+    for kind in ValueFormat:
+        entry: dict[str, object] = {"format": kind.value}
+        if kind is ValueFormat.CURRENCY:
+            entry["currency"] = "USD"
+        if kind is ValueFormat.BOOLEAN:
+            entry["words"] = ["yes", "no"]
+        assert isinstance(format_value(1, spec(**entry)), str)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        (
+            {"format": "money"},
+            "columns.c.format",
+            "unknown format 'money'; known: integer, number, currency, percent, date, datetime, "
+            "text, boolean",
+        ),
+        (
+            {"format": "currency", "currency": "EURO"},
+            "columns.c.currency",
+            "'EURO' is not an ISO 4217 currency code (EUR, USD, CHF...)",
+        ),
+        (
+            {"format": "currency"},
+            "columns.c.currency",
+            'a currency format needs its ISO 4217 code, e.g. "currency": "EUR"',
+        ),
+        (
+            {"format": "number", "decimals": 11},
+            "columns.c.decimals",
+            "11 is out of range: give 0 to 10",
+        ),
+        (
+            {"format": "text", "total": "sum"},
+            "columns.c.total",
+            "a text column cannot have a sum total; it can have count",
+        ),
+        (
+            {"total": "median"},
+            "columns.c.total",
+            "unknown total 'median'; known: sum, avg, min, max, count",
+        ),
+        ({"format": "date", "pattern": "%d.%m.%Y"}, "columns.c.pattern", None),
+        ({"lable": "x"}, "columns.c.lable", None),
+    ],
+)
+def test_problems_are_named_with_their_field(
+    entry: dict[str, object], field: str, message: str | None
+) -> None:
+    _, errors = read_columns({"c": entry})
+    assert [e.field for e in errors] == [field]
+    if message is not None:
+        assert errors[0].message == message
+
+
+def test_less_common_current_codes_are_accepted() -> None:
+    for code in ("XCG", "ZWG", "SLE", "VED", "UYW", "CHF", "KZT"):
+        assert spec(format="currency", currency=code).currency == code
+
+
+def test_a_total_on_a_column_typed_text_is_refused() -> None:
+    _, errors = read_columns({"c": {"total": "sum"}}, {"c": ColumnType.TEXT})
+    assert [e.message for e in errors] == [
+        "a text column cannot have a sum total; it can have count"
+    ]
+
+
+def test_the_task_reads_and_writes_columns() -> None:
+    data = {
+        "id": "t1",
+        "name": "Orders",
+        "query": "select 1",
+        "schedule": None,
+        "columns": {
+            "amount": {"label": "Amount", "format": "currency", "currency": "EUR", "total": "sum"},
+            "secret": {"hidden": True},
+        },
+    }
+    task = Task.from_dict(data)
+    assert task.columns["amount"].total is TotalKind.SUM
+    assert task.to_dict()["columns"] == data["columns"]
+    bad = dict(data, columns={"amount": {"format": "currency", "currency": "XYZ"}})
+    with pytest.raises(TaskValidationErrors) as caught:
+        Task.from_dict(bad)
+    assert "columns.amount.currency" in str(caught.value)
+
+
+def test_report_columns_hide_label_total_and_note_unknown_names() -> None:
+    specs, _ = read_columns(
+        {
+            "amount": {"label": "Amount", "format": "number", "total": "sum"},
+            "id": {"hidden": True},
+            "name": {"total": "count"},
+            "amuont": {"label": "typo"},
+        }
+    )
+    layout = ReportColumns([Column("id"), Column("name"), Column("amount")], specs)
+    assert layout.labels == ["name", "Amount"]
+    assert layout.notes == [
+        "columns names the column 'amuont', which the result does not have "
+        "(its columns: id, name, amount); its settings were not applied"
+    ]
+    for batch in ([[1, "a", 1000.25], [2, None, 234.25]], [[3, "c", None]]):
+        layout.add_to_totals(layout.project(batch))
+    assert layout.total_texts() == ["2", "1,234.50"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("sum", "6.00"),
+        ("avg", "2.00"),
+        ("min", "1.00"),
+        ("max", "3.00"),
+        ("count", "3"),
+    ],
+)
+def test_every_total(kind: str, text: str) -> None:
+    specs, _ = read_columns({"n": {"format": "number", "total": kind}})
+    layout = ReportColumns([Column("label"), Column("n")], specs)
+    layout.add_to_totals([["a", 1], ["b", Decimal(2)], ["c", 3.0], ["d", None]])
+    assert layout.total_texts() == ["Total", text]
+
+
+def test_a_date_format_declares_the_column_a_date_unless_types_says_otherwise() -> None:
+    specs, _ = read_columns(
+        {"day": {"format": "date"}, "at": {"format": "datetime"}, "raw": {"format": "date"}}
+    )
+    assert declared_types(specs, {"raw": ColumnType.TEXT}) == {
+        "day": ColumnType.DATE,
+        "at": ColumnType.DATETIME,
+        "raw": ColumnType.TEXT,
+    }
