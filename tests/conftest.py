@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.daemon_harness import DaemonProcess
 from tests.servers import OdbcTarget, require, service_settings, unique_name
 
 pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.clockshift", "tests.fixtures.small_disk"]
@@ -128,3 +129,13 @@ def odbc_mariadb(mariadb_url: str) -> OdbcTarget:
 def odbc_pg(pg_url: str) -> OdbcTarget:
     """The PostgreSQL ODBC driver (odbc-postgresql) pointed at the PostgreSQL test database."""
     return _odbc_target("TEST_ODBC_PG_DRIVER", pg_url, "PostgreSQL")
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Daemons a test started; any still running at the end is killed (and its pid lock)."""
+    started: list[DaemonProcess] = []
+    yield started
+    for daemon in started:
+        if daemon.process.poll() is None:
+            daemon.kill()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,15 +31,6 @@ def space(tmp_path: Path) -> Workspace:
     space = Workspace(tmp_path)
     space.write_env(WEBHOOK_TOKEN=TOKEN, CLOCK_STABLE_SECONDS="3")
     return space
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for daemon in started:
-        if daemon.process.poll() is None:
-            daemon.kill()
 
 
 def start(space: Workspace, daemons: list[DaemonProcess], shift: ClockShift) -> Api:

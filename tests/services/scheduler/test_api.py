@@ -13,7 +13,6 @@ themselves are real child processes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -73,15 +72,6 @@ def space(tmp_path: Path) -> Workspace:
     space = Workspace(tmp_path)
     space.write_env(WEBHOOK_TOKEN=TOKEN, WEBHOOK_RATE_LIMIT="1000")
     return space
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for daemon in started:
-        if daemon.process.poll() is None:
-            daemon.kill()
 
 
 def start_api(space: Workspace, daemons: list[DaemonProcess]) -> Api:

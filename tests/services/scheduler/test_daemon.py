@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,16 +29,6 @@ from tests.daemon_harness import SLOW_QUERY, DaemonProcess, Workspace
 @pytest.fixture
 def space(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path)
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    """Daemons a test started; any still running at the end is killed (and its pid lock)."""
-    started: list[DaemonProcess] = []
-    yield started
-    for daemon in started:
-        if daemon.process.poll() is None:
-            daemon.kill()
 
 
 def start(space: Workspace, daemons: list[DaemonProcess], *args: str, **env: str) -> DaemonProcess:
