@@ -42,10 +42,6 @@ def build(path: Path, lines: int) -> None:
             )
 
 
-def median(seconds: list[float]) -> float:
-    return statistics.median(seconds)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
@@ -64,7 +60,7 @@ def main() -> None:
                 started = time.perf_counter()
                 RunHistory(path, keep_days=90).append("started", f"new{i}", NOW, task_id="t")
                 now.append(time.perf_counter() - started)
-            print(f"{count:>9}  {median(before) * 1000:>15.1f} ms  {median(now) * 1000:>9.2f} ms")
+            print(f"{count:>9}  {statistics.median(before) * 1000:>15.1f} ms  {statistics.median(now) * 1000:>9.2f} ms")
 
 
 if __name__ == "__main__":
