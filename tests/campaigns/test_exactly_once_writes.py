@@ -9,6 +9,7 @@ limited and keeps running.
 
 from __future__ import annotations
 
+import os
 import resource
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,26 @@ from src.services.scheduler.timetable import occurrence_key
 from tests.daemon_harness import Workspace
 
 
+def _parent(pid: int) -> int:
+    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _descends_from_us(pid: int) -> bool:
+    ours = os.getpid()
+    while pid > 1:
+        pid = _parent(pid)
+        if pid == ours:
+            return True
+    return False
+
+
 def _worker_pids() -> list[int]:
+    """This test's run processes only: another test running in parallel has its own."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -33,7 +53,7 @@ def _worker_pids() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"src.services.scheduler.worker" in cmdline:
+        if b"src.services.scheduler.worker" in cmdline and _descends_from_us(int(entry.name)):
             pids.append(int(entry.name))
     return pids
 
