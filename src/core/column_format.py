@@ -30,8 +30,18 @@ from zoneinfo import ZoneInfo
 from src.core.cell_text import cell_text, is_number, number_text
 from src.core.currencies import ISO_4217, SYMBOLS
 from src.core.errors import ValidationError
+from src.core.highlight import HighlightRule, read_rules
+from src.core.locales import (
+    NumberStyle,
+    amount_text,
+    excel_amount_code,
+    excel_percent_code,
+    lcid_tag,
+    percent_text,
+    style_for,
+)
 from src.core.result import Column, Row
-from src.core.vocabulary import ColumnType, TotalKind, ValueFormat
+from src.core.vocabulary import ColumnType, ReportLocale, TotalKind, ValueFormat
 
 #: Decimals a number, currency or percent format may ask for (Excel shows at most 30;
 #: past 10 a double's digits are noise anyway).
@@ -49,11 +59,11 @@ _TOTALS_ALLOWED = {
 #: The word in the totals row's first cell, when that column has no total of its own.
 TOTAL_LABEL = "Total"
 _KEYS = ("label", "format", "decimals", "currency", "pattern", "words", "thousands", "hidden",
-         "total")  # fmt: skip
-#: Date pattern tokens (Excel's), longest first, and what strftime writes for them.
+         "total", "highlight")  # fmt: skip
+#: Date pattern tokens (Excel's), longest first.
 _TOKENS = re.compile(r"yyyy|yy|mmmm|mmm|mm|dd|hh|ss|[ \-./:,T]")
-_STRFTIME = {"yyyy": "%Y", "yy": "%y", "mmmm": "%B", "mmm": "%b", "dd": "%d", "hh": "%H",
-             "ss": "%S"}  # fmt: skip
+#: Formats whose values are never numbers: no highlight rule can hold for them.
+_NOT_NUMBERS = (ValueFormat.TEXT, ValueFormat.BOOLEAN, ValueFormat.DATE, ValueFormat.DATETIME)
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class ColumnSpec:
     thousands: bool | None = None
     hidden: bool = False
     total: TotalKind | None = None
+    #: Rules that show a cell red, bold or filled (src/core/highlight.py)
+    highlight: tuple[HighlightRule, ...] = ()
 
     @property
     def places(self) -> int:
@@ -86,9 +98,11 @@ class ColumnSpec:
         out: dict[str, Any] = {}
         for key in _KEYS:
             value = getattr(self, key)
-            if key == "hidden" and not value:
+            if (key == "hidden" and not value) or (key == "highlight" and not value):
                 continue
-            if value is not None:
+            if key == "highlight":
+                out[key] = [rule.to_dict() for rule in value]
+            elif value is not None:
                 out[key] = list(value) if key == "words" else value
         return out
 
@@ -198,6 +212,14 @@ def _read_spec(
                     f"a {text_kind} column cannot have a {total} total; it can have "
                     + ", ".join(allowed),
                 )
+    highlight = read_rules(entry.get("highlight"), f"{path}.highlight", errors)
+    not_numbers = ValueFormat(declared.value) if declared is not None else kind
+    if highlight and not_numbers in _NOT_NUMBERS:
+        fail(
+            "highlight",
+            f"a {not_numbers} column holds no numbers, so no rule could hold; highlight "
+            "compares numbers (e.g. a number, currency or percent column)",
+        )
     return ColumnSpec(
         label=label.strip() if isinstance(label, str) else None,
         format=kind,
@@ -208,6 +230,7 @@ def _read_spec(
         thousands=thousands if isinstance(thousands, bool) else None,
         hidden=hidden is True,
         total=TotalKind(total) if total in TotalKind.values() else None,
+        highlight=highlight,
     )
 
 
@@ -232,19 +255,21 @@ def _number_code(spec: ColumnSpec) -> str:
     return whole + ("." + "0" * spec.places if spec.places else "")
 
 
-def excel_format(spec: ColumnSpec) -> str | None:
-    """The Excel number format code of a spec, None when the cell keeps its own."""
+def excel_format(spec: ColumnSpec, locale: ReportLocale | None = None) -> str | None:
+    """The Excel number format code of a spec, None when the cell keeps its own. The
+    ``locale`` places the currency symbol and tags the code with its LCID (``[$-407]``);
+    the default locale's codes carry no tag."""
     kind = spec.format
+    style = style_for(locale)
     if kind in (ValueFormat.INTEGER, ValueFormat.NUMBER):
-        return _number_code(spec)
+        return lcid_tag(style) + _number_code(spec)
     if kind is ValueFormat.CURRENCY:
         code = spec.currency or ""
-        symbol = SYMBOLS.get(code)
-        return f'"{symbol}"{_number_code(spec)}' if symbol else f"[${code}] {_number_code(spec)}"
+        return excel_amount_code(_number_code(spec), SYMBOLS.get(code, code), style)
     if kind is ValueFormat.PERCENT:
-        return _number_code(spec) + "%"
+        return excel_percent_code(_number_code(spec), style)
     if kind in DEFAULT_PATTERNS:
-        return spec.pattern or DEFAULT_PATTERNS[kind]
+        return lcid_tag(style) + (spec.pattern or DEFAULT_PATTERNS[kind])
     if kind is ValueFormat.TEXT:
         return "@"
     return None
@@ -261,49 +286,79 @@ def _rounded(value: Any, places: int) -> Decimal | None:
         return None
 
 
-def _strftime(pattern: str) -> str:
+def _date_text(moment: date, pattern: str, style: NumberStyle) -> str:
+    """A date by an Excel pattern; month names in the locale's words."""
     parts = _pattern_parts(pattern) or []
+    clock = moment if isinstance(moment, datetime) else None
     out = []
     for i, part in enumerate(parts):
         if part == "mm":  # minutes next to hours or seconds, else the month (as Excel reads it)
-            near = [p for p in parts[max(i - 2, 0) : i + 3] if p in ("hh", "ss")]
-            out.append("%M" if near else "%m")
+            minutes = any(p in ("hh", "ss") for p in parts[max(i - 2, 0) : i + 3])
+            number = (clock.minute if clock else 0) if minutes else moment.month
+            out.append(f"{number:02d}")
+        elif part == "yyyy":
+            out.append(f"{moment.year:04d}")
+        elif part == "yy":
+            out.append(f"{moment.year % 100:02d}")
+        elif part == "mmmm":
+            out.append(style.months[moment.month - 1])
+        elif part == "mmm":
+            out.append(style.months_short[moment.month - 1])
+        elif part == "dd":
+            out.append(f"{moment.day:02d}")
+        elif part in ("hh", "ss"):
+            out.append(f"{(clock.hour if part == 'hh' else clock.second) if clock else 0:02d}")
         else:
-            out.append(_STRFTIME.get(part, part.replace("%", "%%")))
+            out.append(part)
     return "".join(out)
 
 
-def format_value(value: Any, spec: ColumnSpec | None, zone: ZoneInfo | None = None) -> str:
+def format_value(
+    value: Any,
+    spec: ColumnSpec | None,
+    zone: ZoneInfo | None = None,
+    locale: ReportLocale | None = None,
+) -> str:
     """How a value of a formatted column reads as text: the same as Excel shows it with
-    :func:`excel_format`. A value the format does not fit (text in a number column, NULL)
-    reads as :func:`cell_text` says."""
+    :func:`excel_format`, in the ``locale``'s separators, symbol places and month names. A
+    value the format does not fit (text in a number column, NULL) reads as
+    :func:`cell_text` says, a number with the locale's decimal sign."""
     kind = spec.format if spec else None
+    style = style_for(locale)
     if spec is None or kind is None or value is None:
-        return cell_text(value, zone)
+        return _plain(value, zone, style)
     if kind in (ValueFormat.INTEGER, ValueFormat.NUMBER, ValueFormat.CURRENCY):
         number = _rounded(value, spec.places)
         if number is None:
-            return cell_text(value, zone)
-        text = format(abs(number), f"{',' if spec.grouped else ''}.{spec.places}f")
-        sign = "-" if number < 0 else ""
+            return _plain(value, zone, style)
+        text = style.digits(format(abs(number), f"{',' if spec.grouped else ''}.{spec.places}f"))
         if kind is ValueFormat.CURRENCY:
             code = spec.currency or ""
-            text = SYMBOLS[code] + text if code in SYMBOLS else f"{code} {text}"
-        return sign + text
+            return amount_text(text, number < 0, SYMBOLS.get(code, code), style)
+        return ("-" if number < 0 else "") + text
     if kind is ValueFormat.PERCENT:
         number = _rounded(value * 100, spec.places) if is_number(value) else None
         if number is None:
-            return cell_text(value, zone)
-        return format(number, f"{',' if spec.grouped else ''}.{spec.places}f") + "%"
+            return _plain(value, zone, style)
+        text = style.digits(format(abs(number), f"{',' if spec.grouped else ''}.{spec.places}f"))
+        return percent_text(text, number < 0, style)
     if kind in DEFAULT_PATTERNS and isinstance(value, date):
         moment: date = value
         if isinstance(moment, datetime) and moment.tzinfo is not None and zone is not None:
             moment = moment.astimezone(zone).replace(tzinfo=None)
-        return moment.strftime(_strftime(spec.pattern or DEFAULT_PATTERNS[kind]))
+        return _date_text(moment, spec.pattern or DEFAULT_PATTERNS[kind], style)
     if kind is ValueFormat.BOOLEAN and isinstance(value, bool | int):
         assert spec.words is not None
         return spec.words[0] if value else spec.words[1]
-    return cell_text(value, zone)
+    return _plain(value, zone, style)
+
+
+def _plain(value: Any, zone: ZoneInfo | None, style: NumberStyle) -> str:
+    """A value without a format: :func:`cell_text`, a number's decimal sign the locale's."""
+    text = cell_text(value, zone)
+    if style.decimal != "." and is_number(value):
+        return text.replace(".", style.decimal)
+    return text
 
 
 # --- a run: the specs applied to a result --------------------------------------------------
@@ -365,9 +420,16 @@ class ReportColumns:
     """A task's ``columns`` applied to one result: which columns show, under which header,
     how their values read, and their totals."""
 
-    def __init__(self, columns: Sequence[Column], specs: Mapping[str, ColumnSpec] | None = None):
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        specs: Mapping[str, ColumnSpec] | None = None,
+        locale: ReportLocale | None = None,
+    ):
         self.all = list(columns)
         self.specs = dict(specs or {})
+        #: The task's locale (None: the default): separators, symbol places, month names
+        self.locale = locale
         names = [c.name for c in self.all]
         #: Sentences for the run record: names in ``columns`` the result does not have.
         self.notes = [
@@ -409,7 +471,7 @@ class ReportColumns:
 
     def text(self, index: int, value: Any, zone: ZoneInfo | None = None) -> str:
         """A value of the shown column ``index`` as text."""
-        return format_value(value, self.shown_specs[index], zone)
+        return format_value(value, self.shown_specs[index], zone, self.locale)
 
     def total_texts(self, zone: ZoneInfo | None = None) -> list[str]:
         """The totals row as text: each total formatted as its column, ``Total`` in the
@@ -421,9 +483,10 @@ class ReportColumns:
                 continue
             value = self.totals.value(i)
             if spec.total is TotalKind.COUNT:
-                out.append(format_value(value, ColumnSpec(format=ValueFormat.INTEGER), zone))
+                count = ColumnSpec(format=ValueFormat.INTEGER)
+                out.append(format_value(value, count, zone, self.locale))
             else:
-                out.append(format_value(value, spec, zone))
+                out.append(format_value(value, spec, zone, self.locale))
         if out and not out[0]:
             out[0] = TOTAL_LABEL
         return out

@@ -17,9 +17,17 @@ from zoneinfo import ZoneInfo
 
 from src.core import defaults
 from src.core.clock import to_utc_iso
+from src.core.chart import ChartSpec
 from src.core.column_format import ColumnSpec
 from src.core.schedule import OnceSchedule, Schedule, format_period
-from src.core.vocabulary import CatchUpPolicy, ColumnType, ExportFormat, RunStatus, SendIf
+from src.core.vocabulary import (
+    CatchUpPolicy,
+    ColumnType,
+    ExportFormat,
+    ReportLocale,
+    RunStatus,
+    SendIf,
+)
 
 # --- small value objects ------------------------------------------------------------------
 
@@ -143,6 +151,10 @@ class Task:
     types: Mapping[str, ColumnType] = field(default_factory=dict)
     #: Column name -> its label, format, hidden flag and total (src/core/column_format.py)
     columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
+    #: How numbers, amounts and month names read (None: not set, the default en)
+    locale: ReportLocale | None = None
+    #: A chart over the result's rows in the xlsx, the PDF and the email (src/core/chart.py)
+    chart: ChartSpec | None = None
     exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     email: EmailSpec = field(default_factory=EmailSpec)
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
@@ -233,6 +245,8 @@ class Task:
                 if self.columns
                 else {}
             ),
+            **({"locale": self.locale.value} if self.locale is not None else {}),
+            **({"chart": self.chart.to_dict()} if self.chart is not None else {}),
             schedule=self.schedule.to_json(),
             timezone=self.timezone,
             exports={fmt: _export_to_json(opts) for fmt, opts in self.exports.items()},

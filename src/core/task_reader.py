@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from src.core import defaults
+from src.core.chart import read_chart
 from src.core.clock import parse_instant
 from src.core.column_format import read_columns
 from src.core.connection_names import check_connection
@@ -34,7 +35,14 @@ from src.core.task import (
     Task,
 )
 from src.core.templating import check_template
-from src.core.vocabulary import CatchUpPolicy, ColumnType, ExportFormat, RunStatus, SendIf
+from src.core.vocabulary import (
+    CatchUpPolicy,
+    ColumnType,
+    ExportFormat,
+    ReportLocale,
+    RunStatus,
+    SendIf,
+)
 
 _NAME_MAX = 200
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -76,6 +84,8 @@ TASK_FIELDS = (
     "params",
     "types",
     "columns",
+    "locale",
+    "chart",
     "schedule",
     "timezone",
     "exports",
@@ -144,6 +154,17 @@ class TaskReader:
         columns, column_errors = read_columns(self.data.get("columns"), types)
         for error in column_errors:
             self.fail(error.field, error.message)
+        chart, chart_errors = read_chart(self.data.get("chart"), columns, types)
+        for error in chart_errors:
+            self.fail(error.field, error.message)
+        locale = self.data.get("locale")
+        if locale is not None and locale not in ReportLocale.values():
+            self.fail(
+                "locale",
+                f"{locale!r}{suggest_field(str(locale), ReportLocale.values())} is not a "
+                f"locale; known: {', '.join(ReportLocale.values())}",
+            )
+            locale = None
         timezone = self.attempt(check_timezone, data.get("timezone") or self.default_timezone)
         created_at = self._instant("created_at")
         updated_at = self._instant("updated_at")
@@ -185,6 +206,8 @@ class TaskReader:
             params=dict(params),
             types=types,
             columns=columns,
+            locale=ReportLocale(locale) if locale is not None else None,
+            chart=chart,
             schedule=schedule,
             timezone=timezone,
             exports=exports,

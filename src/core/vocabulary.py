@@ -127,3 +127,50 @@ class TotalKind(Vocabulary):
     MIN = "min", "the smallest value"
     MAX = "max", "the largest value"
     COUNT = "count", "how many values are not empty"
+
+
+class Comparison(Vocabulary):
+    """The operators of a highlight rule's ``when`` (``"< 0"``, ``">= 1000"``), with a number."""
+
+    LT = "<", "less than"
+    LE = "<=", "less than or equal to"
+    GT = ">", "greater than"
+    GE = ">=", "greater than or equal to"
+    EQ = "=", "equal to"
+    NE = "!=", "not equal to"
+
+
+class HighlightStyle(Vocabulary):
+    """How a highlighted cell looks (a highlight rule's ``style``); styles of several
+    rules that hold for one cell add up (red and bold and filled)."""
+
+    NEGATIVE = "negative", "red text (#C00000), for losses and shortfalls"
+    STRONG = "strong", "bold text, for figures to look at first"
+    FILL = "fill", "a light yellow fill (#FFF2CC) behind the cell, to mark it"
+
+
+class ChartType(Vocabulary):
+    """The kinds of a task's ``chart``."""
+
+    BAR = "bar", "vertical bars, one group per row, one bar per y column"
+    LINE = "line", "one line per y column across the rows"
+    PIE = "pie", "one slice per row, of a single y column"
+
+
+class ReportLocale(Vocabulary):
+    """How numbers, amounts and month names read in a task's PDF, email and dry run (a
+    task's ``locale``); from the Unicode CLDR data (through babel)."""
+
+    EN = "en", "English (US), the default: 1,234.50, €1,234.50, 25%"
+    EN_GB = "en_GB", "English (UK): 1,234.50, £1,234.50, 25%"
+    DE = "de", "German (Germany): 1.234,50, 1.234,50 €, 25 %"
+    DE_AT = "de_AT", "German (Austria): 1.234,50, € 1.234,50, 25 %"
+    DE_CH = "de_CH", "German (Switzerland): 1'234.50, CHF 1'234.50, 25%"
+    FR = "fr", "French (France): 1 234,50 (narrow no-break space), 1 234,50 €, 25 %"
+    FR_CH = "fr_CH", "French (Switzerland): 1'234,50, 1'234,50 CHF, 25%"
+    IT = "it", "Italian: 1.234,50, 1.234,50 €, 25%"
+    NL = "nl", "Dutch: 1.234,50, € 1.234,50, 25%"
+
+
+#: The locale of a task that does not set ``locale``: outputs as before locales existed.
+DEFAULT_LOCALE = ReportLocale.EN
