@@ -37,6 +37,9 @@ MAX_CATEGORIES = 50
 #: Columns a chart draws at most as ``y``: more series than colours a reader tells apart.
 MAX_SERIES = 6
 TITLE_MAX = 120
+#: Series colours (RGB hex), the same in the xlsx, the PDF and the email's picture; a
+#: colour-blind-safe set (Okabe and Ito), in the order series and slices take them.
+PALETTE = ("0072B2", "E69F00", "009E73", "D55E00", "CC79A7", "56B4E9", "F0E442", "000000")
 _KEYS = ("type", "x", "y", "title")
 _NOT_NUMBERS = {
     ValueFormat.TEXT: "text",

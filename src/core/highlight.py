@@ -94,7 +94,7 @@ def parse_when(text: Any, field: str) -> tuple[Comparison, float]:
     if match is None:
         raise ValidationError(
             field,
-            f"{text!r} is not an operator and a number like \"< 0\" or \">= 1000\"; "
+            f'{text!r} is not an operator and a number like "< 0" or ">= 1000"; '
             f"operators: {' '.join(Comparison.values())}",
         )
     number = float(match.group(2))

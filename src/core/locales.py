@@ -190,6 +190,9 @@ def excel_amount_code(number_code: str, symbol: str, style: NumberStyle) -> str:
 def excel_percent_code(number_code: str, style: NumberStyle) -> str:
     """An Excel percent code: ``#,##0%`` (en), ``[$-407]#,##0 %`` (de)."""
     a = style.percent
-    return lcid_tag(style) + _excel_affix(a.prefix, None, True) + number_code + _excel_affix(
-        a.suffix, None, False
+    return (
+        lcid_tag(style)
+        + _excel_affix(a.prefix, None, True)
+        + number_code
+        + _excel_affix(a.suffix, None, False)
     )

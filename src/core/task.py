@@ -16,8 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from src.core import defaults
-from src.core.clock import to_utc_iso
 from src.core.chart import ChartSpec
+from src.core.clock import to_utc_iso
 from src.core.column_format import ColumnSpec
 from src.core.schedule import OnceSchedule, Schedule, format_period
 from src.core.vocabulary import (

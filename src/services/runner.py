@@ -209,6 +209,8 @@ class Runner:
             zone=task.zone,
             description=task.description,
             columns=task.columns,
+            locale=task.locale,
+            chart=task.chart,
         )
         formats = task.enabled_exports
         # COPY writes the database's own columns: not with labels or hidden columns
@@ -232,7 +234,7 @@ class Runner:
             ) as result:
                 outcome.rowcount = result.rowcount
                 outcome.notes.extend(result.notes)
-                layout = ReportColumns(result.columns, task.columns)
+                layout = context.layout(result.columns)
                 outcome.layout = layout
                 outcome.columns = layout.labels
                 outcome.notes.extend(layout.notes)

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from src.core.column_format import ColumnSpec
+from src.core.chart import ChartSpec
+from src.core.column_format import ColumnSpec, ReportColumns
 from src.core.errors import ExportError
 from src.core.export_options import EXPORT_OPTIONS, check_export_options
 from src.core.result import Column, Row
+from src.core.vocabulary import ReportLocale
 
 #: Permissions of an exported file: the owner writes, the group (the mailer, a share) reads.
 FILE_MODE = 0o640
@@ -44,6 +46,14 @@ class ExportContext:
     description: str = ""
     #: The task's ``columns``: labels, formats, hidden columns, totals (by column name)
     columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
+    #: The task's locale (None: the default, en): how the PDF's values read
+    locale: ReportLocale | None = None
+    #: The task's chart (None: no chart)
+    chart: ChartSpec | None = None
+
+    def layout(self, columns: Sequence[Column]) -> ReportColumns:
+        """The task's columns and locale applied to a result of these ``columns``."""
+        return ReportColumns(columns, self.columns, self.locale)
 
     def __post_init__(self) -> None:
         if self.run_at.tzinfo is None:

@@ -41,7 +41,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from src.core.cell_text import number_text, scalar_text
-from src.core.column_format import ReportColumns
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -109,7 +108,7 @@ class CsvWriter:
         self.path = path
         self.zone = context.zone
         #: The task's columns applied: the header's labels, hidden columns left out
-        self.layout = ReportColumns(columns, context.columns)
+        self.layout = context.layout(columns)
         self._conv = _converters(context.zone)
         self.rows_total = 0
         self._done = False

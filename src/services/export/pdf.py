@@ -46,7 +46,6 @@ from reportlab.pdfgen.canvas import Canvas
 
 from src import __version__
 from src.core.cell_text import cell_text, numeric_columns
-from src.core.column_format import ReportColumns
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.services.export.base import (
@@ -129,7 +128,7 @@ class PdfWriter:
     ) -> None:
         self.path = path
         #: The task's columns applied: labels, formats, hidden columns and totals
-        self.layout = ReportColumns(columns, context.columns)
+        self.layout = context.layout(columns)
         self.columns = list(self.layout.columns)
         self.columns_total = len(self.columns)
         self.context = context

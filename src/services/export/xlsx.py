@@ -53,11 +53,13 @@ from typing import IO, Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from src.core.column_format import ColumnSpec, ReportColumns, excel_format
+from src.core.chart import ChartData
+from src.core.column_format import ColumnSpec, excel_format
 from src.core.errors import ExportError
 from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX, sheet_name_for
+from src.core.highlight import STYLE_COLORS, excel_rule_formula
 from src.core.result import Column, Row
-from src.core.vocabulary import TotalKind, ValueFormat
+from src.core.vocabulary import HighlightStyle, TotalKind, ValueFormat
 from src.services.export.base import (
     AtomicFile,
     ExportContext,
@@ -65,6 +67,7 @@ from src.services.export.base import (
     ExportFile,
     io_error,
 )
+from src.services.export.xlsx_chart import chart_sheet
 from src.services.export.xlsx_package import (
     ILLEGAL_XML,
     NS,
@@ -244,7 +247,7 @@ class XlsxWriter:
         if max_rows_per_sheet < 2:
             raise ValueError("a sheet holds the header and at least one row")
         #: The task's columns applied: labels, formats, hidden columns and totals
-        self.layout = ReportColumns(columns, context.columns)
+        self.layout = context.layout(columns)
         columns = self.layout.columns
         if len(columns) > EXCEL_MAX_COLUMNS:
             raise ExportError(
@@ -266,7 +269,7 @@ class XlsxWriter:
         #: Per shown column: its style index (None: the cell's own) and regular / bold
         self.column_styles: list[tuple[int, int] | None] = []
         for spec in self.layout.shown_specs:
-            code = excel_format(spec)
+            code = excel_format(spec, context.locale)
             if code is None:
                 self.column_styles.append(None)
                 continue
@@ -276,6 +279,15 @@ class XlsxWriter:
             self.column_styles.append((format_style(k), format_style(k, bold=True)))
         self._styled = any(self.column_styles) or any(
             s.format is ValueFormat.BOOLEAN for s in self.layout.shown_specs
+        )
+        #: The highlight styles used, in order: a style's conditional format is its index
+        self.highlights = [style for style in HighlightStyle
+                           if any(r.style is style for s in self.layout.shown_specs
+                                  for r in s.highlight)]  # fmt: skip
+        #: The chart's points, gathered from the rows (None: the task has no chart)
+        shown_names = [self.layout.all[i].name for i in self.layout.visible]
+        self.chart = (
+            ChartData(context.chart, self.layout.labels, shown_names) if context.chart else None
         )
         self.rows_total = 0
         self.widths: list[float] | None = None
@@ -301,6 +313,8 @@ class XlsxWriter:
             return
         rows = self.layout.project(rows)
         self.layout.add_to_totals(rows)
+        if self.chart is not None:
+            self.chart.add(rows)
         try:
             if self.widths is None:
                 self._size_columns(rows)
@@ -342,6 +356,9 @@ class XlsxWriter:
                 f"{self.cells.cut_cells:,} cells longer than Excel's "
                 f"{EXCEL_MAX_CELL_CHARS:,} characters were cut"
             )
+        problem = self.chart.problem() if self.chart is not None else None
+        if problem:
+            notes.append(f"xlsx: {problem}")
         return ExportFile("xlsx", self.path, size, self.rows_total, self.rows_total, notes)
 
     def abort(self) -> None:
@@ -484,6 +501,8 @@ class XlsxWriter:
         tail += "</sheetData>"
         if self.columns:
             tail += f'<autoFilter ref="A1:{column_letter(len(self.columns) - 1)}{last_row}"/>'
+        if last_row >= 2:
+            tail += self._conditional_formats(last_row)
         wide = sum(self.widths or ()) > PORTRAIT_MAX_WIDTH
         tail += (
             '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
@@ -495,12 +514,45 @@ class XlsxWriter:
         self._sheet = None
         self._sheet_last_rows.append(last_row)
 
+    def _conditional_formats(self, last_row: int) -> str:
+        """The columns' highlight rules as conditional formats over the sheet's data rows
+        (sheet-level: nothing is written per cell). ``expression`` rules with ISNUMBER, so
+        text and empty cells are never highlighted, as in the PDF and the email."""
+        out, priority = [], 0
+        for i, spec in enumerate(self.layout.shown_specs):
+            if not spec.highlight:
+                continue
+            letter = column_letter(i)
+            rules = []
+            for rule in spec.highlight:
+                priority += 1
+                formula = escape(excel_rule_formula(rule, f"{letter}2"))
+                rules.append(
+                    f'<cfRule type="expression" dxfId="{self.highlights.index(rule.style)}" '
+                    f'priority="{priority}"><formula>{formula}</formula></cfRule>'
+                )
+            out.append(
+                f'<conditionalFormatting sqref="{letter}2:{letter}{last_row}">'
+                + "".join(rules)
+                + "</conditionalFormatting>"
+            )
+        return "".join(out)
+
     def _write_package(self) -> None:
+        chart = None
+        if self.chart is not None and self.chart.drawable:
+            chart = chart_sheet(self.chart, self.sheet_names[0], self.sheet_names)
+        dxfs = [
+            (STYLE_COLORS.get(style, "") if style is HighlightStyle.NEGATIVE else "",
+             STYLE_COLORS[style] if style is HighlightStyle.FILL else None,
+             style is HighlightStyle.STRONG)
+            for style in self.highlights
+        ]  # fmt: skip
         parts = package_parts(
             self.sheet_names, self._sheet_last_rows, len(self.columns), self.context.title,
-            self.context.run_at, self.formats,
+            self.context.run_at, self.formats, chart.name if chart else None, dxfs,
         )  # fmt: skip
-        for name, text in parts:
+        for name, text in [*parts, *(chart.parts if chart else [])]:
             self._zip.writestr(name, text.encode())
 
 

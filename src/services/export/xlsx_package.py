@@ -17,6 +17,14 @@ NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+#: The parts of a chart sheet (written by xlsx_chart.py) and their content types.
+CHART_CONTENT_TYPES = {
+    "/xl/chartsheets/sheet1.xml": "application/vnd.openxmlformats-officedocument."
+    "spreadsheetml.chartsheet+xml",
+    "/xl/drawings/drawing1.xml": "application/vnd.openxmlformats-officedocument.drawing+xml",
+    "/xl/charts/chart1.xml": "application/vnd.openxmlformats-officedocument.drawingml.chart+xml",
+}
+
 #: Style indexes in STYLES (cellXfs order): a cell's ``s="N"``. Keep both in step.
 S_HEADER, S_DATE, S_DATETIME, S_TIME, S_QUOTED = 1, 2, 3, 4, 5
 
@@ -43,14 +51,22 @@ def package_parts(
     title: str,
     created_at: datetime,
     formats: Sequence[str] = (),
+    chart_sheet: str | None = None,
+    highlights: Sequence[tuple[str, str | None, bool]] = (),
 ) -> list[tuple[str, str]]:
-    """(zip entry name, XML text) of every part but the sheets."""
+    """(zip entry name, XML text) of every part but the sheets. ``chart_sheet``: the name
+    of a chart sheet after the data sheets, whose parts xlsx_chart.py writes;
+    ``highlights``: the conditional formats' styles (see :func:`styles`)."""
     n = len(sheet_names)
     last_col = column_letter(max(n_columns, 1) - 1)
     sheets = "".join(
         f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
         for i, name in enumerate(sheet_names, start=1)
     )
+    chart_id = n + 2  # after the sheets and the styles
+    if chart_sheet is not None:
+        sheets += f'<sheet name={quoteattr(chart_sheet)} sheetId="{n + 1}" r:id="rId{chart_id}"/>'
+
     quoted = ["'" + name.replace("'", "''") + "'" for name in sheet_names]
     # Sorted by name, then sheet, as Excel writes them: all filters, then all print titles.
     defined = "".join(
@@ -81,13 +97,24 @@ def package_parts(
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<Relationships xmlns="{NS_PKG}">{rels}'
         f'<Relationship Id="rId{n + 1}" Type="{NS_R}/styles" Target="styles.xml"/>'
-        "</Relationships>"
+        + (
+            f'<Relationship Id="rId{chart_id}" Type="{NS_R}/chartsheet" '
+            'Target="chartsheets/sheet1.xml"/>'
+            if chart_sheet is not None
+            else ""
+        )
+        + "</Relationships>"
     )
     overrides = "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
         'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
         for i in range(1, n + 1)
     )
+    if chart_sheet is not None:
+        overrides += "".join(
+            f'<Override PartName="{part}" ContentType="{kind}"/>'
+            for part, kind in CHART_CONTENT_TYPES.items()
+        )
     content_types = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -134,7 +161,7 @@ def package_parts(
     return [
         ("xl/workbook.xml", workbook),
         ("xl/_rels/workbook.xml.rels", workbook_rels),
-        ("xl/styles.xml", styles(formats)),
+        ("xl/styles.xml", styles(formats, highlights)),
         ("[Content_Types].xml", content_types),
         ("_rels/.rels", root_rels),
         ("docProps/core.xml", core),
@@ -151,9 +178,13 @@ def format_style(index: int, bold: bool = False) -> int:
     return S_FORMATS + 2 * index + (1 if bold else 0)
 
 
-def styles(formats: Sequence[str] = ()) -> str:
+def styles(
+    formats: Sequence[str] = (), highlights: Sequence[tuple[str, str | None, bool]] = ()
+) -> str:
     """styles.xml: the fixed styles (S_HEADER ...), then each of ``formats`` (Excel number
-    format codes of the task's columns) twice, regular and bold (:func:`format_style`)."""
+    format codes of the task's columns) twice, regular and bold (:func:`format_style`);
+    ``highlights``: the differential formats of conditional formatting, in order (its
+    ``dxfId``), each (font colour or "", fill colour or None, bold), colours RGB hex."""
     codes = ["yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss", "hh:mm:ss", *formats]
     num_fmts = "".join(
         f'<numFmt numFmtId="{164 + i}" formatCode={quoteattr(code)}/>'
@@ -189,8 +220,17 @@ def styles(formats: Sequence[str] = ()) -> str:
         "</cellStyleXfs>"
         f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
         '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-        "</styleSheet>"
-    )
+        + (f'<dxfs count="{len(highlights)}">{"".join(_dxf(*h) for h in highlights)}</dxfs>'
+           if highlights else "")
+        + "</styleSheet>"
+    )  # fmt: skip
+
+
+def _dxf(color: str, fill: str | None, bold: bool) -> str:
+    """A differential format (what a conditional format changes): font, then fill."""
+    font = ("<b/>" if bold else "") + (f'<color rgb="FF{color}"/>' if color else "")
+    fills = f'<fill><patternFill><bgColor rgb="FF{fill}"/></patternFill></fill>' if fill else ""
+    return "<dxf>" + (f"<font>{font}</font>" if font else "") + fills + "</dxf>"
 
 
 STYLES = styles()
