@@ -34,20 +34,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reportlab.graphics import renderPDF
+from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4, landscape, portrait
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from src import __version__
 from src.core.cell_text import cell_text, numeric_columns
+from src.core.chart import ChartData
 from src.core.errors import ExportError
+from src.core.highlight import NEGATIVE_COLOR, STYLE_COLORS, styles_of
 from src.core.result import Column, Row
+from src.core.vocabulary import HighlightStyle
 from src.services.export.base import (
     AtomicFile,
     ExportContext,
@@ -55,11 +58,12 @@ from src.services.export.base import (
     ExportFile,
     io_error,
 )
+from src.services.export.chart_drawing import HEIGHT as CHART_HEIGHT
+from src.services.export.chart_drawing import chart_drawing
+from src.services.export.pdf_fonts import FONT_FILES, fonts
 
-FONT_FILES = {
-    "DejaVuSans": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    "DejaVuSans-Bold": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-}
+__all__ = ["FONT_FILES", "PdfExporter", "fit", "fonts"]
+
 MARGIN = 36.0  # points (half an inch)
 FONT_SIZE = 7.5
 ROW_HEIGHT = 11.0
@@ -72,28 +76,6 @@ FULL_RESULT_NAMES = {"xlsx": "the Excel file", "csv": "the CSV file"}
 _CONTROL = re.compile("[\x00-\x1f\x7f]+")
 #: Author and Creator in the PDF's metadata.
 PRODUCER = f"db-scheduler {__version__}"
-
-
-@dataclass(frozen=True)
-class _Fonts:
-    regular: str
-    bold: str
-
-
-_fonts: _Fonts | None = None
-
-
-def fonts() -> _Fonts:
-    """DejaVu Sans registered with reportlab (once per process), or Helvetica."""
-    global _fonts
-    if _fonts is None:
-        if all(p.exists() for p in FONT_FILES.values()):
-            for name, path in FONT_FILES.items():
-                pdfmetrics.registerFont(TTFont(name, str(path)))
-            _fonts = _Fonts("DejaVuSans", "DejaVuSans-Bold")
-        else:
-            _fonts = _Fonts("Helvetica", "Helvetica-Bold")
-    return _fonts
 
 
 def pdf_text(value: Any, zone: ZoneInfo) -> str:
@@ -140,6 +122,14 @@ class PdfWriter:
         # one line under the title: a description's line breaks become spaces
         self.description = _CONTROL.sub(" ", context.description).strip()
         self.fonts = fonts()
+        #: The chart's points (None: no chart); drawn on the first page when it can be
+        shown_names = [self.layout.all[i].name for i in self.layout.visible]
+        self.chart = (
+            ChartData(context.chart, self.layout.labels, shown_names) if context.chart else None
+        )
+        self._chart_space = False  # the first page keeps room for the chart
+        #: Per shown column: whether it has highlight rules (checked per cell only then)
+        self.highlighted = [bool(s.highlight) for s in self.layout.shown_specs]
         self.rows_total = 0
         self.rows_written = 0
         self._done = False
@@ -156,6 +146,8 @@ class PdfWriter:
         self.rows_total += len(rows)
         rows = self.layout.project(rows)
         self.layout.add_to_totals(rows)  # every row, also those past the cap
+        if self.chart is not None:
+            self.chart.add(rows)
         room = self.max_rows - self.rows_written
         if room <= 0 or not rows:
             return
@@ -185,6 +177,7 @@ class PdfWriter:
             canvas.drawString(MARGIN, self._y - ROW_HEIGHT * 1.5, "The query returned no rows.")
         self._define_forms(note)
         self._done = True
+        chart_note = self.chart.problem() if self.chart is not None else None
         try:
             canvas.showPage()
             canvas.save()
@@ -192,9 +185,10 @@ class PdfWriter:
             self.abort()
             raise io_error(self.path, exc) from exc
         size = self._file.commit()
-        return ExportFile(
-            "pdf", self.path, size, self.rows_written, self.rows_total, [note] if note else []
-        )
+        notes = [note] if note else []
+        if chart_note:
+            notes.append(f"pdf: {chart_note}")
+        return ExportFile("pdf", self.path, size, self.rows_written, self.rows_total, notes)
 
     def abort(self) -> None:
         self._done = True
@@ -294,6 +288,15 @@ class PdfWriter:
             canvas.doForm("summary")
             canvas.restoreState()
             y -= 56
+            # the chart above the table, when the first rows say it can be drawn (it is
+            # a form, drawn on close from every row)
+            if self.chart is not None and self.chart.drawable:
+                self._chart_space = True
+                canvas.saveState()
+                canvas.translate(MARGIN, y - CHART_HEIGHT)
+                canvas.doForm("chart")
+                canvas.restoreState()
+                y -= CHART_HEIGHT + 12
         # footer: title left, page X of Y right (Y is a form defined on close)
         canvas.setFont(self.fonts.regular, 7)
         canvas.setFillGray(0.35)
@@ -334,7 +337,17 @@ class PdfWriter:
             fit(text(i, v, zone), regular, FONT_SIZE, w - 2 * CELL_PAD)
             for i, (v, w) in enumerate(zip(row, self.widths, strict=False))
         ]
+        marked = [
+            (i, styles_of(row[i], self.layout.shown_specs[i].highlight))
+            for i in range(len(cells))
+            if self.highlighted[i]
+        ]
+        marked = [(i, styles) for i, styles in marked if styles]
+        for i, _ in marked:
+            cells[i] = ""  # drawn below, in its style
         self._draw_cells(self._y - ROW_HEIGHT + 3, cells)
+        for i, styles in marked:
+            self._draw_marked(i, row[i], styles)
         self._y -= ROW_HEIGHT
 
     def _draw_totals(self) -> None:
@@ -364,6 +377,26 @@ class PdfWriter:
             self._y -= ROW_HEIGHT
         canvas.setFont(self.fonts.regular, FONT_SIZE)
 
+    def _draw_marked(self, i: int, value: Any, styles: frozenset[HighlightStyle]) -> None:
+        """A highlighted cell: its fill behind, its text red and/or bold."""
+        canvas = self._canvas
+        assert canvas is not None
+        canvas.saveState()
+        if HighlightStyle.FILL in styles:
+            canvas.setFillColor(HexColor("#" + STYLE_COLORS[HighlightStyle.FILL]))
+            canvas.rect(self.x[i], self._y - ROW_HEIGHT, self.widths[i], ROW_HEIGHT, 0, 1)
+        font = self.fonts.bold if HighlightStyle.STRONG in styles else self.fonts.regular
+        text = fit(self.layout.text(i, value, self.zone), font, FONT_SIZE,
+                   self.widths[i] - 2 * CELL_PAD)  # fmt: skip
+        canvas.setFillColor(
+            HexColor("#" + NEGATIVE_COLOR) if HighlightStyle.NEGATIVE in styles else HexColor(0)
+        )
+        canvas.setFont(font, FONT_SIZE)
+        cells = [""] * len(self.widths)
+        cells[i] = text
+        self._draw_cells(self._y - ROW_HEIGHT + 3, cells)
+        canvas.restoreState()
+
     def _draw_cells(self, y: float, cells: Sequence[str], header: bool = False) -> None:
         canvas = self._canvas
         assert canvas is not None
@@ -378,6 +411,19 @@ class PdfWriter:
     def _define_forms(self, note: str) -> None:
         canvas = self._canvas
         assert canvas is not None
+        if self._chart_space:
+            assert self.chart is not None
+            canvas.beginForm("chart")
+            problem = self.chart.problem()
+            if problem is None:
+                drawing = chart_drawing(
+                    self.chart, self.layout.shown_specs, zone=self.zone, locale=self.context.locale
+                )
+                renderPDF.draw(drawing, canvas, 0, 0)
+            else:  # rows after the first batch made it undrawable: said where it would be
+                canvas.setFont(self.fonts.regular, 9)
+                canvas.drawString(0, CHART_HEIGHT - 12, problem[0].upper() + problem[1:] + ".")
+            canvas.endForm()
         canvas.beginForm("pages")
         canvas.setFont(self.fonts.regular, 7)
         canvas.setFillGray(0.35)
