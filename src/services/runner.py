@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from src.core.chart import ChartData
 from src.core.clock import now as clock_now
 from src.core.column_format import ReportColumns, declared_types
 from src.core.column_types import ColumnTyper
@@ -33,6 +34,7 @@ from src.core.runvars import run_variables
 from src.core.task import Task
 from src.core.vocabulary import ExportFormat, RunStatus, Trigger
 from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
+from src.services.export.chart_png import chart_png
 from src.services.export.files import prune_exports, render_filename, run_folder
 from src.services.history import RunHistory
 from src.services.mail import (
@@ -79,6 +81,8 @@ class RunOutcome:
     preview: list[Row] = field(default_factory=list)
     #: The task's columns applied to the result (labels, formats, totals), once it ran
     layout: ReportColumns | None = None
+    #: The chart's points over every row (None: the task has no chart, or no rows ran)
+    chart: ChartData | None = None
     dry_run: bool = False
     message: BuiltMessage | None = None
     progress: Callable[[str], None] = field(default=lambda line: None, repr=False)
@@ -238,6 +242,9 @@ class Runner:
                 outcome.layout = layout
                 outcome.columns = layout.labels
                 outcome.notes.extend(layout.notes)
+                if task.chart is not None:
+                    names = [layout.all[i].name for i in layout.visible]
+                    outcome.chart = ChartData(task.chart, layout.labels, names)
                 typer = ColumnTyper(result.columns, declared_types(task.columns, task.types))
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
@@ -252,11 +259,16 @@ class Runner:
                     outcome.progress(f"fetched {outcome.rows:,} rows")
                     shown = layout.project(batch)
                     layout.add_to_totals(shown)
+                    if outcome.chart is not None:
+                        outcome.chart.add(shown)
                     if len(preview) < self.settings.preview_rows:
                         preview.extend(shown[: self.settings.preview_rows - len(preview)])
                     for writer in writers:
                         writer.write_batch(batch)
                 outcome.notes.extend(typer.notes)
+                chart_problem = outcome.chart.problem() if outcome.chart else None
+                if chart_problem:  # one note for every file: none of them draws it
+                    outcome.notes.append(chart_problem)
             outcome.files = [writer.close() for writer in writers]
             for exported in outcome.files:
                 outcome.progress(f"wrote {exported.path} ({exported.size_bytes:,} bytes)")
@@ -348,6 +360,8 @@ class Runner:
             if outcome.layout and outcome.layout.has_totals
             else (),
             attachments=[f.path for f in outcome.files],
+            locale=task.locale,
+            **self._chart_picture(task, outcome),
         )
         built = build_report_message(report, self.settings.smtp, now=self.clock())
         outcome.message = built
@@ -387,6 +401,18 @@ class Runner:
         refused = delivery.refused_error()
         if refused is not None:
             raise refused
+
+    @staticmethod
+    def _chart_picture(task: Task, outcome: RunOutcome) -> dict[str, Any]:
+        """The email's chart (a PNG and its title), or the note of why it is not drawn."""
+        chart = outcome.chart
+        if chart is None or outcome.layout is None:
+            return {}
+        problem = chart.problem()
+        if problem is not None:
+            return {"notes": [problem[0].upper() + problem[1:] + "."]}
+        png = chart_png(chart, outcome.layout.shown_specs, zone=task.zone, locale=task.locale)
+        return {"chart_png": png, "chart_title": chart.title}
 
     def _finish(self, recorder: RunRecorder, ref: RunRef, outcome: RunOutcome) -> None:
         error = outcome.error

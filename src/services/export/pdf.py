@@ -177,7 +177,7 @@ class PdfWriter:
             canvas.drawString(MARGIN, self._y - ROW_HEIGHT * 1.5, "The query returned no rows.")
         self._define_forms(note)
         self._done = True
-        chart_note = self.chart.problem() if self.chart is not None else None
+
         try:
             canvas.showPage()
             canvas.save()
@@ -185,10 +185,10 @@ class PdfWriter:
             self.abort()
             raise io_error(self.path, exc) from exc
         size = self._file.commit()
-        notes = [note] if note else []
-        if chart_note:
-            notes.append(f"pdf: {chart_note}")
-        return ExportFile("pdf", self.path, size, self.rows_written, self.rows_total, notes)
+        # a chart not drawn is said once, by the run (its rows are the same in every file)
+        return ExportFile(
+            "pdf", self.path, size, self.rows_written, self.rows_total, [note] if note else []
+        )
 
     def abort(self) -> None:
         self._done = True

@@ -356,9 +356,6 @@ class XlsxWriter:
                 f"{self.cells.cut_cells:,} cells longer than Excel's "
                 f"{EXCEL_MAX_CELL_CHARS:,} characters were cut"
             )
-        problem = self.chart.problem() if self.chart is not None else None
-        if problem:
-            notes.append(f"xlsx: {problem}")
         return ExportFile("xlsx", self.path, size, self.rows_total, self.rows_total, notes)
 
     def abort(self) -> None:

@@ -49,7 +49,8 @@ from src.core.email_rules import (
 from src.core.errors import EmailError
 from src.core.result import Row
 from src.core.templating import render
-from src.services.mail.preview import Preview, html_body, plain_body
+from src.core.vocabulary import ReportLocale
+from src.services.mail.preview import Preview, chart_img, html_body, plain_body
 from src.services.mail.settings import SmtpSettings
 
 #: ``Delivery.attachments_mode`` values.
@@ -113,6 +114,13 @@ class ReportEmail:
     formats: Sequence[ColumnSpec] = ()
     #: The totals row as text, computed over every row of the result (empty: none)
     totals: Sequence[str] = ()
+    #: The task's locale: how the preview's numbers and dates read (None: the default)
+    locale: ReportLocale | None = None
+    #: The chart as a PNG, shown in the HTML body as an inline (cid:) image; its title
+    chart_png: bytes | None = None
+    chart_title: str = ""
+    #: Sentences about the run the reader should see (a chart that was not drawn)
+    notes: Sequence[str] = ()
 
 
 @dataclass
@@ -222,6 +230,7 @@ def build_report_message(
         zone=report.zone,
         formats=list(report.formats),
         totals=list(report.totals),
+        locale=report.locale,
     )
     envelope = _envelope(to + cc + bcc)
     when = now or clock.now()
@@ -243,14 +252,20 @@ def build_report_message(
             message_id=msgid,
         )
 
-    def compose(attach: Sequence[Path], notes: Sequence[str]) -> EmailMessage:
+    chart_cid = make_msgid("chart", domain=_msgid_domain(settings.from_addr))
+
+    def compose(attach: Sequence[Path], size_notes: Sequence[str]) -> EmailMessage:
         msg = _skeleton(settings, to, cc, subject, when, msgid)
         footer = f'Sent by db-scheduler for the task "{report.task_name}".'
+        notes = [*size_notes, *report.notes]
+        chart = chart_img(chart_cid[1:-1], report.chart_title) if report.chart_png else ""
         # quoted-printable keeps the message 7-bit, so it passes servers without 8BITMIME.
         msg.set_content(plain_body(body, preview, notes, footer), cte="quoted-printable")
         msg.add_alternative(
-            html_body(body, preview, notes, footer), subtype="html", cte="quoted-printable"
+            html_body(body, preview, notes, footer, chart), subtype="html", cte="quoted-printable"
         )
+        if report.chart_png:
+            _add_chart(msg, report.chart_png, chart_cid)
         for path in attach:
             _attach_file(msg, path)
         return msg
@@ -397,6 +412,18 @@ def _msgid_domain(from_addr: str) -> str:
         return domain.encode("idna").decode("ascii")
     except UnicodeError:
         return "localhost"
+
+
+def _add_chart(msg: EmailMessage, png: bytes, cid: str) -> None:
+    """The chart beside the HTML part it appears in: that part becomes
+    multipart/related (the HTML, then the image/png part whose Content-ID it names)."""
+    parts = msg.get_payload()
+    assert isinstance(parts, list)
+    html_part = parts[-1]
+    assert isinstance(html_part, EmailMessage) and html_part.get_content_type() == "text/html"
+    html_part.add_related(
+        png, maintype="image", subtype="png", cid=cid, disposition="inline", filename="chart.png"
+    )
 
 
 def _attach_file(msg: EmailMessage, path: Path) -> None:

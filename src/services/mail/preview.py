@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from src.core.cell_text import numeric_columns
 from src.core.column_format import ColumnSpec, format_value
+from src.core.highlight import highlight_css
 from src.core.result import Row
+from src.core.vocabulary import ReportLocale
 
 #: A preview cell longer than this is cut (the full value is in the attachment).
 PREVIEW_CELL_CHARS = 200
@@ -23,11 +25,16 @@ PREVIEW_CELL_CHARS = 200
 PLAIN_CELL_CHARS = 30
 
 
-def format_cell(value: Any, zone: ZoneInfo | None = None, spec: ColumnSpec | None = None) -> str:
+def format_cell(
+    value: Any,
+    zone: ZoneInfo | None = None,
+    spec: ColumnSpec | None = None,
+    locale: ReportLocale | None = None,
+) -> str:
     """How a value reads in the preview: :func:`src.core.column_format.format_value` (the
     rule every text output shares: the column's format, else numbers as Excel shows them,
-    date-times in ``zone``), cut past PREVIEW_CELL_CHARS."""
-    text = format_value(value, spec, zone)
+    date-times in ``zone``, in the task's ``locale``), cut past PREVIEW_CELL_CHARS."""
+    text = format_value(value, spec, zone, locale)
     if len(text) > PREVIEW_CELL_CHARS:
         text = text[: PREVIEW_CELL_CHARS - 1] + "…"
     return text
@@ -46,6 +53,8 @@ class Preview:
     formats: list[ColumnSpec] = field(default_factory=list)
     #: The totals row as text, over every row of the result; empty: no totals row.
     totals: list[str] = field(default_factory=list)
+    #: The task's locale (None: the default): separators, symbol places, month names
+    locale: ReportLocale | None = None
 
     def numeric(self) -> list[bool]:
         """Which columns are right-aligned (numbers only, as in the PDF)."""
@@ -57,10 +66,18 @@ class Preview:
     def texts(self) -> list[list[str]]:
         specs = self.formats
         return [
-            [format_cell(v, self.zone, specs[i] if i < len(specs) else None)
+            [format_cell(v, self.zone, specs[i] if i < len(specs) else None, self.locale)
              for i, v in enumerate(row)]
             for row in self.rows
         ]  # fmt: skip
+
+    def cell_css(self, row: int, column: int) -> str:
+        """Inline CSS of a preview cell: its column's highlight rules (red, bold, a fill)
+        that hold for its value (src/core/highlight.py); empty when none does."""
+        specs, values = self.formats, self.rows[row]
+        if column >= len(specs) or column >= len(values):
+            return ""
+        return highlight_css(values[column], specs[column])
 
     @property
     def more(self) -> int:
@@ -145,12 +162,34 @@ _RIGHT = ' align="right" style="text-align:right"'
 _LEFT = ' align="left" style="text-align:left"'
 
 
-def html_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -> str:
+def _td(right: bool, css: str = "") -> str:
+    """A data cell's attributes: right-aligned (numbers) and its highlight's inline CSS."""
+    if not css:
+        return _RIGHT if right else ""
+    return (' align="right"' if right else "") + (
+        f' style="{"text-align:right;" if right else ""}{html.escape(css)}"'
+    )
+
+
+def chart_img(cid: str, alt: str) -> str:
+    """The chart's picture in the HTML body: the inline image part whose Content-ID is
+    ``cid`` (message.py attaches it), as wide as the preview; ``alt`` its title."""
+    return (
+        f'<p><img src="cid:{html.escape(cid)}" alt="{html.escape(alt)}" width="600" '
+        'style="display:block;max-width:100%;height:auto;border:0"></p>'
+    )
+
+
+def html_body(
+    body: str, preview: Preview, notes: Sequence[str], footer: str, chart: str = ""
+) -> str:
+    """``chart``: the chart's ``<img>`` (:func:`chart_img`), shown above the preview."""
     out = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8"></head>',
         '<body style="font-family:sans-serif;font-size:14px">',
         _html_text(body),
+        *([chart] if chart else []),
         f"<p>{html.escape(preview.caption())}</p>",
     ]
     if preview.rows:
@@ -172,11 +211,12 @@ def html_body(body: str, preview: Preview, notes: Sequence[str], footer: str) ->
             )
             + "</tr></thead><tbody>"
         )
-        for row in preview.texts():
+        for r, row in enumerate(preview.texts()):
             out.append(
                 '<tr valign="top">'
                 + "".join(
-                    f"<td{_RIGHT if i < width and right[i] else ''}>{html.escape(t)}</td>"
+                    f"<td{_td(i < width and right[i], preview.cell_css(r, i))}>"
+                    f"{html.escape(t)}</td>"
                     for i, t in enumerate(row)
                 )
                 + "</tr>"
