@@ -8,8 +8,18 @@ from typing import Any
 import click
 
 from src.core.errors import ConflictingValues
+from src.core.report_edit import column_changes, parse_chart
 from src.core.task_edit import TaskEdit, one_schedule, parse_params, split_addresses
-from src.core.vocabulary import CatchUpPolicy, ExportFormat, SendIf
+from src.core.vocabulary import (
+    CatchUpPolicy,
+    ChartType,
+    ExportFormat,
+    HighlightStyle,
+    ReportLocale,
+    SendIf,
+    TotalKind,
+    ValueFormat,
+)
 
 F = Callable[..., Any]
 
@@ -79,6 +89,66 @@ _OPTIONS: list[Callable[[F], F]] = [
         metavar="NAME=VALUE",
         help="Bind parameter for :NAME in the query (repeat).",
     ),
+    # -- how the report looks (docs/reports.md); each column option repeats, one column each
+    click.option(
+        "--label",
+        "labels",
+        multiple=True,
+        metavar="COLUMN=LABEL",
+        help="Header shown for a column: --label revenue=Revenue.",
+    ),
+    click.option(
+        "--format",
+        "formats",
+        multiple=True,
+        metavar="COLUMN=FORMAT",
+        help="How a column's values read: "
+        + ", ".join(ValueFormat.values())
+        + "; with arguments currency:EUR[:2], number[:2], percent[:1], date[:dd.mm.yyyy], "
+        "boolean:paid/open; none removes it. E.g. --format revenue=currency:EUR:2.",
+    ),
+    click.option(
+        "--thousands",
+        multiple=True,
+        metavar="COLUMN=on|off",
+        help="Thousands separator of a formatted column (on by default).",
+    ),
+    click.option(
+        "--total",
+        "totals",
+        multiple=True,
+        metavar="COLUMN=TOTAL",
+        help=f"A totals row cell: {', '.join(TotalKind.values())}; none removes it. "
+        "E.g. --total revenue=sum.",
+    ),
+    click.option(
+        "--hide", multiple=True, metavar="COLUMN", help="Fetch a column but show it nowhere."
+    ),
+    click.option("--show", multiple=True, metavar="COLUMN", help="Show a hidden column again."),
+    click.option(
+        "--highlight",
+        "highlights",
+        multiple=True,
+        metavar="RULE",
+        help="Mark cells: COLUMN, an operator (< <= > >= = !=), a number, = and a style ("
+        + ", ".join(HighlightStyle.values())
+        + "), e.g. 'margin<0=negative'. The rules given for a column replace its rules; "
+        "COLUMN=none removes them.",
+    ),
+    click.option(
+        "--chart",
+        metavar="TYPE:x=COLUMN:y=COLUMN[,COLUMN]:title=TEXT",
+        help=f"A chart ({', '.join(ChartType.values())}) in the xlsx, the PDF and the email, "
+        "one point per row: --chart bar:x=region:y=revenue:title='Revenue by region'. "
+        "edit changes only the parts given.",
+    ),
+    click.option("--no-chart", is_flag=True, default=None, help="Remove the task's chart."),
+    click.option(
+        "--locale",
+        type=click.Choice(ReportLocale.values()),
+        help="How numbers, amounts and month names read in the PDF, the email and the "
+        f"dry run: {ReportLocale.describe()}.",
+    ),
 ]
 
 
@@ -92,6 +162,7 @@ def task_options(fn: F) -> F:
 _CONFLICTS = {
     "schedule": "give one schedule: --cron, --every, --at or --no-schedule, not several",
     "query": "give --query or --query-file, not both",
+    "chart": "give --chart or --no-chart, not both",
 }
 
 
@@ -112,6 +183,18 @@ def task_edit(opts: dict[str, Any], enabled: bool | None = None) -> TaskEdit:
             catch_up=CatchUpPolicy(opts["catch_up"]) if opts["catch_up"] else None,
             params=parse_params(opts["params"], "--param"),
             enabled=enabled,
+            columns=column_changes(
+                opts["labels"],
+                opts["formats"],
+                opts["thousands"],
+                opts["totals"],
+                opts["hide"],
+                opts["show"],
+                opts["highlights"],
+            ),
+            chart=parse_chart(opts["chart"]) if opts["chart"] else {},
+            no_chart=bool(opts["no_chart"]),
+            locale=opts["locale"],
         )
     except ConflictingValues as exc:
         raise click.UsageError(_CONFLICTS[exc.field]) from None

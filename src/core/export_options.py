@@ -185,6 +185,13 @@ EXPORT_OPTIONS: dict[str, dict[str, ExportOption]] = {
         "delimiter": ExportOption(
             "field separator, one character (default ',')", ",", _delimiter, "ab"
         ),
+        "formatted": ExportOption(
+            "values as the report shows them (the columns' formats, the task's locale: "
+            "'1.234,50 €') instead of machine-readable ones (default false)",
+            False,
+            _boolean,
+            "yes",
+        ),
     },
 }
 

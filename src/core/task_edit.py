@@ -55,10 +55,18 @@ class TaskEdit:
     #: bind parameters added (or replaced by name); the others stay
     params: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool | None = None
+    #: per column, the ``columns`` settings to set (None removes one); see report_edit.py
+    columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the chart settings to set (the others stay; None removes one), or no chart at all
+    chart: Mapping[str, Any] = field(default_factory=dict)
+    no_chart: bool = False
+    locale: str | None = None
 
     def __post_init__(self) -> None:
         if self.query is not None and self.query_file is not None:
             raise ConflictingValues("query", "give either query or query_file, not both")
+        if self.chart and self.no_chart:
+            raise ConflictingValues("chart", "give a chart or no chart, not both")
         if self.schedule not in (None, NO_SCHEDULE) and self.schedule[0] not in SCHEDULE_KINDS:
             raise ValidationError(
                 "schedule",
@@ -89,7 +97,9 @@ class TaskEdit:
     def applied_to(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The tasks.json form ``data`` with this edit applied (not validated)."""
         out = dict(data)
-        for key in ("name", "description", "connection", "timezone", "read_only", "enabled"):
+        for key in (
+            "name", "description", "connection", "timezone", "read_only", "enabled", "locale"
+        ):  # fmt: skip
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.query is not None:
@@ -130,7 +140,41 @@ class TaskEdit:
             out["retry"] = {**(out.get("retry") or {}), "max_retries": self.retries}
         if self.params:
             out["params"] = {**(out.get("params") or {}), **self.params}
+        if self.columns:
+            _apply_columns(out, self.columns)
+        if self.no_chart:
+            out.pop("chart", None)
+        elif self.chart:
+            current = out.get("chart")
+            chart = {**(current if isinstance(current, Mapping) else {}), **self.chart}
+            out["chart"] = {key: value for key, value in chart.items() if value is not None}
         return out
+
+
+def _apply_columns(out: dict[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """The ``columns`` object of ``out`` with ``changes`` applied: a setting set, or removed
+    when None; a column left with no setting is removed, and so is an empty object."""
+    current = out.get("columns")
+    columns = {
+        name: dict(entry) if isinstance(entry, Mapping) else entry
+        for name, entry in (current.items() if isinstance(current, Mapping) else ())
+    }
+    for name, settings in changes.items():
+        entry = columns.get(name)
+        entry = dict(entry) if isinstance(entry, Mapping) else {}
+        for key, value in settings.items():
+            if value is None:
+                entry.pop(key, None)
+            else:
+                entry[key] = value
+        if entry:
+            columns[name] = entry
+        else:
+            columns.pop(name, None)
+    if columns:
+        out["columns"] = columns
+    else:
+        out.pop("columns", None)
 
 
 def one_schedule(

@@ -217,10 +217,12 @@ class Runner:
             chart=task.chart,
         )
         formats = task.enabled_exports
-        # COPY writes the database's own columns: not with labels or hidden columns
+        # COPY writes the database's own columns and forms: not with labels, hidden
+        # columns, or values formatted as the report shows them
         if (
             formats == [ExportFormat.CSV]
             and not task.columns
+            and not task.exports[ExportFormat.CSV].get("formatted")
             and self._copy_csv(task, sql, run_at, folder, values, outcome)
         ):
             return

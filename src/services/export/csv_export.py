@@ -12,7 +12,10 @@ bytes -> ``0x`` + hex; dict / list (json columns) -> JSON; anything else -> ``st
 
 A task's ``columns`` give the header its labels and leave hidden columns out; values keep
 the machine-readable forms above (a CSV is read by programs, which a ``€1,234.50`` would
-stop), and there is no totals row (a program would count it as data).
+stop), and there is no totals row (a program would count it as data). The option
+``formatted: true`` asks for the text a person reads instead: every value as the PDF
+shows it (the columns' formats and the task's locale: ``1.234,50 €``), for a CSV that
+people open; pick a ``delimiter`` other than the locale's decimal comma (``;``).
 
 Options (``bom``: a UTF-8 byte order mark, which Excel needs to read UTF-8 when a file
 is opened by double-click; ``delimiter``: e.g. ``;`` where the comma is the decimal
@@ -104,8 +107,10 @@ class CsvWriter:
         context: ExportContext,
         bom: bool,
         delimiter: str,
+        formatted: bool = False,
     ) -> None:
         self.path = path
+        self.formatted = formatted
         self.zone = context.zone
         #: The task's columns applied: the header's labels, hidden columns left out
         self.layout = context.layout(columns)
@@ -128,6 +133,9 @@ class CsvWriter:
             raise ExportError(f"{self.path}: write after close/abort", permanent=True)
         passing, conv = _PASS_THROUGH, self._conv
         rows = self.layout.project(rows)
+        if self.formatted:
+            text, zone = self.layout.text, self.zone
+            rows = [[text(i, v, zone) for i, v in enumerate(row)] for row in rows]
 
         def slow(value: Any) -> Any:
             return csv_value(value, self.zone)
@@ -174,4 +182,6 @@ class CsvExporter(Exporter):
         options: Mapping[str, Any] | None = None,
     ) -> CsvWriter:
         checked = self.check_options(options or {})
-        return CsvWriter(path, columns, context, checked["bom"], checked["delimiter"])
+        return CsvWriter(
+            path, columns, context, checked["bom"], checked["delimiter"], checked["formatted"]
+        )
