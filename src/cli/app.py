@@ -160,8 +160,9 @@ def _refuse_new_mistakes(task: Task, changes: TaskEdit, now: datetime) -> None:
                 raise click.ClickException(f"--{key} {problem}")
 
 
-#: Fields whose change makes `edit` check the SQL again.
-_SQL_FIELDS = ("query", "query_file", "params", "connection", "read_only")
+#: Fields whose change makes `edit` check the SQL again (the columns and the chart name
+#: the result's columns, which the check learns where the database can say them).
+_SQL_FIELDS = ("query", "query_file", "params", "connection", "read_only", "columns", "chart")
 
 
 def _check_sql(task: Task, ctx: Context, now: datetime, *, ask_database: bool) -> None:

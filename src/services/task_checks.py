@@ -10,7 +10,7 @@ the database refuses) and warnings (the database could not be asked).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from src.core.chart import chart_column_errors
 from src.core.connection_names import url_has_password
 from src.core.email_rules import dotless_domain
 from src.core.errors import ConfigError, QueryError, suggest_field
@@ -146,4 +147,22 @@ def sql_findings(
     else:
         if result.note:
             found.warnings.append(f"{where}: SQL not checked: {result.note}")
+        if result.columns is not None:
+            found.errors.extend(f"{where}: {e}" for e in result_column_errors(task, result.columns))
     return found
+
+
+def result_column_errors(task: Task, names: Sequence[str]) -> list[str]:
+    """Names in the task's ``columns`` and ``chart`` that the result does not have, when
+    the database said which columns it has (see query/check.py); a run would only note
+    them and leave their settings out."""
+    shown = ", ".join(names) or "none"
+    errors = [
+        f"columns.{name}: the query's result has no column {name!r} (its columns: {shown}); "
+        "name a column as the query writes it (an alias: SUM(total) AS revenue)"
+        for name in task.columns
+        if name not in names
+    ]
+    if task.chart is not None:
+        errors.extend(chart_column_errors(task.chart, names))
+    return errors

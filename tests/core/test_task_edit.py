@@ -56,6 +56,10 @@ CHANGES: dict[str, Any] = {
     "retries": 5,
     "params": {"year": "2026"},
     "enabled": False,
+    "columns": {"revenue": {"label": "Revenue"}},
+    "chart": {"type": "bar", "x": "region", "y": ["revenue"]},
+    "no_chart": True,
+    "locale": "de",
 }
 
 
@@ -79,6 +83,7 @@ def test_each_field_changes_only_itself(name: str) -> None:
         "timeout_seconds": {"timeout_seconds"},
         "retries": {"retry"},
         "query_file": {"query", "query_file"},
+        "no_chart": set(),  # the base task has no chart to remove
     }.get(name, {name})
     assert changed == expected
     if expected == {"email"}:

@@ -11,6 +11,14 @@ database's own words, instead of at its first scheduled run. Nothing is executed
 * SQLite: ``EXPLAIN`` (it compiles any statement to its program without running it),
   rolled back too.
 
+On SQLite and PostgreSQL the check also learns the names of the result's columns, so a
+task's ``columns`` and ``chart`` can be checked against them: the statement is wrapped
+as ``SELECT * FROM (...) AS described LIMIT 0``, which both stop before reading a row
+(PostgreSQL's Limit node returns at once without asking its plan; SQLite jumps past its
+loop), in the same read-only, rolled-back transaction. MySQL / MariaDB are not asked:
+there a derived table may be built before its ``LIMIT 0`` is seen, so the names are known
+only when the task runs.
+
 A statement the database cannot describe without running it (``CREATE``, ``CALL``,
 ...) is not checked, and the result says so. Neither is a database that cannot be
 reached: that is :class:`NotChecked` (a warning), never an error, since the machine
@@ -135,6 +143,8 @@ class CheckResult:
     checked: bool
     #: why it was not checked, when it was not (a statement kind EXPLAIN cannot take)
     note: str | None = None
+    #: the result's column names, when the database can say them without running it
+    columns: tuple[str, ...] | None = None
 
 
 def check_statement(
@@ -192,6 +202,7 @@ def check_statement(
             if not problem.permanent:  # the server, not the statement: say so, do not refuse
                 raise NotChecked(str(problem)) from error
             raise problem from error
+        columns = _described_columns(conn, dialect, first, sql, prepared.text, prepared.params)
     finally:
         # Compiling changed nothing, and nothing is kept: roll back, whatever happened.
         try:
@@ -200,7 +211,30 @@ def check_statement(
         except Exception:
             conn.invalidate()
         conn.close()
-    return CheckResult(True)
+    return CheckResult(True, columns=columns)
+
+
+#: Databases whose ``LIMIT 0`` over a derived table reads no row (see the module docstring).
+_DESCRIBED = frozenset({"sqlite", "postgresql"})
+_READING = frozenset({"select", "with", "values", "table"})
+
+
+def _described_columns(
+    conn: sa.Connection, dialect: str, first: str, sql: str, text: str, params: Mapping[str, Any]
+) -> tuple[str, ...] | None:
+    """The names of the result's columns, or None where they cannot be had without
+    running the statement (another database, a statement that writes)."""
+    if dialect not in _DESCRIBED or first not in _READING or writing_keyword(sql):
+        return None
+    body = text.rstrip().rstrip(";")
+    try:
+        described = conn.execute(sa.text(f"SELECT * FROM ({body}) AS described LIMIT 0"), params)
+        return tuple(described.keys())
+    except Exception:
+        # EXPLAIN accepted the statement, so this says nothing against it (a form a
+        # derived table does not take): the names stay unknown, as on MySQL, and the run
+        # notes any it does not find.
+        return None
 
 
 def _translate(error: BaseException, where: str) -> QueryError:
