@@ -213,7 +213,7 @@ def _read_spec(
                     + ", ".join(allowed),
                 )
     highlight = read_rules(entry.get("highlight"), f"{path}.highlight", errors)
-    not_numbers = ValueFormat(declared.value) if declared is not None else kind
+    not_numbers = ValueFormat(str(declared)) if declared is not None else kind
     if highlight and not_numbers in _NOT_NUMBERS:
         fail(
             "highlight",
@@ -331,7 +331,8 @@ def format_value(
         number = _rounded(value, spec.places)
         if number is None:
             return _plain(value, zone, style)
-        text = style.digits(format(abs(number), f"{',' if spec.grouped else ''}.{spec.places}f"))
+        digits = format(abs(number), f"{',' if spec.grouped else ''}.{spec.places}f")
+        text = style.digits(digits, amount=kind is ValueFormat.CURRENCY)
         if kind is ValueFormat.CURRENCY:
             code = spec.currency or ""
             return amount_text(text, number < 0, SYMBOLS.get(code, code), style)

@@ -80,6 +80,8 @@ class NumberStyle:
     locale: ReportLocale
     decimal: str
     group: str
+    #: the decimal sign of amounts, where the locale has one of its own (fr_CH: ``.``)
+    currency_decimal: str
     currency: Affixes
     percent: Affixes
     percent_sign: str
@@ -92,11 +94,13 @@ class NumberStyle:
         """True for ``.`` decimals and ``,`` thousands: digits as Python writes them."""
         return self.decimal == "." and self.group == ","
 
-    def digits(self, text: str) -> str:
-        """``1,234.50`` (Python's form) with this locale's separators: ``1.234,50``."""
-        if self.plain:
+    def digits(self, text: str, amount: bool = False) -> str:
+        """``1,234.50`` (Python's form) with this locale's separators: ``1.234,50``
+        (``amount``: with the decimal sign of amounts)."""
+        decimal = self.currency_decimal if amount else self.decimal
+        if decimal == "." and self.group == ",":
             return text
-        return "".join(self.group if c == "," else self.decimal if c == "." else c for c in text)
+        return "".join(self.group if c == "," else decimal if c == "." else c for c in text)
 
 
 @cache
@@ -110,6 +114,7 @@ def style_for(locale: ReportLocale | str | None) -> NumberStyle:
         locale=which,
         decimal=symbols["decimal"],
         group=symbols["group"],
+        currency_decimal=symbols.get("currencyDecimal", symbols["decimal"]),
         currency=_affixes(data.currency_formats["standard"].pattern),
         percent=_affixes(data.percent_formats[None].pattern),
         percent_sign=symbols["percentSign"],
