@@ -218,3 +218,28 @@ def test_a_missing_sqlite_file_is_refused_and_never_created(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert f"the SQLite file {typo} does not exist" in result.output
     assert not typo.exists()
+
+
+def test_the_results_column_names_are_checked_where_the_database_can_say_them(
+    space: Space,
+) -> None:
+    """SQLite and PostgreSQL describe the result without running it (LIMIT 0 over the
+    statement): a chart or columns entry naming a column it lacks is refused. MariaDB is
+    not asked (a derived table may be built before its LIMIT 0): the run notes it."""
+    query = "SELECT id AS region, SUM(amount) AS revenue FROM sales GROUP BY id;"
+    wrong = space.add(query, "--chart", "bar:x=region:y=revenu", "--label", "revnue=Revenue")
+    if _backend(space) == "mariadb":
+        assert wrong.exit_code == 0, wrong.output
+        return
+    assert wrong.exit_code == 1
+    assert (
+        "chart names 'revenu', which the query's result does not have (its columns: "
+        "region, revenue)" in wrong.output
+    )
+    assert "columns.revnue: the query's result has no column 'revnue'" in wrong.output
+    assert space.names() == []
+    right = space.add(query, "--chart", "bar:x=region:y=revenue", "--label", "revenue=Revenue")
+    assert right.exit_code == 0, right.output
+    edited = space("edit", "Report", "--chart", "y=amount")
+    assert edited.exit_code == 1 and "chart names 'amount'" in edited.output
+    assert space.rows() == 2  # nothing ran
