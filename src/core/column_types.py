@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from src.core.errors import ValidationError
 from src.core.result import Column, Row
 from src.core.vocabulary import ColumnType
 
@@ -56,6 +57,30 @@ def parse_datetime(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def read_types(raw: Any) -> tuple[dict[str, ColumnType], list[ValidationError]]:
+    """A task's ``types`` (column name -> date, datetime or text) checked: the types, and
+    every problem with its field path."""
+    if raw is None or raw == {}:
+        return {}, []
+    if not isinstance(raw, Mapping):
+        return {}, [
+            ValidationError("types", f'{raw!r} is not an object like {{"order_date": "date"}}')
+        ]
+    types: dict[str, ColumnType] = {}
+    errors = []
+    for column, kind in raw.items():
+        if not isinstance(column, str) or not column:
+            errors.append(ValidationError("types", f"{column!r} is not a column name"))
+        elif kind not in ColumnType.values():
+            known = ", ".join(ColumnType.values())
+            errors.append(
+                ValidationError(f"types.{column}", f"{kind!r} is not a column type; known: {known}")
+            )
+        else:
+            types[column] = ColumnType(kind)
+    return types, errors
 
 
 _PARSERS = {ColumnType.DATE: parse_date, ColumnType.DATETIME: parse_datetime}

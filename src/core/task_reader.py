@@ -22,6 +22,7 @@ from src.core import defaults
 from src.core.chart import read_chart
 from src.core.clock import parse_instant
 from src.core.column_format import read_columns
+from src.core.column_types import read_types
 from src.core.connection_names import check_connection
 from src.core.email_rules import validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError, suggest_field
@@ -37,7 +38,6 @@ from src.core.task import (
 from src.core.templating import check_template
 from src.core.vocabulary import (
     CatchUpPolicy,
-    ColumnType,
     ExportFormat,
     ReportLocale,
     RunStatus,
@@ -150,12 +150,10 @@ class TaskReader:
         if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
             self.fail("params", f"{params!r} is not an object of name: value bind parameters")
             params = {}
-        types = self._types()
+        types, type_errors = read_types(self.data.get("types"))
         columns, column_errors = read_columns(self.data.get("columns"), types)
-        for error in column_errors:
-            self.fail(error.field, error.message)
         chart, chart_errors = read_chart(self.data.get("chart"), columns, types)
-        for error in chart_errors:
+        for error in [*type_errors, *column_errors, *chart_errors]:
             self.fail(error.field, error.message)
         locale = self.data.get("locale")
         if locale is not None and locale not in ReportLocale.values():
@@ -223,25 +221,6 @@ class TaskReader:
             summary=summary,
             extra={k: v for k, v in data.items() if k not in TASK_FIELDS},
         )
-
-    def _types(self) -> dict[str, ColumnType]:
-        """``types``: column name -> date, datetime or text, for what the database does not say."""
-        raw = self.data.get("types") or {}
-        if not isinstance(raw, Mapping):
-            self.fail("types", f'{raw!r} is not an object like {{"order_date": "date"}}')
-            return {}
-        types: dict[str, ColumnType] = {}
-        for column, kind in raw.items():
-            if not isinstance(column, str) or not column:
-                self.fail("types", f"{column!r} is not a column name")
-            elif kind not in ColumnType.values():
-                self.fail(
-                    f"types.{column}",
-                    f"{kind!r} is not a column type; known: {', '.join(ColumnType.values())}",
-                )
-            else:
-                types[column] = ColumnType(kind)
-        return types
 
     def _daemon_fields(self) -> tuple[CatchUpPolicy | None, timedelta | None, bool]:
         """catch_up, catch_up_window, webhook: how the daemon and the HTTP API treat it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from src.core.column_types import ColumnTyper, recognise
+from src.core.column_types import ColumnTyper, read_types, recognise
 from src.core.result import Column
 from src.core.vocabulary import ColumnType
 
@@ -63,3 +63,14 @@ def test_recognise() -> None:
     assert recognise([None]) is None
     assert recognise(["2026-01-01", 5]) is None
     assert recognise(["20260101"]) is None
+
+
+def test_read_types_names_each_bad_entry() -> None:
+    assert read_types({"d": "date"}) == ({"d": ColumnType.DATE}, [])
+    types, errors = read_types({"d": "day", "": "text"})
+    assert types == {}
+    assert [(e.field, e.message) for e in errors] == [
+        ("types.d", "'day' is not a column type; known: date, datetime, text"),
+        ("types", "'' is not a column name"),
+    ]
+    assert read_types(["d"])[1][0].message.startswith("['d'] is not an object like")
