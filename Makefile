@@ -1,6 +1,6 @@
 # Everything a fresh Debian machine needs, run as root: `make test` (or `.ci/run`).
 .DEFAULT_GOAL := test
-.PHONY: run once tasks private demo venv services test unit lint format bench
+.PHONY: run once tasks private demo venv services test unit lint format bench pictures
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -57,6 +57,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The pictures in docs/ (docs/images/), made by the tests that check them from real reports.
+pictures: venv
+	DOCS_PICTURES=1 $(BIN)/pytest -p no:randomly -n 0 tests/docs/test_pictures.py
 
 # Speed and memory measurements (not part of `test`: no timed assertions in tests).
 bench: venv services

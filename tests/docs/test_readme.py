@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from src.services.demo import build_demo_database
 from tests.servers import ROOT
@@ -144,4 +147,13 @@ def test_the_bundled_demo_task_runs_on_the_demo_database(tmp_path):
     rows = int(re.search(r"^Rows: (\d+)$", result.stdout, re.M).group(1))
     assert rows > 0  # the demo data covers "yesterday" for a year after it is built
     assert len(list((tmp_path / "data" / "exports").rglob("*.*"))) == 3  # xlsx, pdf, csv
-    assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 1
+    (eml,) = (tmp_path / "data" / "outbox").glob("*.eml")
+    # a finished report: labels, euro amounts, a total and the chart, in every output
+    message = email.message_from_bytes(eml.read_bytes())
+    assert "image/png" in [part.get_content_type() for part in message.walk()]
+    (xlsx,) = (tmp_path / "data" / "exports").rglob("*.xlsx")
+    assert "xl/charts/chart1.xml" in zipfile.ZipFile(xlsx).namelist()
+    (pdf,) = (tmp_path / "data" / "exports").rglob("*.pdf")
+    text = PdfReader(pdf).pages[0].extract_text()
+    assert "Revenue by region" in text and "Unpaid orders" in text and "Total" in text
+    assert re.search(r"€\d[\d,]*\.\d\d", text)

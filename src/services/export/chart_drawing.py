@@ -117,6 +117,7 @@ def chart_drawing(
     values_axis.labels.fontSize = LABEL_SIZE
     y_spec = specs[data.y_indexes[0]] if 0 <= data.y_indexes[0] < len(specs) else None
     values_axis.labelTextFormat = _axis_format(y_spec, locale)
+    values_axis.rangeRound = "both"  # the axis ends on a tick above the highest bar
     values_axis.visibleGrid = 1
     values_axis.gridStrokeColor = HexColor("#DDDDDD")
     values_axis.gridStrokeWidth = 0.5
