@@ -127,6 +127,7 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
         lines.append(f"Last error:   {task.summary.last_error}")
     if task.params:
         lines.append(f"Params:       {json.dumps(dict(task.params), default=str)}")
+    lines += _report_lines(task)
     lines.append("Query:")
     lines += [f"  {line}" for line in (query or "").splitlines()]
     times = task.upcoming(now, upcoming)
@@ -135,6 +136,21 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
     if not task.enabled:
         lines.append("  (disabled: enable it with `manage_tasks.py enable`)")
     return "\n".join(lines)
+
+
+def _report_lines(task: Task) -> list[str]:
+    """How the report looks, where the task says: its columns, locale and chart."""
+    lines = []
+    for name, spec in task.columns.items():
+        settings = json.dumps(spec.to_dict(), ensure_ascii=False)
+        lines.append(f"Column:       {name} {settings}")
+    if task.locale is not None:
+        lines.append(f"Locale:       {task.locale}")
+    chart = task.chart
+    if chart is not None:
+        title = f" {chart.title!r}" if chart.title else ""
+        lines.append(f"Chart:        {chart.type} of {', '.join(chart.y)} by {chart.x}{title}")
+    return lines
 
 
 def _writes_text(task: Task) -> str:

@@ -48,6 +48,14 @@ def test_add_writes_the_report_settings(folder: Path) -> None:
         "type": "bar", "x": "region", "y": ["revenue"], "title": "Revenue by region",
     }  # fmt: skip
     assert task["locale"] == "de"
+    shown = invoke(folder, "show", "Revenue").stdout.splitlines()
+    assert [line for line in shown if line.startswith(("Column:", "Locale:", "Chart:"))] == [
+        'Column:       revenue {"label": "Revenue", "format": "currency", "decimals": 2, '
+        '"currency": "EUR", "total": "sum", "highlight": [{"when": ">= 60000", "style": '
+        '"strong"}]}',
+        "Locale:       de",
+        "Chart:        bar of revenue by region 'Revenue by region'",
+    ]
 
 
 def test_edit_keeps_what_it_does_not_change(folder: Path) -> None:
