@@ -110,7 +110,8 @@ def test_a_normal_report_stays_inside_the_email_width(page: Any, tmp_path: Path)
             const report = document.querySelector('table.report').getBoundingClientRect();
             const out = [...document.querySelectorAll('table.report *')].filter(e => {
                 const box = e.getBoundingClientRect();
-                return box.width && (box.left < report.left - 0.5 || box.right > report.right + 0.5);
+                return box.width
+                    && (box.left < report.left - 0.5 || box.right > report.right + 0.5);
             }).map(e => e.outerHTML.slice(0, 120));
             return {width: report.width, out: out,
                     scroll: document.documentElement.scrollWidth};
