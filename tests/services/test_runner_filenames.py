@@ -6,6 +6,8 @@ under those names."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import ROOT
 from tests.services.test_runner import SQLITE_TABLE, Harness, load_table, make_task
 
 YESTERDAY = "sales_{yesterday:%Y-%m-%d}"
@@ -49,6 +52,24 @@ def test_every_export_is_named_after_yesterday_in_the_task_zone(
         # 23:30 UTC on the 22nd is 00:30 on the 23rd in Berlin: Berlin's yesterday is the 22nd
         names = run_at(h, datetime(2026, 11, 22, 23, 30, tzinfo=UTC))
         assert names == ["sales_2026-11-22.csv", "sales_2026-11-22.pdf", "sales_2026-11-22.xlsx"]
+    finally:
+        h.close()
+
+
+def test_the_example_in_the_docs_names_its_files_as_the_docs_say(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    section = (ROOT / "docs" / "reports.md").read_text().split("## File names", 1)[1]
+    block = re.search(r"```json\n(.*?)```", section, re.S)
+    assert block, "docs/reports.md's File names section must hold a json block"
+    exports = json.loads("{" + block.group(1) + "}")["exports"]
+    said = section.split(" writes\n", 1)[1].split(", and\nattaches", 1)[0]
+    promised = sorted(re.findall(r"`([^`]+)`", said))
+    assert len(promised) == 3
+    h = Harness(tmp_path, {"DATABASE_URL": sqlite_url, **KEEP}, make_task(exports=exports))
+    try:
+        # "a run scheduled at 00:30 on 30 November in the task's zone" (Berlin: UTC+1)
+        assert run_at(h, datetime(2026, 11, 29, 23, 30, tzinfo=UTC)) == promised
     finally:
         h.close()
 

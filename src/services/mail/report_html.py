@@ -30,7 +30,8 @@ from src.services.mail.preview import AttachedFile, KeyFigure, Preview, ReportBo
 WIDTH = 640
 #: Padding left and right of the report's content.
 SIDE = 24
-#: Key figures side by side; more start a new line of them.
+#: Key figures side by side at most; more are shared out evenly over more lines (four
+#: make two lines of two). Three 18 px amounts such as €12,345,678.90 fit the width.
 FIGURES_PER_LINE = 3
 FONT = "Arial, Helvetica, sans-serif"
 
@@ -125,13 +126,18 @@ def _paragraphs(text: str) -> str:
 
 
 def _key_figures(figures: Sequence[KeyFigure]) -> str:
-    """The figures as tiles, FIGURES_PER_LINE to a line (each line its own table, so no
-    cell spans columns), with an 8 px gap between tiles and lines."""
+    """The figures as tiles, at most FIGURES_PER_LINE to a line and as many on each line
+    as can be (each line its own table, so no cell spans columns), with an 8 px gap
+    between tiles and lines."""
     lines = []
-    share = 100 // FIGURES_PER_LINE
-    for start in range(0, len(figures), FIGURES_PER_LINE):
+    count = len(figures)
+    per_line = FIGURES_PER_LINE
+    if count > FIGURES_PER_LINE:  # ceil(count / lines), lines = ceil(count / FIGURES_PER_LINE)
+        per_line = -(-count // -(-count // FIGURES_PER_LINE))
+    share = (100 - 2 * (per_line - 1)) // per_line  # and about 2% for each gap
+    for start in range(0, len(figures), per_line):
         cells = []
-        for figure in figures[start : start + FIGURES_PER_LINE]:
+        for figure in figures[start : start + per_line]:
             cells.append(
                 f'<td class="figure" width="{share}%" valign="top" bgcolor="{_HEAD}" '
                 f'align="left" style="width:{share}%;padding:10px 12px;text-align:left;'
@@ -141,7 +147,7 @@ def _key_figures(figures: Sequence[KeyFigure]) -> str:
                 f'<div style="font-size:12px;line-height:16px;color:{_MUTED}">'
                 f"{html.escape(figure.caption)}</div></td>"
             )
-        while len(cells) < FIGURES_PER_LINE:
+        while len(cells) < per_line:
             cells.append(f'<td width="{share}%" style="width:{share}%">&nbsp;</td>')
         gap = '<td width="8" style="width:8px;font-size:0;line-height:0">&nbsp;</td>'
         top = "" if start == 0 else "margin-top:8px;"

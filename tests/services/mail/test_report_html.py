@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
 
-from src.core.column_format import ReportColumns, read_columns
+from src.core.column_format import ColumnSpec, ReportColumns, read_columns
 from src.core.result import Column
+from src.core.vocabulary import TotalKind
 from src.services.mail.preview import AttachedFile, Preview, ReportBody
 from src.services.mail.report_html import WIDTH, html_body
 
@@ -239,7 +240,7 @@ def test_nothing_is_fetched_and_styles_are_inline() -> None:
     assert not re.search(r"display:\s*(flex|grid)|float:|position:", page)
 
 
-def test_key_figures_wrap_three_to_a_line_and_skip_empty_totals() -> None:
+def test_key_figures_share_lines_evenly_and_skip_empty_totals() -> None:
     report = demo_report(rows=0, shown=0)
     markup = read_markup(html_body(report))
     # no rows: the row count alone (sums over nothing have nothing to show)
@@ -249,7 +250,13 @@ def test_key_figures_wrap_three_to_a_line_and_skip_empty_totals() -> None:
     full = read_markup(html_body(demo_report()))
     lines = [[c for c in row if c.attrs.get("class") == "figure"]
              for row in full.rows["key-figures"]]  # fmt: skip
-    assert [len(line) for line in lines] == [3, 1]
+    assert [len(line) for line in lines] == [2, 2]  # four: two lines of two, not 3 + 1
+    assert lines[0][0].attrs["width"] == "49%"
+    summed = ColumnSpec(total=TotalKind.SUM)
+    preview = Preview(["a", "b"], [[1, 2]], 1, formats=[summed, summed], totals=["1", "2"])
+    three = read_markup(html_body(ReportBody("T", "", preview, "")))
+    tiles = [[c.attrs.get("class") for c in row] for row in three.rows["key-figures"]]
+    assert tiles == [["figure", None, "figure", None, "figure"]]  # the gaps between
 
 
 def test_notes_lead_with_the_first_and_list_the_rest() -> None:

@@ -123,11 +123,11 @@ def test_a_normal_report_stays_inside_the_email_width(page: Any, tmp_path: Path)
     # the preview fills the content width and no wider
     table = page.locator("table.preview").bounding_box()
     assert table["width"] == pytest.approx(WIDTH - 2 * SIDE - 2, abs=2)
-    # key figures: three to a line, inside the report too
+    # key figures: four make two lines of two, inside the report too
     figures = text_boxes(page, "td.figure")
     assert len(figures) == 4
-    assert len({round(box["top"]) for box in figures[:3]}) == 1
-    assert figures[3]["top"] > figures[0]["top"]
+    assert figures[0]["top"] == figures[1]["top"] < figures[2]["top"] == figures[3]["top"]
+    assert figures[0]["cell_left"] == figures[2]["cell_left"]
 
 
 def test_the_chart_sits_between_the_key_figures_and_the_table(page: Any, tmp_path: Path) -> None:
