@@ -546,12 +546,14 @@ def preview(ref: str, out: Path | None, open_page: bool) -> None:
     """
     from src.cli.opener import open_in_browser
     from src.services.query import QueryService
-    from src.services.report_preview import default_folder, run_preview
+    from src.services.report_preview import default_folder, prune_previews, run_preview
 
     ctx = _context()
     task = render.find_or_list(ctx.load(), ref)
-    settings = _settings(ctx)
-    folder = (out or default_folder(settings, task, clock_now())).absolute()
+    settings, now = _settings(ctx), clock_now()
+    if out is None:
+        prune_previews(settings, now)
+    folder = (out or default_folder(settings, task, now)).absolute()
     query = QueryService(ctx.env)
     try:
         made = run_preview(ctx.store, settings, query, task, folder, _Progress())

@@ -13,6 +13,9 @@ with real runs. The folder then holds:
 * ``email.html``: the HTML part alone, its ``cid:`` images pointing at their files;
 * ``email.eml``: the message exactly as it would go out (any mail client opens it);
 * the run's folder of exported files.
+
+Previews in the default folder (``DATA_DIR/previews/``) go after EXPORTS_KEEP_DAYS, as
+run folders do.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from src.core.task import Task
 from src.core.vocabulary import Trigger
 from src.services.atomic import atomic_write_bytes
 from src.services.export import ExportFile
-from src.services.export.files import safe_name
+from src.services.export.files import prune_exports, safe_name
 from src.services.mail.message import BuiltMessage
 from src.services.permissions import make_private_dir
 from src.services.query import QueryService
@@ -84,6 +87,13 @@ def default_folder(settings: Settings, task: Task, now: datetime) -> Path:
     project, where a desktop browser (snap or flatpak ones too) may read it."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return settings.data_dir / "previews" / f"{stamp}_{safe_name(task.name, 60) or 'task'}"
+
+
+def prune_previews(settings: Settings, now: datetime) -> list[Path]:
+    """Remove the default folders of previews older than EXPORTS_KEEP_DAYS, as retention
+    removes run folders (their names start with the same UTC time); a folder given with
+    ``--out`` is the person's own and never touched."""
+    return prune_exports(settings.data_dir / "previews", settings.exports_keep_days, now)
 
 
 def what_to_check(error: RunError) -> str:

@@ -45,8 +45,11 @@ def test_preview_writes_what_a_run_would_send_and_sends_and_records_nothing(
     add_demo(folder, "--csv", "--pdf")
     env = smtp_server.env()
     tasks_before = (folder / "tasks.json").read_bytes()
+    stale = folder / "data" / "previews" / "20200101T000000Z_Revenue"
+    stale.mkdir(parents=True)
     result = invoke(folder, "preview", "Revenue", env=env)
     assert result.exit_code == 0, result.output
+    assert not stale.exists()  # default previews go after EXPORTS_KEEP_DAYS
     lines = result.stdout.splitlines()
     match = re.fullmatch(r"Preview of 'Revenue' \(nothing sent, nothing recorded\): (.+)", lines[0])
     assert match, lines
@@ -92,11 +95,14 @@ def test_preview_writes_what_a_run_would_send_and_sends_and_records_nothing(
 def test_preview_into_a_folder_given_and_open_without_a_desktop(folder: Path) -> None:
     add_demo(folder)
     out = folder / "look here"
+    stale = folder / "data" / "previews" / "20200101T000000Z_Revenue"
+    stale.mkdir(parents=True)
     env = {"DISPLAY": None, "WAYLAND_DISPLAY": None}
     result = invoke(folder, "preview", "Revenue", "--out", str(out), "--open", env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].endswith(f": {out}")
     assert (out / "index.html").is_file() and (out / "email.eml").is_file()
+    assert stale.is_dir()  # a preview elsewhere leaves the default folder alone
     assert result.stdout.splitlines()[-1] == (
         "Not opened: there is no desktop here to open it on (xdg-open with a DISPLAY or "
         f"WAYLAND_DISPLAY, or macOS's open); open {(out / 'index.html').as_uri()} in a browser"

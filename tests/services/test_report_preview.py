@@ -20,6 +20,7 @@ from src.services.report_preview import (
     PAGE,
     PreviewFailed,
     default_folder,
+    prune_previews,
     run_preview,
     what_to_check,
     write_preview,
@@ -122,6 +123,19 @@ def test_the_default_folder_is_private_under_the_data_folder(harness: Harness) -
     moment = datetime(2026, 11, 30, 8, 5, 9, tzinfo=UTC)
     folder = default_folder(harness.settings, harness.task, moment)
     assert folder == harness.settings.data_dir / "previews" / "20261130T080509Z_Revenue"
+
+
+def test_old_default_previews_go_as_old_run_folders_do(harness: Harness) -> None:
+    previews = harness.settings.data_dir / "previews"
+    now = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    old = default_folder(harness.settings, harness.task, datetime(2026, 10, 1, tzinfo=UTC))
+    recent = default_folder(harness.settings, harness.task, datetime(2026, 11, 20, tzinfo=UTC))
+    mine = previews / "my notes"
+    for folder in (old, recent, mine):
+        (folder / "sub").mkdir(parents=True)
+        (folder / "index.html").write_text("x")
+    assert prune_previews(harness.settings, now) == [old]  # EXPORTS_KEEP_DAYS: 30
+    assert sorted(p.name for p in previews.iterdir()) == sorted([recent.name, "my notes"])
 
 
 @pytest.mark.parametrize(
