@@ -1,7 +1,8 @@
 """Build a report email: rendered subject and body, preview table, attachments, size policy.
 
 The message is multipart: a plain-text body with an HTML alternative (both carry the
-same text, preview and notes), then the attachments. Everything a person typed is
+same report, :class:`src.services.mail.preview.ReportBody`: title, body text, key
+figures, preview, files attached, notes), then the attachments. Everything a person typed is
 checked again here (addresses, subject), so a value that slipped past the task
 model's checks still cannot inject a header.
 
