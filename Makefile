@@ -1,6 +1,6 @@
 # Everything a fresh Debian machine needs, run as root: `make test` (or `.ci/run`).
 .DEFAULT_GOAL := test
-.PHONY: run once tasks private demo venv services test unit lint format bench
+.PHONY: run once tasks private demo venv services test unit lint format bench pictures
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -57,6 +57,11 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The pictures the docs show, made from real runs and drawn by headless Chromium; `make
+# test` makes them too, into temporary folders, and checks them.
+pictures: venv services
+	DOCS_PICTURES=1 $(BIN)/pytest -q -m pictures
 
 # Speed and memory measurements (not part of `test`: no timed assertions in tests).
 bench: venv services
