@@ -58,9 +58,10 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The pictures in docs/ (docs/images/), made by the tests that check them from real reports.
-pictures: venv
-	DOCS_PICTURES=1 $(BIN)/pytest -p no:randomly -n 0 tests/docs/test_pictures.py
+# The pictures the docs show, made from real runs and drawn by headless Chromium; `make
+# test` makes them too, into temporary folders, and checks them.
+pictures: venv services
+	DOCS_PICTURES=1 $(BIN)/pytest -q -m pictures
 
 # Speed and memory measurements (not part of `test`: no timed assertions in tests).
 bench: venv services

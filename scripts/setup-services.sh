@@ -6,6 +6,10 @@
 #   MariaDB     user dbsched / password dbsched / database dbsched_test  on 127.0.0.1:3306
 #   ODBC        unixODBC with the MariaDB and PostgreSQL drivers registered
 #   Tools       poppler-utils (pdftotext), LibreOffice calc (headless), openssl, fonts-dejavu-core (PDF Unicode font)
+#   Browser     chromium (headless: the tests render the HTML email and measure its layout,
+#               through Playwright's executable_path=/usr/bin/chromium), fonts-liberation2
+#               (Arial's metrics, which the email's font stack names first, as the mail
+#               clients on Windows and macOS have it)
 #
 # Idempotent: installs only missing packages (apt-get update only then), starts only
 # servers that do not answer, creates only missing roles/databases. Run it twice; the
@@ -28,6 +32,7 @@ MARIADB_LOG=/var/log/mysql/dbsched-test-mariadb.log
 PACKAGES=(
   postgresql mariadb-server mariadb-client unixodbc odbc-mariadb odbc-postgresql
   poppler-utils libreoffice-calc-nogui openssl fonts-dejavu-core
+  chromium fonts-liberation2
 )
 
 problems=()
@@ -263,6 +268,7 @@ check_tools() {
   command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 \
     || problem "LibreOffice: soffice not found (package libreoffice-calc-nogui)"
   command -v openssl >/dev/null 2>&1 || problem "openssl not found"
+  [ -x /usr/bin/chromium ] || problem "Chromium: /usr/bin/chromium not found (package chromium)"
 }
 
 # --- main -------------------------------------------------------------------------

@@ -19,7 +19,12 @@ from sqlalchemy.engine import make_url
 from tests.daemon_harness import DaemonProcess
 from tests.servers import OdbcTarget, require, service_settings, unique_name
 
-pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.clockshift", "tests.fixtures.small_disk"]
+pytest_plugins = [
+    "tests.fixtures.smtp",
+    "tests.fixtures.clockshift",
+    "tests.fixtures.small_disk",
+    "tests.fixtures.browser",
+]
 
 _CONNECT_TIMEOUT = {"connect_timeout": 5}
 

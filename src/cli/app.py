@@ -525,6 +525,46 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into (default: DATA_DIR/previews/<time>_<task>/).",
+)
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the desktop's browser.")
+def preview(ref: str, out: Path | None, open_page: bool) -> None:
+    """See a task's report before it is sent: build its files and its email exactly as a
+    run would, and write them into a folder with a page that shows the email as it
+    will look (its chart, its plain-text part) and links to the files. Nothing is
+    sent and nothing recorded. Prints the folder; --open opens the page.
+
+    \b
+    Examples:
+      manage_tasks.py preview "Daily sales"
+      manage_tasks.py preview "Daily sales" --open
+      manage_tasks.py preview "Daily sales" --out /tmp/sales-preview
+    """
+    from src.cli.opener import open_in_browser
+    from src.services.query import QueryService
+    from src.services.report_preview import default_folder, prune_previews, run_preview
+
+    ctx = _context()
+    task = render.find_or_list(ctx.load(), ref)
+    settings, now = _settings(ctx), clock_now()
+    if out is None:
+        prune_previews(settings, now)
+    folder = (out or default_folder(settings, task, now)).absolute()
+    query = QueryService(ctx.env)
+    try:
+        made = run_preview(ctx.store, settings, query, task, folder, _Progress())
+    finally:
+        query.close()
+    click.echo(render.preview_summary(made))
+    if open_page:
+        click.echo(open_in_browser(made.page))
+
+
 class _Progress:
     """Progress lines on stderr (stdout stays the result), at most a few per second."""
 

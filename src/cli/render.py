@@ -9,13 +9,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from src.core.cell_text import cell_text, numeric_columns
+from src.core.errors import TaskNotFound
 from src.core.schedule import format_period
 from src.core.task import Task
 from src.core.vocabulary import DEFAULT_CATCH_UP
 
 if TYPE_CHECKING:
     from src.services.history import RunRecord
+    from src.services.report_preview import Preview
     from src.services.runner import RunOutcome
+    from src.services.task_store import TaskFile
+
+#: Task names listed after "no task ..." at most.
+NAMES_LISTED = 20
 
 
 def local_time(moment: datetime | None, task: Task) -> str:
@@ -240,3 +246,43 @@ def preview_text(outcome: RunOutcome) -> str:
     caps = dict.fromkeys(range(len(outcome.columns)), 30)
     right = numeric_columns(outcome.preview, len(outcome.columns))
     return shown + ("\n" + table(outcome.columns, rows, caps, right) if rows else "")
+
+
+def find_or_list(task_file: TaskFile, ref: str) -> Task:
+    """The task ``ref`` names; when there is none, the error lists the names there are."""
+    try:
+        return task_file.find(ref)
+    except TaskNotFound as exc:
+        tasks = task_file.tasks
+        if not tasks:
+            raise TaskNotFound(f"{exc} The tasks file has no tasks yet.") from None
+        names = ", ".join(repr(task.name) for task in tasks[:NAMES_LISTED])
+        more = f" and {len(tasks) - NAMES_LISTED} more" if len(tasks) > NAMES_LISTED else ""
+        raise TaskNotFound(f"{exc}\nTasks: {names}{more}") from None
+
+
+def preview_summary(made: Preview) -> str:
+    """What `preview` prints: where everything went, and what a run would send."""
+    outcome = made.outcome
+    lines = [
+        f"Preview of {outcome.task.name!r} (nothing sent, nothing recorded): {made.folder}",
+        f"  Page:  {made.page}",
+    ]
+    if made.eml is not None and outcome.message is not None:
+        built = outcome.message
+        files = {
+            "attached": f"{len(built.attached)} files attached",
+            "zipped": "the files zipped",
+            "left_off": "the files left off, too large",
+        }.get(built.attachments_mode, "no files")
+        lines.append(
+            f"  Email: {made.eml} ({built.size_bytes:,} bytes to "
+            f"{', '.join(built.recipients)}, {files})"
+        )
+    else:
+        lines.append(f"  Email: none would be sent ({outcome.email_skipped})")
+    lines += [f"  File:  {f.path} ({f.size_bytes:,} bytes)" for f in outcome.files]
+    lines += [f"  Image: {path}" for path in made.images]
+    lines.append(f"  Rows:  {outcome.rows:,}")
+    lines += [f"Note: {note}" for note in outcome.notes]
+    return "\n".join(lines)

@@ -171,3 +171,13 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def format_size(size: int) -> str:
+    """A file's or message's size for people: ``512 bytes``, ``47.5 KB``, ``20.0 MB``
+    (the email's list of attached files, its notes and errors about the size limit)."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024**2:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024**2:.1f} MB"

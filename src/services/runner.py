@@ -345,6 +345,7 @@ class Runner:
         variables["run_id"] = ref.run_id
         report = ReportEmail(
             task_name=task.name,
+            description=task.description,
             to=email.to,
             cc=email.cc,
             bcc=email.bcc,

@@ -191,7 +191,7 @@ def test_webhook_url_masks_the_token_unless_asked(folder):
 
 
 def test_run_says_when_the_server_limit_zipped_or_left_off_the_files(folder, smtp_server_factory):
-    server = smtp_server_factory(size_limit=4096)  # below the message with its xlsx attached
+    server = smtp_server_factory(size_limit=8192)  # below the message with its xlsx attached
     add_demo(folder)
     result = invoke(folder, "run", "Revenue", env=server.env())
     assert result.exit_code == 0, result.output
@@ -202,7 +202,7 @@ def test_run_says_when_the_server_limit_zipped_or_left_off_the_files(folder, smt
     assert email["attachments"] == "left_off"
     reason = email["attachments_reason"]
     assert reason.startswith("even zipped the files make the message ")
-    assert reason.endswith(", over the mail server's size limit (4.0 KB)")
+    assert reason.endswith(", over the mail server's size limit (8.0 KB)")
     assert (
         f"Email: sent to team@example.com via 127.0.0.1:{server.port}; attachments left off, "
         f"the message says where they are kept ({reason})"

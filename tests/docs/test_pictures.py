@@ -12,12 +12,15 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageChops
 
 from src.core.chart import PALETTE
 from src.core.highlight import NEGATIVE_COLOR
 from src.services.demo import build_demo_database
 from tests.servers import ROOT, require
+
+pytestmark = pytest.mark.pictures
 
 IMAGES = ROOT / "docs" / "images"
 

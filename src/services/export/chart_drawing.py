@@ -100,7 +100,7 @@ def chart_drawing(
     chart: VerticalBarChart | HorizontalLineChart
     chart = VerticalBarChart() if data.spec.type is ChartType.BAR else HorizontalLineChart()
     rotate = len(labels) > 8
-    bottom = 62 if rotate else 18
+    bottom = 62 if rotate else 24
     chart.x, chart.y = 56, bottom
     chart.width, chart.height = width - chart.x - 10, top - legend_room - bottom
     chart.data = values

@@ -1,7 +1,8 @@
 """Build a report email: rendered subject and body, preview table, attachments, size policy.
 
 The message is multipart: a plain-text body with an HTML alternative (both carry the
-same text, preview and notes), then the attachments. Everything a person typed is
+same report, :class:`src.services.mail.preview.ReportBody`: title, body text, key
+figures, preview, files attached, notes), then the attachments. Everything a person typed is
 checked again here (addresses, subject), so a value that slipped past the task
 model's checks still cannot inject a header.
 
@@ -42,6 +43,7 @@ from src.core.column_format import ColumnSpec
 from src.core.email_rules import (
     format_address,
     format_duration,
+    format_size,
     parse_address,
     validate_addresses,
     validate_header_text,
@@ -50,7 +52,8 @@ from src.core.errors import EmailError
 from src.core.result import Row
 from src.core.templating import render
 from src.core.vocabulary import ReportLocale
-from src.services.mail.preview import Preview, chart_img, html_body, plain_body
+from src.services.mail.preview import AttachedFile, Preview, ReportBody, plain_body
+from src.services.mail.report_html import html_body
 from src.services.mail.settings import SmtpSettings
 
 #: ``Delivery.attachments_mode`` values.
@@ -97,6 +100,8 @@ class ReportEmail:
 
     task_name: str
     to: Sequence[str]
+    #: The task's description, under the report's title
+    description: str = ""
     subject: str = DEFAULT_SUBJECT
     body: str = DEFAULT_BODY
     cc: Sequence[str] = ()
@@ -239,7 +244,7 @@ def build_report_message(
     # The configured limit is named with its size; a limit learnt from the server comes
     # named with what the server said (its SIZE, or the size it refused).
     configured = limit_name == MAX_BYTES_LIMIT
-    limit_text = f"{limit_name} ({_human(limit)})" if configured else limit_name
+    limit_text = f"{limit_name} ({format_size(limit)})" if configured else limit_name
 
     def refit(smaller: int, name: str) -> BuiltMessage:
         return build_report_message(
@@ -256,14 +261,21 @@ def build_report_message(
 
     def compose(attach: Sequence[Path], size_notes: Sequence[str]) -> EmailMessage:
         msg = _skeleton(settings, to, cc, subject, when, msgid)
-        footer = f'Sent by db-scheduler for the task "{report.task_name}".'
-        notes = [*size_notes, *report.notes]
-        chart = chart_img(chart_cid[1:-1], report.chart_title) if report.chart_png else ""
-        # quoted-printable keeps the message 7-bit, so it passes servers without 8BITMIME.
-        msg.set_content(plain_body(body, preview, notes, footer), cte="quoted-printable")
-        msg.add_alternative(
-            html_body(body, preview, notes, footer, chart), subtype="html", cte="quoted-printable"
+        content = ReportBody(
+            title=report.task_name,
+            description=report.description,
+            run_time=_run_time(report.variables.get("run_time")),
+            body=body,
+            preview=preview,
+            notes=[*size_notes, *report.notes],
+            attachments=[AttachedFile(p.name, p.stat().st_size) for p in attach],
+            footer=f'Sent by db-scheduler for the task "{report.task_name}".',
         )
+        # quoted-printable keeps the message 7-bit, so it passes servers without 8BITMIME.
+        msg.set_content(plain_body(content), cte="quoted-printable")
+        cid = chart_cid[1:-1] if report.chart_png else None
+        html = html_body(content, chart_cid=cid, chart_alt=report.chart_title or None)
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
         if report.chart_png:
             _add_chart(msg, report.chart_png, chart_cid)
         for path in attach:
@@ -317,7 +329,9 @@ def build_report_message(
         msg = compose([zip_path], [note])
         data = wire_bytes(msg, utf8)
         if len(data) <= limit:
-            reason = f"with the files attached the message is {_human(total)}, over {limit_text}"
+            reason = (
+                f"with the files attached the message is {format_size(total)}, over {limit_text}"
+            )
             return built(msg, ZIPPED, data, [zip_path], [], reason)
         zipped_total = len(data)
     zip_path.unlink()
@@ -326,14 +340,16 @@ def build_report_message(
     where = server_name or socket.gethostname()
     notes = [
         f"The attachments are too large to send by email, even zipped: with them this "
-        f"message would be about {_human(total)}, over {limit_text}. They "
+        f"message would be about {format_size(total)}, over {limit_text}. They "
         f"were left off this message and are kept on the server {where}:",
-        *(f"{p.resolve()} ({_human(p.stat().st_size)})" for p in files),
+        *(f"{p.resolve()} ({format_size(p.stat().st_size)})" for p in files),
     ]
     msg = compose([], notes)
     data = wire_bytes(msg, utf8)
     _check_fits(len(data), limit, limit_text, report.task_name, configured)
-    reason = f"even zipped the files make the message {_human(zipped_total)}, over {limit_text}"
+    reason = (
+        f"even zipped the files make the message {format_size(zipped_total)}, over {limit_text}"
+    )
     return built(msg, LEFT_OFF, data, [], files, reason)
 
 
@@ -364,6 +380,14 @@ def build_simple_message(
 
 
 # --- internals -------------------------------------------------------------------
+
+
+def _run_time(value: Any) -> str:
+    """The run's scheduled time as the report shows it: ``2026-11-30 08:00 CET`` (the run
+    variable ``run_time`` is already in the task's zone)."""
+    if not isinstance(value, datetime):
+        return ""
+    return f"{value:%Y-%m-%d %H:%M} {value.tzname() or ''}".rstrip()
 
 
 def _envelope(addrs: Sequence[str]) -> list[str]:
@@ -500,25 +524,12 @@ def safe_file_part(text: str, limit: int = 50) -> str:
 def _check_fits(size: int, limit: int, limit_text: str, task_name: str, configured: bool) -> None:
     if size > limit:
         what = (
-            f"EMAIL_MAX_BYTES ({_human(limit)}); shorten the body template or raise the limit"
+            f"EMAIL_MAX_BYTES ({format_size(limit)}); shorten the body template or raise the limit"
             if configured
             else f"{limit_text}; shorten the body template"
         )
         raise EmailError(
-            f"the message for task {task_name!r} is {_human(size)} without attachments, "
+            f"the message for task {task_name!r} is {format_size(size)} without attachments, "
             f"over {what}",
             permanent=True,
         )
-
-
-def human_size(size: int) -> str:
-    """``512 bytes``, ``1.5 KB``, ``20.0 MB``: sizes in notes and errors."""
-    return _human(size)
-
-
-def _human(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024**2:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / 1024**2:.1f} MB"

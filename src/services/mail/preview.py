@@ -1,13 +1,18 @@
-"""The body of a report email, in plain text and HTML: text, preview table, notes.
+"""What a report email says, and its plain-text part.
 
-Both forms carry the same content. In HTML every value is escaped, so a ``<script>``
-in the data shows as text; in plain text the preview is an aligned table.
+:class:`ReportBody` is the content both parts show, in the same order: the task's name
+and description, when it ran, the body text, the key figures (row count and each
+column's total), the preview of the first rows with its totals row, the notes, the
+files attached and a footer. :func:`plain_body` lays it out as monospace text (the
+preview an aligned table, numbers right-aligned);
+:func:`src.services.mail.report_html.html_body` as HTML.
+
+Every cell reads through :func:`format_cell`, which goes through
+:func:`src.core.column_format.format_value`: the text the PDF and the dry run show.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,14 +20,25 @@ from zoneinfo import ZoneInfo
 
 from src.core.cell_text import numeric_columns
 from src.core.column_format import ColumnSpec, format_value
+from src.core.email_rules import format_size
 from src.core.highlight import highlight_css
 from src.core.result import Row
-from src.core.vocabulary import ReportLocale
+from src.core.vocabulary import ReportLocale, TotalKind, ValueFormat
 
 #: A preview cell longer than this is cut (the full value is in the attachment).
 PREVIEW_CELL_CHARS = 200
 #: Width of a column in the plain-text preview.
 PLAIN_CELL_CHARS = 30
+#: What a key figure calls each kind of total: "Revenue (total)", "Discount (average)".
+TOTAL_WORDS = {
+    TotalKind.SUM: "total",
+    TotalKind.AVG: "average",
+    TotalKind.MIN: "lowest",
+    TotalKind.MAX: "highest",
+    TotalKind.COUNT: "count",
+}
+#: How the row count reads: a whole number with thousands separators, as a count total.
+_COUNT = ColumnSpec(format=ValueFormat.INTEGER)
 
 
 def format_cell(
@@ -38,6 +54,26 @@ def format_cell(
     if len(text) > PREVIEW_CELL_CHARS:
         text = text[: PREVIEW_CELL_CHARS - 1] + "…"
     return text
+
+
+@dataclass(frozen=True)
+class KeyFigure:
+    """One number at the top of the report: what it is, and its text."""
+
+    caption: str
+    value: str
+
+
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file attached to the message, as the list of attachments shows it."""
+
+    name: str
+    size_bytes: int
+
+    def text(self) -> str:
+        """``sales.xlsx, 47.5 KB``"""
+        return f"{self.name}, {format_size(self.size_bytes)}"
 
 
 @dataclass
@@ -92,6 +128,19 @@ class Preview:
             return f"The first {len(self.rows):,} of {self.total:,} rows:"
         return f"All {self.total:,} rows:"
 
+    def key_figures(self) -> list[KeyFigure]:
+        """The row count, then each column's total (over every row of the result, as
+        the totals row shows it), captioned with the column's header. A total with
+        nothing to show (a sum over no numbers) is left out."""
+        figures = [KeyFigure("Rows", format_value(self.total, _COUNT, None, self.locale))]
+        for i, spec in enumerate(self.formats):
+            if spec.total is None or i >= min(len(self.totals), len(self.columns)):
+                continue
+            if self.totals[i]:
+                caption = f"{self.columns[i]} ({TOTAL_WORDS[spec.total]})"
+                figures.append(KeyFigure(caption, self.totals[i]))
+        return figures
+
     def more_line(self) -> str:
         if not (self.more and self.rows):
             return ""
@@ -99,18 +148,63 @@ class Preview:
         return f"… and {self.more:,} more rows.{totals}"
 
 
-def plain_body(body: str, preview: Preview, notes: Sequence[str], footer: str) -> str:
-    parts = [body.rstrip(), "", preview.caption()]
+@dataclass
+class ReportBody:
+    """Everything the two parts of a report email show, in the order they show it."""
+
+    #: The task's name: the report's title.
+    title: str
+    #: The rendered body template.
+    body: str
+    preview: Preview
+    footer: str
+    #: The task's description (may be empty).
+    description: str = ""
+    #: When the run was scheduled, in the task's zone (``2026-11-30 08:00 CET``); may be empty.
+    run_time: str = ""
+    #: Sentences about the run (files zipped or left off, columns not found); the first
+    #: one leads, the others are its items.
+    notes: Sequence[str] = ()
+    #: The files attached to this message.
+    attachments: Sequence[AttachedFile] = ()
+
+    def subtitle(self) -> str:
+        return f"Run of {self.run_time}" if self.run_time else ""
+
+
+def plain_body(report: ReportBody) -> str:
+    """The plain-text part: title, description, body, key figures, preview table,
+    notes, files attached, footer."""
+    parts = [report.title, "=" * min(len(report.title), 72)]
+    parts += [line for line in (report.description.strip(), report.subtitle()) if line]
+    parts += ["", report.body.rstrip(), "", _plain_figures(report.preview.key_figures())]
+    preview = report.preview
+    parts += ["", preview.caption()]
     if preview.rows:
         parts.append(_plain_table(preview))
     if preview.more_line():
         parts.append(preview.more_line())
+    if report.attachments:
+        parts += ["", "Attached files:"]
+        parts += [f"  {file.text()}" for file in report.attachments]
+    notes = report.notes
     if notes:
         parts.append("")
         parts.append(notes[0])
         parts.extend(f"  - {line}" for line in notes[1:])
-    parts += ["", "-- ", footer]
+    parts += ["", "-- ", report.footer]
     return "\n".join(parts) + "\n"
+
+
+def _plain_figures(figures: Sequence[KeyFigure]) -> str:
+    """Captions left, values right-aligned under each other."""
+    captions = [_plain_cell(f.caption) for f in figures]
+    values = [_plain_cell(f.value) for f in figures]
+    left = max(len(c) for c in captions)
+    right = max(len(v) for v in values)
+    return "\n".join(
+        f"{c.ljust(left)}  {v.rjust(right)}" for c, v in zip(captions, values, strict=True)
+    )
 
 
 def _plain_table(preview: Preview) -> str:
@@ -146,97 +240,3 @@ def _plain_cell(text: str) -> str:
     if len(text) > PLAIN_CELL_CHARS:
         text = text[: PLAIN_CELL_CHARS - 1] + "…"
     return text
-
-
-def _html_text(text: str) -> str:
-    """Escaped text; blank lines become paragraphs, single line breaks <br>."""
-    paragraphs = re.split(r"\n\s*\n", text.strip())
-    return "\n".join(
-        "<p>" + "<br>\n".join(html.escape(line) for line in p.splitlines()) + "</p>"
-        for p in paragraphs
-        if p.strip()
-    )
-
-
-_RIGHT = ' align="right" style="text-align:right"'
-_LEFT = ' align="left" style="text-align:left"'
-
-
-def _td(right: bool, css: str = "") -> str:
-    """A data cell's attributes: right-aligned (numbers) and its highlight's inline CSS."""
-    if not css:
-        return _RIGHT if right else ""
-    return (' align="right"' if right else "") + (
-        f' style="{"text-align:right;" if right else ""}{html.escape(css)}"'
-    )
-
-
-def chart_img(cid: str, alt: str) -> str:
-    """The chart's picture in the HTML body: the inline image part whose Content-ID is
-    ``cid`` (message.py attaches it), as wide as the preview; ``alt`` its title."""
-    return (
-        f'<p><img src="cid:{html.escape(cid)}" alt="{html.escape(alt)}" width="600" '
-        'style="display:block;max-width:100%;height:auto;border:0"></p>'
-    )
-
-
-def html_body(
-    body: str, preview: Preview, notes: Sequence[str], footer: str, chart: str = ""
-) -> str:
-    """``chart``: the chart's ``<img>`` (:func:`chart_img`), shown above the preview."""
-    out = [
-        "<!DOCTYPE html>",
-        '<html><head><meta charset="utf-8"></head>',
-        '<body style="font-family:sans-serif;font-size:14px">',
-        _html_text(body),
-        *([chart] if chart else []),
-        f"<p>{html.escape(preview.caption())}</p>",
-    ]
-    if preview.rows:
-        width = preview.width()
-        header = preview.columns or [f"column {i + 1}" for i in range(width)]
-        # Numbers and their headers are right-aligned: the align attribute (honoured by
-        # every client, Outlook's Word engine included) and the same as an inline style
-        # (for clients that drop old attributes); other cells say nothing, left by default.
-        right = preview.numeric()
-        out.append(
-            '<table border="1" cellspacing="0" cellpadding="4" '
-            'style="border-collapse:collapse;border-color:#ccc;font-size:13px">'
-        )
-        out.append(
-            '<thead><tr style="background:#eee">'
-            + "".join(
-                f"<th{_RIGHT if right[i] else _LEFT}>{html.escape(h)}</th>"
-                for i, h in enumerate(header)
-            )
-            + "</tr></thead><tbody>"
-        )
-        for r, row in enumerate(preview.texts()):
-            out.append(
-                '<tr valign="top">'
-                + "".join(
-                    f"<td{_td(i < width and right[i], preview.cell_css(r, i))}>"
-                    f"{html.escape(t)}</td>"
-                    for i, t in enumerate(row)
-                )
-                + "</tr>"
-            )
-        if preview.totals:
-            out.append(
-                '<tr style="font-weight:bold;background:#f4f4f4">'
-                + "".join(
-                    f"<td{_RIGHT if i < width and right[i] else ''}><b>{html.escape(t)}</b></td>"
-                    for i, t in enumerate(preview.totals)
-                )
-                + "</tr>"
-            )
-        out.append("</tbody></table>")
-    if preview.more_line():
-        out.append(f"<p>{html.escape(preview.more_line())}</p>")
-    if notes:
-        out.append(f'<p style="color:#a40"><b>{html.escape(notes[0])}</b></p>')
-        if len(notes) > 1:
-            out.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes[1:]) + "</ul>")
-    out.append(f'<p style="color:#777;font-size:12px">{html.escape(footer)}</p>')
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"

@@ -54,13 +54,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from src.core import clock
+from src.core.email_rules import format_size
 from src.core.errors import EmailError
 from src.services.mail.message import (
     LEFT_OFF,
     ZIPPED,
     BuiltMessage,
     build_simple_message,
-    human_size,
 )
 from src.services.mail.outbox import prune_outbox, write_outbox
 from src.services.mail.settings import SmtpSettings
@@ -276,7 +276,7 @@ def _smtp_send(
                 refused_size = built.size_bytes
                 built = built.refit(
                     refused_size - 1,
-                    f"the mail server's size limit (it refused a {human_size(refused_size)} "
+                    f"the mail server's size limit (it refused a {format_size(refused_size)} "
                     f"message: {_reply(exc.smtp_code, exc.smtp_error)})",
                 )
                 log.warning(
@@ -436,7 +436,7 @@ def _fit_announced_size(
     if built.size_bytes <= cap or not built.can_shrink:
         return built
     assert built.refit is not None
-    return built.refit(cap, f"the mail server's size limit ({human_size(limit)})")
+    return built.refit(cap, f"the mail server's size limit ({format_size(limit)})")
 
 
 def _mail_options(smtp: smtplib.SMTP, where: str, built: BuiltMessage) -> list[str]:

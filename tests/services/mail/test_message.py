@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import pytest
 
+from src.core.email_rules import format_size
 from src.core.errors import EmailError, ValidationError
 from src.services.mail import (
     ATTACHED,
@@ -33,6 +34,7 @@ from src.services.mail import (
     send,
 )
 from src.services.mail.message import encoded_size, message_size
+from tests.services.mail.test_report_html import read_markup
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -146,7 +148,7 @@ def test_outbox_default_writes_a_complete_parseable_eml(
     assert "the report took 3.2 s.\nRun r-42." in plain
     assert "The first 20 of 25 rows:" in plain and "… and 5 more rows." in plain
     assert "19 " in plain and "\n20 " not in plain
-    assert "<p>Hello,</p>" in html
+    assert "Hello," in read_markup(html).texts
     assert "&lt;script&gt;alert(0)&lt;/script&gt; &amp; co" in html
     assert "<script>" not in html
     assert html.count("<tr valign") == 20
@@ -162,6 +164,33 @@ def test_outbox_default_writes_a_complete_parseable_eml(
     assert b"filename*=utf-8''Ums%C3%A4tze%20M%C3%A4rz.csv" in data  # RFC 2231
 
 
+def test_both_parts_name_the_report_and_list_the_files_with_their_sizes(
+    tmp_path: Path, report: Factory, exports: list[Path]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    run_time = datetime(2026, 3, 4, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    variables = {"run_date": date(2026, 3, 4), "run_id": "r-42", "run_time": run_time}
+    built = build_report_message(
+        report(description="Sales per day & region", variables=variables),
+        outbox_settings(tmp_path),
+        now=NOW,
+    )
+    plain, html = bodies(built.message)
+    sizes = [f"{p.name}, {format_size(p.stat().st_size)}" for p in exports]
+    assert sizes[0] == "report.xlsx, 29.3 KB"
+    assert plain.startswith(
+        "Daily sales\n===========\nSales per day & region\nRun of 2026-03-04 08:00 CET\n"
+    )
+    assert "Attached files:\n" + "".join(f"  {s}\n" for s in sizes) in plain
+    markup = read_markup(html)
+    assert [c.text for r in markup.rows["attachments"] for c in r] == sizes
+    assert "<h1" in html and "Daily sales" in markup.texts
+    assert "Sales per day & region" in markup.texts
+    assert "Run of 2026-03-04 08:00 CET" in markup.texts
+    assert "Rows" in markup.texts and "25" in markup.texts  # the key figure
+
+
 def test_message_without_rows_or_attachments_says_so(tmp_path: Path, report: Factory) -> None:
     settings = outbox_settings(tmp_path)
     built = build_report_message(
@@ -170,7 +199,7 @@ def test_message_without_rows_or_attachments_says_so(tmp_path: Path, report: Fac
     assert built.attachments_mode == NO_ATTACHMENTS
     plain, html = bodies(built.message)
     assert "The query returned no rows." in plain and "The query returned no rows." in html
-    assert "<table" not in html
+    assert "preview" not in read_markup(html).rows
     assert built.message["Message-ID"].endswith("@localhost>")
 
 
@@ -190,7 +219,7 @@ def test_over_the_limit_attachments_are_zipped(
 ) -> None:
     raw = sum(p.stat().st_size for p in exports)
     # Attached as they are: > raw * 4/3. Zipped: the csv compresses well, so it fits.
-    settings = outbox_settings(tmp_path, EMAIL_MAX_BYTES=str(raw + 20_000))
+    settings = outbox_settings(tmp_path, EMAIL_MAX_BYTES=str(raw + 30_000))
     built = build_report_message(report(), settings)
     delivery = send(settings, built)
 
@@ -212,6 +241,9 @@ def test_over_the_limit_attachments_are_zipped(
     plain, html = bodies(msg)
     for text in (plain, html):
         assert "compressed into Daily_sales.zip" in text
+    zipped = f"Daily_sales.zip, {format_size(len(data))}"
+    assert f"Attached files:\n  {zipped}\n" in plain
+    assert [c.text for r in read_markup(html).rows["attachments"] for c in r] == [zipped]
 
 
 def test_still_over_the_limit_attachments_are_left_off_and_listed(
@@ -236,6 +268,7 @@ def test_still_over_the_limit_attachments_are_left_off_and_listed(
         assert str(path.resolve()) in html
     # Never an empty or shortened report: the preview is still there.
     assert "The first 20 of 25 rows:" in plain and "&lt;script&gt;" in html
+    assert "Attached files" not in plain + html  # the note lists them, with where they are
 
 
 def test_message_that_cannot_fit_even_bare_is_an_error(tmp_path: Path, report: Factory) -> None:
@@ -353,7 +386,8 @@ def test_preview_numbers_are_right_aligned_in_the_task_zone(
         outbox_settings(tmp_path), now=NOW,
     )  # fmt: skip
     plain, html = bodies(built.message)
-    assert '<th align="right" style="text-align:right">revenue</th>' in html
-    assert '<td align="right" style="text-align:right">290001.56</td>' in html
+    table = read_markup(html).rows["preview"]
+    assert [(c.text, c.align) for c in table[0]][1] == ("revenue", "right")
+    assert [(c.text, c.align) for c in table[1]][1] == ("290001.56", "right")
     assert "East   | 290001.56 | 2026-07-01 12:00:00" in plain
     assert "5599999" not in plain + html

@@ -11,7 +11,8 @@ from pathlib import Path
 from src.core.chart import ChartData, read_chart
 from src.services.export.chart_png import chart_png
 from src.services.mail import ReportEmail, SmtpSettings, build_report_message, send
-from src.services.mail.preview import Preview, chart_img, html_body
+from src.services.mail.preview import Preview, ReportBody
+from src.services.mail.report_html import html_body
 from tests.fixtures.report_samples import ROWS, SPECS
 from tests.fixtures.smtp import SmtpServer
 
@@ -56,7 +57,8 @@ def test_the_chart_is_an_inline_image_the_html_names(
     msg = got.message
     html_part = msg.get_body(preferencelist=("html",))
     assert html_part is not None
-    cid = re.search(r'<img src="cid:([^"]+)" alt="Revenue by Region"', html_part.get_content())
+    cid = re.search(r'<img class="chart" src="cid:([^"]+)" alt="Revenue by Region"',
+                    html_part.get_content())  # fmt: skip
     assert cid, "the HTML does not show the chart"
     related = [p for p in msg.walk() if p.get_content_type() == "multipart/related"]
     assert len(related) == 1
@@ -86,15 +88,18 @@ def test_no_chart_no_image_and_the_reason_in_the_body(tmp_path: Path) -> None:
 
 
 def test_highlighted_cells_carry_their_inline_style() -> None:
-    page = html_body("Body", Preview(["Region", "Units", "Revenue"], PREVIEW, 4,
-                                     formats=SHOWN), [], "footer")  # fmt: skip
+    preview = Preview(["Region", "Units", "Revenue"], PREVIEW, 4, formats=SHOWN)
+    page = html_body(ReportBody("Regional sales", "Body", preview, "footer"))
     cells = re.findall(r"<td([^>]*)>([^<]*)</td>", page)
     style = {text: attrs for attrs, text in cells}
-    assert style["-€20.25"] == ' align="right" style="text-align:right;color:#c00000"'
-    assert style["€1,234.50"] == ' align="right" style="text-align:right;font-weight:bold"'
-    assert style["12"] == ' align="right" style="text-align:right;background-color:#fff2cc"'
-    assert style["€560.00"] == ' align="right" style="text-align:right"'  # as before
-    assert style["North"] == ""
+    cell = "padding:5px 8px"
+    assert style["-€20.25"] == (
+        f' align="right" style="text-align:right;{cell};color:#c00000;white-space:nowrap"'
+    )
+    assert "font-weight:bold" in style["€1,234.50"]
+    assert "background-color:#fff2cc" in style["12"]
+    assert style["€560.00"] == f' align="right" style="text-align:right;{cell};white-space:nowrap"'
+    assert style["North"] == f' align="left" style="text-align:left;{cell}"'  # as before
 
 
 def test_the_preview_reads_in_the_tasks_locale(tmp_path: Path) -> None:
@@ -106,10 +111,3 @@ def test_the_preview_reads_in_the_tasks_locale(tmp_path: Path) -> None:
     assert plain is not None
     text = plain.get_content()
     assert "1.234,50\xa0€" in text and "-20,25\xa0€" in text and "3.984,65\xa0€" in text
-
-
-def test_chart_img_is_one_tag_the_new_layout_can_place() -> None:
-    assert chart_img("chart.1@x", 'A "title"') == (
-        '<p><img src="cid:chart.1@x" alt="A &quot;title&quot;" width="600" '
-        'style="display:block;max-width:100%;height:auto;border:0"></p>'
-    )

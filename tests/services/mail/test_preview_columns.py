@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from src.core.column_format import ReportColumns, read_columns
 from src.core.result import Column
-from src.services.mail.preview import Preview, html_body, plain_body
+from src.services.mail.preview import Preview, ReportBody, plain_body
+from src.services.mail.report_html import html_body
+from tests.services.mail.test_report_html import read_markup
 
 
 def preview() -> Preview:
@@ -27,20 +29,28 @@ def preview() -> Preview:
     )
 
 
+def report() -> ReportBody:
+    return ReportBody("Customers", "Hello", preview(), "footer")
+
+
 def test_plain_part_shows_labels_formats_and_totals() -> None:
-    text = plain_body("Hello", preview(), [], "footer")
+    text = plain_body(report())
     lines = text.splitlines()
     assert any(line.startswith("customer | ") and "Amount" in line for line in lines)
     assert any("ACME" in line and "1,234.50" in line for line in lines)
     assert any(line.startswith("Total") and "2,235.50" in line for line in lines)
+    assert "Amount (total)  2,235.50" in lines
     assert "secret" not in text
 
 
 def test_html_part_shows_labels_formats_and_totals() -> None:
-    html = html_body("Hello", preview(), [], "footer")
-    assert ">Amount</th>" in html
-    assert ">1,234.50</td>" in html
-    assert "<b>Total</b>" in html and "<b>2,235.50</b>" in html
+    page = html_body(report())
+    table = read_markup(page).rows["preview"]
+    assert [c.text for c in table[0]] == ["customer", "Amount"]
+    assert [c.text for c in table[1]] == ["ACME", "1,234.50"]
+    assert [c.text for c in table[-1]] == ["Total", "2,235.50"]
+    assert "<b>Total</b>" in page and "<b>2,235.50</b>" in page
+    assert "secret" not in page
 
 
 def test_the_email_says_the_totals_cover_every_row() -> None:
