@@ -48,6 +48,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
@@ -280,6 +281,7 @@ class XlsxWriter:
         self._styled = any(self.column_styles) or any(
             s.format is ValueFormat.BOOLEAN for s in self.layout.shown_specs
         )
+        self._column_cells, self._slow_cells = self._cell_writers()
         #: The highlight styles used, in order: a style's conditional format is its index
         self.highlights = [style for style in HighlightStyle
                            if any(r.style is style for s in self.layout.shown_specs
@@ -418,9 +420,12 @@ class XlsxWriter:
         assert self._sheet is not None
         cell = self.cells.cell
         conv = self.cells.conv
-        if self._styled:
-            styled = self._styled_cell
-            rendered = ["".join([styled(i, v) for i, v in enumerate(row)]) for row in rows]
+        if self._styled:  # per column: its converters by type, else the general rule
+            fns, slow = self._column_cells, self._slow_cells
+            rendered = [
+                "".join([(fns[i].get(type(v)) or slow[i])(v) for i, v in enumerate(row)])
+                for row in rows
+            ]
         else:
             rendered = ["".join([(conv.get(type(v)) or cell)(v) for v in row]) for row in rows]
         data = self._numbered(rendered)
@@ -433,6 +438,60 @@ class XlsxWriter:
         self._sheet_bytes += len(data)
         self._sheet_rows += len(rows)
         self.rows_total += len(rows)
+
+    def _cell_writers(
+        self,
+    ) -> tuple[list[Mapping[type, Callable[[Any], str]]], list[Callable[[Any], str]]]:
+        """Per shown column: converters by exact type that write a formatted column's
+        numbers with their style directly (so a formatted column costs what a plain one
+        does), and the general rule (:meth:`_styled_cell`) for every other value."""
+        plain = self.cells.conv
+        fast: list[Mapping[type, Callable[[Any], str]]] = []
+        slow: list[Callable[[Any], str]] = []
+        for index, (spec, styles) in enumerate(
+            zip(self.layout.shown_specs, self.column_styles, strict=True)
+        ):
+            slow.append(partial(self._styled_cell, index))
+            if spec.format is ValueFormat.BOOLEAN:
+                fast.append({})  # 0 / 1 and booleans read as the words: the general rule
+            elif styles is None:
+                fast.append(plain)
+            else:
+                fast.append(self._numbers_styled(styles[0]))
+        return fast, slow
+
+    def _numbers_styled(self, style: int) -> dict[type, Callable[[Any], str]]:
+        """Converters writing numbers as ``<c s="style">``: what :meth:`_styled_cell`
+        makes of them, without its general steps."""
+        cells, head = self.cells, f'<c s="{style}"><v>'
+
+        def integer(value: int) -> str:
+            if -_MAX_INT < value < _MAX_INT:
+                return f"{head}{value}</v></c>"
+            return cells.text(str(value))
+
+        def floating(value: float) -> str:
+            return f"{head}{value!r}</v></c>" if math.isfinite(value) else cells.text(str(value))
+
+        def decimal(value: Decimal) -> str:
+            return f"{head}{value}</v></c>" if value.is_finite() else cells.text(str(value))
+
+        return {**cells.conv, int: integer, float: floating, Decimal: decimal,
+                datetime: self._restyled(cells.datetime_, style),
+                date: self._restyled(cells.date_, style)}  # fmt: skip
+
+    @staticmethod
+    def _restyled(convert: Callable[[Any], str], style: int) -> Callable[[Any], str]:
+        """A date converter whose cell takes the column's style instead of its own."""
+
+        def cell(value: Any) -> str:
+            rendered = convert(value)
+            for date_cell in _DATE_CELLS:
+                if rendered.startswith(date_cell):
+                    return f'<c s="{style}">' + rendered[len(date_cell) :]
+            return rendered
+
+        return cell
 
     def _styled_cell(self, index: int, value: Any, bold: bool = False) -> str:
         """A cell of a column the task formats: its number format as the cell's style;
