@@ -476,9 +476,15 @@ class XlsxWriter:
         def decimal(value: Decimal) -> str:
             return f"{head}{value}</v></c>" if value.is_finite() else cells.text(str(value))
 
-        return {**cells.conv, int: integer, float: floating, Decimal: decimal,
-                datetime: self._restyled(cells.datetime_, style),
-                date: self._restyled(cells.date_, style)}  # fmt: skip
+        restyled = self._restyled(cells.date_, style)
+
+        def day(value: date) -> str:
+            if value < _MIN_DATE:
+                return restyled(value)
+            return f"{head}{(value - _EPOCH_DATE).days}</v></c>"
+
+        return {**cells.conv, int: integer, float: floating, Decimal: decimal, date: day,
+                datetime: self._restyled(cells.datetime_, style)}  # fmt: skip
 
     @staticmethod
     def _restyled(convert: Callable[[Any], str], style: int) -> Callable[[Any], str]:
