@@ -100,6 +100,12 @@ def header(name: str, description: str, required: bool = False) -> dict[str, Any
     }
 
 
+#: What a run's files are served as, by format.
+FILE_TYPES = (
+    "text/csv",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
 TASK_REF = path("ref", "The task's id, a unique id prefix (4+ characters) or its name")
 PAGING = [
     query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Items per page"),
@@ -193,9 +199,9 @@ SCHEMAS: dict[str, Any] = {
             "run_id": {"type": "string"},
             "task_id": {"type": "string"},
             "task_name": {"type": "string"},
-            "status": {"enum": RunStatus.values()},
+            "status": {"enum": list(RunStatus.values())},
             "steps": {"type": "array", "items": {"type": "string"}},
-            "trigger": {"enum": Trigger.values()},
+            "trigger": {"enum": list(Trigger.values())},
             "started_at": INSTANT,
             "finished_at": INSTANT,
             "scheduled_for": INSTANT,
@@ -278,7 +284,7 @@ SCHEMAS: dict[str, Any] = {
                                 "task_id": {"type": "string"},
                                 "task_name": NULL_STR,
                                 "status": {"enum": ["queued", "running"]},
-                                "trigger": {"enum": Trigger.values()},
+                                "trigger": {"enum": list(Trigger.values())},
                                 "started_at": NULL_INSTANT,
                             },
                         },
@@ -480,8 +486,8 @@ def _paths() -> dict[str, Any]:
                 {"200": answer("Runs", {"type": "array", "items": ref("Run")}, **PAGE_HEADERS)},
                 params=[
                     query("task", {"type": "string"}, "A task's id, id prefix or name"),
-                    query("status", {"enum": RunStatus.values()}, "Status"),
-                    query("trigger", {"enum": Trigger.values()}, "What started it"),
+                    query("status", {"enum": list(RunStatus.values())}, "Status"),
+                    query("trigger", {"enum": list(Trigger.values())}, "What started it"),
                     query("since", INSTANT, "Began at or after (ISO 8601)"),
                     query("until", INSTANT, "Began before (ISO 8601)"),
                     *PAGING,
@@ -506,7 +512,7 @@ def _paths() -> dict[str, Any]:
             "get": op(
                 "Download one of the run's files",
                 viewer,
-                {"200": {"description": "The file", "content": {"application/octet-stream": {}}}},
+                {"200": {"description": "The file", "content": {kind: {} for kind in FILE_TYPES}}},
                 tag=runs,
             ),
         },

@@ -8,6 +8,7 @@ with a plain 500, never a trace or a path. The daemon's side is the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from src.core.clock import now as clock_now
-from src.core.errors import AmbiguousTask, TaskNotFound
+from src.core.errors import AmbiguousTask, StoreError, TaskNotFound
 from src.core.lookup import find_task
 from src.core.task import Task
 from src.core.vocabulary import RunStatus, Trigger
@@ -161,9 +162,19 @@ def create_app(
         return values[0] if values else None
 
     def lookup(ref: str) -> Task:
+        """The task as the daemon runs it (its last load of tasks.json)."""
         try:
             return find_task(control.tasks(), ref)
         except TaskNotFound as exc:
+            with contextlib.suppress(TaskNotFound, AmbiguousTask, StoreError):
+                context.catalog.snapshot().find(ref)  # in the file, not loaded yet
+                error = ApiError(
+                    503,
+                    f"the scheduler has not loaded task {ref[:64]!r} yet (it reads tasks.json "
+                    "within 2 s of a change); try again",
+                )
+                error.headers["Retry-After"] = "2"
+                raise error from None
             _fail(404, str(exc))
         except AmbiguousTask as exc:
             _fail(400, str(exc))
