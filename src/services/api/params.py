@@ -70,7 +70,7 @@ def json_object() -> dict[str, Any]:
             "send the body as JSON with the header Content-Type: application/json "
             f"(got {request.content_type or 'none'!r})",
         )
-    data = request.get_json(silent=True)
+    data = parsed_json()
     if data is None:
         fail(400, "the body is not valid JSON")
     if not isinstance(data, dict):
@@ -87,3 +87,12 @@ def paged(response: Response, total: int, limit: int, offset: int) -> Response:
         query = "&".join(f"{k}={v}" for k, v in args.items())
         response.headers["Link"] = f'<{request.path}?{query}>; rel="next"'
     return response
+
+
+def parsed_json() -> Any:
+    """The JSON body, or None when it is not JSON; nesting deep enough to exhaust the
+    parser's recursion (``[[[[...``) is a 400 like any other broken body, never a 500."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        fail(400, "the body is not valid JSON (it nests too deep)")

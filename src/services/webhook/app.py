@@ -69,6 +69,7 @@ def create_app(
     ``limiter`` / ``idempotency`` / ``clock`` are for tests that need their own."""
     from src.services.api import register_api
     from src.services.api.authn import actor, caller, require
+    from src.services.api.params import parsed_json
 
     app = Flask("db_scheduler_webhook")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -234,7 +235,7 @@ def create_app(
             except SignatureError as exc:
                 metrics.count_webhook("bad-signature")
                 _fail(400 if exc.malformed else 401, str(exc))
-        if body and request.is_json and request.get_json(silent=True) is None:
+        if body and request.is_json and parsed_json() is None:
             _fail(400, "the body is not valid JSON (it may also be empty)")
         key = request.headers.get("Idempotency-Key")
         if key is None:
