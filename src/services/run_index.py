@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from src.core.clock import parse_instant, to_utc_iso
 from src.services.history import RunRecord, fold_line
 
 SCHEMA_VERSION = "1"
@@ -205,7 +206,7 @@ class RunIndex:
                         r.task_id,
                         r.status,
                         r.data.get("trigger"),
-                        str(r.data.get("started_at") or r.data.get("at") or ""),
+                        _instant(r.data.get("started_at") or r.data.get("at")),
                         json.dumps(
                             {
                                 "run_id": r.run_id,
@@ -230,6 +231,15 @@ class RunIndex:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _instant(value: object) -> str:
+    """When the run began as the UTC ``...Z`` text the filters compare with (a line
+    written with another offset sorts among the others by its instant)."""
+    try:
+        return to_utc_iso(parse_instant(str(value)))
+    except (ValueError, OverflowError):
+        return str(value or "")
 
 
 def _record(text: str) -> RunRecord:

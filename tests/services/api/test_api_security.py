@@ -85,7 +85,7 @@ def test_file_downloads_serve_only_the_runs_own_files(api: Api) -> None:
         )
         assert reply.status in (404, 400), (name, reply.status)
         assert b"WEBHOOK_TOKEN" not in reply.body
-    for raw in ("/api/runs/%s/files/../../.env" % run_id, "/api/runs/%s/../../.env" % run_id):
+    for raw in (f"/api/runs/{run_id}/files/../../.env", f"/api/runs/{run_id}/../../.env"):
         reply = send(api.url, "GET", raw, token=api.tokens[Role.ADMIN])
         assert reply.status == 404 and b"WEBHOOK_TOKEN" not in reply.body
     other = api.call(

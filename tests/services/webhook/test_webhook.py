@@ -1,7 +1,8 @@
 """The HTTP API over real HTTP: waitress on a free port, requests with http.client.
 
 The test of the package src/services/webhook/ as a whole: the Flask app
-(src/services/webhook/app.py), its answers (src/services/webhook/views.py) and metrics
+(src/services/webhook/app.py), its answers (src/services/webhook/views.py), errors
+(src/services/webhook/errors.py) and metrics
 (src/services/webhook/metrics.py), through the token, signature and rate limit.
 
 The daemon's side is :class:`RunnerControl`, a small implementation of the
