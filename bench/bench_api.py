@@ -179,9 +179,8 @@ def main() -> None:
             )
         began = time.perf_counter()
         context.runs.refresh()
-        print(
-            f"index catch-up after 100 new lines:          {(time.perf_counter() - began) * 1000:8.1f} ms"
-        )
+        spent = (time.perf_counter() - began) * 1000
+        print(f"{'index catch-up after 100 new lines':<44} {spent:8.1f} ms")
 
 
 if __name__ == "__main__":
