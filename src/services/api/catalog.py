@@ -4,7 +4,9 @@ The file is parsed again only when it changed (its inode, size and modification 
 and then only decoded, not validated: a request validates just the tasks it answers
 with (a page of the list, the one task asked for), memoized until the next change.
 A file in the earlier tool's format, or one that is not a plain current document, goes
-through the store's full parse (and its error message, when it is broken).
+through the store's full parse. A file that is broken, or emptied (a write cut short),
+is answered with the daemon's last good set of tasks (``fallback``), as the daemon
+keeps running it; /health says the file is unreadable.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ class Snapshot:
 
 
 class TaskCatalog:
-    def __init__(self, store: TaskStore) -> None:
+    def __init__(self, store: TaskStore, fallback: Callable[[], list[Task]]) -> None:
         self.store = store
+        self.fallback = fallback
         self._key: tuple[int, int, int] | None = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -76,15 +79,23 @@ class TaskCatalog:
 
     def _read(self) -> Snapshot:
         raw = self.store.read_bytes()
+        if raw is not None and not raw.strip():
+            return self._parsed(self.fallback())  # emptied: a write cut short
         document = _plain(raw)
-        if document is None:  # legacy, empty or broken: the full parse says what is wrong
-            tasks = self.store.parse(raw).tasks
-            items = [task.to_dict() for task in tasks]
-            snapshot = Snapshot(_refs(items), items, self._validate)
-            snapshot._tasks = dict(enumerate(tasks))
-            return snapshot
+        if document is None:  # legacy or broken: the full parse reads or refuses it
+            try:
+                tasks = self.store.parse(raw).tasks
+            except StoreError:
+                tasks = self.fallback()
+            return self._parsed(tasks)
         items = [item if isinstance(item, dict) else {} for item in document["tasks"]]
         return Snapshot(_refs(items), items, self._validate)
+
+    def _parsed(self, tasks: list[Task]) -> Snapshot:
+        items = [task.to_dict() for task in tasks]
+        snapshot = Snapshot(_refs(items), items, self._validate)
+        snapshot._tasks = dict(enumerate(tasks))
+        return snapshot
 
     def _validate(self, item: dict[str, Any]) -> Task:
         try:
@@ -98,7 +109,7 @@ class TaskCatalog:
 
 
 def _plain(raw: bytes | None) -> dict[str, Any] | None:
-    if raw is None or not raw.strip():
+    if raw is None:
         return {"tasks": []}
     try:
         document = json.loads(raw.decode("utf-8"))

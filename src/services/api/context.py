@@ -52,7 +52,7 @@ class ApiContext:
             accounts=AccountStore(accounts_path(settings.data_dir)),
             audit=AuditLog.from_env(env, settings.data_dir),
             runs=RunIndex(settings.history_path),
-            catalog=TaskCatalog(store),
+            catalog=TaskCatalog(store, control.tasks),
         )
 
     @property
