@@ -91,8 +91,8 @@ def user_list() -> None:
 @click.argument("name")
 @_stdin_option
 def user_passwd(name: str, password_stdin: bool) -> None:
-    """Set a user's password (their open sessions end at their next request... or on
-    the daemon's restart: the password is checked only at login)."""
+    """Set a user's password. Sessions already open stay until they expire (30 min
+    idle, 12 h at most) or the daemon restarts: the password is checked at login."""
     try:
         _store().set_password(name, _password(password_stdin))
     except AccountError as exc:
