@@ -121,6 +121,14 @@ def cli(ctx: click.Context, tasks_file: Path, env_file: Path) -> None:
     env = load_env(env_file)
     store = TaskStore(tasks_file, default_timezone=env.get("DEFAULT_TIMEZONE") or "UTC")
     ctx.obj = Context(store=store, env=env, env_file=env_file)
+    store.on_change = _audit_change  # every change is in the audit log (src/services/audit.py)
+
+
+def _audit_change(before: Task | None, after: Task | None) -> None:
+    from src.services.audit import Actor, AuditLog, TaskAudit
+
+    ctx = _context()
+    TaskAudit(AuditLog.from_env(ctx.env, _settings(ctx).data_dir), Actor.os_user())(before, after)
 
 
 def _context() -> Context:
@@ -657,3 +665,12 @@ def webhook_url(ref: str, show_token: bool) -> None:
     task = ctx.load().find(ref)
     for line in webhook_instructions(task, ctx.env, show_token=show_token).lines():
         click.echo(line)
+
+
+# Command groups kept in their own modules (users and tokens, the pause, the audit log).
+from src.cli.accounts import token, user  # noqa: E402
+from src.cli.audit import audit  # noqa: E402
+from src.cli.pause import pause, resume, status  # noqa: E402
+
+for _command in (user, token, audit, pause, resume, status):
+    cli.add_command(_command)

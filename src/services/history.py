@@ -198,15 +198,20 @@ def _fold(lines: Iterable[dict[str, Any]]) -> dict[str, RunRecord]:
     records: dict[str, RunRecord] = {}
     for line in lines:
         run_id = str(line["run_id"])
-        record = records.get(run_id)
-        if record is None:
-            record = records[run_id] = RunRecord(
-                run_id=run_id,
-                task_id=str(line.get("task_id", "")),
-                task_name=str(line.get("task_name", "")),
-            )
-        record.steps.append(str(line.get("event")))
-        record.data.update({k: v for k, v in line.items() if v is not None})
-        if line.get("event") == "finished":
-            record.status = str(line.get("status", RunStatus.FAILED))
+        records[run_id] = fold_line(records.get(run_id), line)
     return records
+
+
+def fold_line(record: RunRecord | None, line: dict[str, Any]) -> RunRecord:
+    """``record`` (None: the run's first line) with one more of its lines folded in."""
+    if record is None:
+        record = RunRecord(
+            run_id=str(line["run_id"]),
+            task_id=str(line.get("task_id", "")),
+            task_name=str(line.get("task_name", "")),
+        )
+    record.steps.append(str(line.get("event")))
+    record.data.update({k: v for k, v in line.items() if v is not None})
+    if line.get("event") == "finished":
+        record.status = str(line.get("status", RunStatus.FAILED))
+    return record

@@ -89,6 +89,7 @@ class TaskStore:
         *,
         default_timezone: str = "UTC",
         lock_timeout: float = defaults.LOCK_TIMEOUT_SECONDS,
+        on_change: Callable[[Task | None, Task | None], None] | None = None,
     ) -> None:
         self.path = Path(path)  # as the user gave it: what messages name
         self.target = real_path(self.path)  # the file itself: what is locked and written
@@ -97,6 +98,9 @@ class TaskStore:
         self.backup_path = self.target.with_name(self.target.name + ".bak")
         self.pending_path = self.target.with_name(self.target.name + ".pending")
         self.lock_timeout = lock_timeout
+        #: told of every definition change once it is written: (before, after); None
+        #: before: added, None after: deleted (the audit log; run summaries are not told)
+        self.on_change = on_change
 
     # -- reading --
 
@@ -242,6 +246,7 @@ class TaskStore:
                 raise StoreError(f"a task with id {task.id} already exists")
             task = task.with_changes(created_at=task.created_at or moment, updated_at=moment)
             task_file.tasks.append(task)
+        self._changed(None, task)
         return task
 
     def update(
@@ -265,6 +270,8 @@ class TaskStore:
             if touch and changed != current:
                 changed = changed.with_changes(updated_at=moment)
             task_file.tasks[task_file.tasks.index(current)] = changed
+        if changed != current:
+            self._changed(current, changed)
         return changed
 
     def record_run(self, task_id: str, result: RunResult) -> str | None:
@@ -376,11 +383,20 @@ class TaskStore:
             return None
         return document
 
-    def delete(self, ref: str) -> Task:
+    def delete(self, ref: str, check: Callable[[Task], None] | None = None) -> Task:
+        """Remove the task ``ref`` names; ``check`` (raising to refuse) sees it first, under
+        the lock (the API's If-Match)."""
         with self.transaction() as task_file:
             task = task_file.find(ref)
+            if check is not None:
+                check(task)
             task_file.tasks.remove(task)
+        self._changed(task, None)
         return task
+
+    def _changed(self, before: Task | None, after: Task | None) -> None:
+        if self.on_change is not None:
+            self.on_change(before, after)
 
 
 def _id_of(item: Any) -> str | None:

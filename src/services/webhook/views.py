@@ -57,5 +57,6 @@ def health_json(state: HealthState, healthy: bool, problems: list[str]) -> dict[
         "queue_depth": state.queue_depth,
         "running": state.running,
         "clock": state.clock or "ok",
+        "paused": state.paused,
         "problems": problems,
     }

@@ -1,7 +1,8 @@
 """The HTTP API over real HTTP: waitress on a free port, requests with http.client.
 
 The test of the package src/services/webhook/ as a whole: the Flask app
-(src/services/webhook/app.py), its answers (src/services/webhook/views.py) and metrics
+(src/services/webhook/app.py), its answers (src/services/webhook/views.py), errors
+(src/services/webhook/errors.py) and metrics
 (src/services/webhook/metrics.py), through the token, signature and rate limit.
 
 The daemon's side is :class:`RunnerControl`, a small implementation of the
@@ -37,6 +38,7 @@ from src.cli.app import cli
 from src.core.clock import now as clock_now
 from src.core.errors import StoreError
 from src.core.task import Task
+from src.services.api import ApiContext
 from src.services.demo import build_demo_database
 from src.services.history import RunHistory
 from src.services.query import QueryService
@@ -223,6 +225,19 @@ class RunnerControl:
     def history(self) -> RunHistory:
         return RunHistory(self.space.settings.history_path)
 
+    def pause_state(self) -> dict[str, Any]:
+        return {"paused": False, "paused_since": None, "paused_by": None}
+
+    def set_paused(self, paused: bool, by: str) -> dict[str, Any]:
+        raise AssertionError("the webhook tests do not pause (tests/services/api do)")
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        return [{"run_id": r, "task_id": t, "status": "running"} for t, r in self.running.items()]
+
+
+def api_context(space: Workspace, control: RunnerControl) -> ApiContext:
+    return ApiContext.build(control, space.store.path, space.env, space.settings, TOKEN)
+
 
 # --- HTTP -----------------------------------------------------------------------------------
 
@@ -289,7 +304,9 @@ def start_api(
     )
     frozen = [1000.0]
     limiter = RateLimiter(per_minute, clock=lambda: frozen[0])
-    app = create_app(control, settings, metrics=metrics, limiter=limiter)
+    app = create_app(
+        control, settings, context=api_context(space, control), metrics=metrics, limiter=limiter
+    )
     server = HttpServer(app, "127.0.0.1", 0, max_body_bytes=settings.max_body_bytes)
     server.start()
     return Api(server.url, space, control, metrics, settings, frozen), server
@@ -813,7 +830,11 @@ def test_trusted_proxy_headers_give_client_address_and_public_url(
     )
     frozen = [0.0]
     app = create_app(
-        control, settings, metrics=metrics, limiter=RateLimiter(1, clock=lambda: frozen[0])
+        control,
+        settings,
+        context=api_context(space, control),
+        metrics=metrics,
+        limiter=RateLimiter(1, clock=lambda: frozen[0]),
     )
     server = HttpServer(app, "127.0.0.1", 0, trusted_proxy="127.0.0.1")
     server.start()
