@@ -463,6 +463,8 @@ def validate(no_check: bool) -> None:
             f"(a run would fail on each), {len(warnings)} warning(s)"
         )
     kind = " (earlier tool's format; converted on the next change)" if task_file.legacy else ""
+    if task_file.converts and not task_file.legacy:
+        kind = f" (format version {task_file.version}; converted on the next change)"
     click.echo(
         f"{ctx.store.path}: {len(task_file.tasks)} task(s) valid{kind}, {len(warnings)} warning(s)"
     )
