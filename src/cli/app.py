@@ -509,7 +509,7 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
             raise click.ClickException(f"--to {problem}")
     query = QueryService(ctx.env)
     try:
-        runner = Runner(ctx.store, _settings(ctx), query)
+        runner = Runner(ctx.store, _settings(ctx), query, env=ctx.env)
         outcome = runner.run(
             task,
             trigger=Trigger.MANUAL,

@@ -154,7 +154,11 @@ def outcome_text(outcome: RunOutcome) -> str:
     lines = [
         f"Run {outcome.run_id} of {task.name!r}: {outcome.status} in {outcome.duration:.1f} s",
     ]
-    if outcome.rowcount is not None and not outcome.columns:
+    if outcome.step_results:
+        from src.services.steps.sequence import step_outcome_lines
+
+        lines += step_outcome_lines(outcome.step_results)
+    elif outcome.rowcount is not None and not outcome.columns:
         lines.append(f"Statement affected {outcome.rowcount} rows")
     else:
         lines.append(f"Rows: {outcome.rows}")

@@ -108,3 +108,9 @@ class ExportError(RunError):
 
 class EmailError(RunError):
     kind = "email"
+
+
+class StepError(RunError):
+    """One or more steps of a run failed; the message is the first failure's."""
+
+    kind = "step"

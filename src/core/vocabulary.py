@@ -168,5 +168,6 @@ class StepResultField(Vocabulary):
     ROWS_AFFECTED = "rows_affected", "rows a sql statement changed (inserted, updated, deleted)"
     FILES = "files", "the step's files, as paths separated by ', '"
     EXIT_CODE = "exit_code", "the exit code of a command, python or powershell step"
-    OUTPUT = "output", "the last lines the step printed (stdout, then stderr)"
+    OUTPUT = "output", "the last lines the step printed (stdout, or stderr when stdout is empty)"
+    LAST_LINE = "last_line", "the last line the step printed: one line, for a subject"
     DURATION = "duration", "how long the step took, in seconds"
