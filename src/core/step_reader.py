@@ -11,7 +11,7 @@ unknown step is refused here, not at 3 a.m.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from src.core import defaults
@@ -34,8 +34,7 @@ if TYPE_CHECKING:
 
 _COMMON = ("id", "name", "kind", "timeout_seconds", "retry", "on_failure")
 _PROCESS = ("cwd", "env", "pass_env", "exit_codes")
-#: The fields each kind reads besides the common ones; any other is kept as is (and
-#: ``validate`` warns about it), as a task's unknown fields are.
+#: The fields each kind reads besides the common ones; others are kept (validate warns).
 KIND_FIELDS: dict[StepKind, tuple[str, ...]] = {
     StepKind.SQL: ("query", "query_file", "connection", "params", "read_only", "exports"),
     StepKind.COMMAND: ("command", "shell", *_PROCESS),
@@ -54,6 +53,7 @@ class StepReader:
     def __init__(self, reader: TaskReader, task_timeout: float) -> None:
         self.reader = reader
         self.task_timeout = task_timeout
+        self.earlier: Sequence[str] = ()  # the ids of the steps before the one being read
 
     def read(self, raw: Any) -> tuple[Step, ...]:
         fail = self.reader.fail
@@ -131,8 +131,7 @@ class StepReader:
         if not isinstance(name, str) or not name.strip() or "\n" in name:
             fail(f"{where}.name", f"{name!r} is not a step name (one line of text)")
             ok = False
-        kind = item.get("kind")
-        if kind not in StepKind.values():
+        if (kind := item.get("kind")) not in StepKind.values():
             fail(
                 f"{where}.kind",
                 f"{kind!r}{suggest_field(str(kind), StepKind.values())} is not a step kind; "
@@ -151,14 +150,8 @@ class StepReader:
             },
         }
         names = (*TEMPLATE_VARIABLES, *STEP_PLACES, *references_to(earlier))
-        readers: dict[StepKind, Callable[[Mapping[str, Any], str, tuple[str, ...]], Any]] = {
-            StepKind.SQL: self._sql,
-            StepKind.COMMAND: self._command,
-            StepKind.PYTHON: self._python,
-            StepKind.POWERSHELL: self._powershell,
-            StepKind.EMAIL: lambda i, w, n: self._email(i, w, n, earlier),
-        }
-        fields = readers[kind](item, where, names)
+        self.earlier = earlier
+        fields = getattr(self, f"_{kind.value}")(item, where, names)  # _sql, _command, ...
         if fields is None or not ok:
             return None
         return STEP_TYPES[kind](**common, **fields)
@@ -393,10 +386,8 @@ class StepReader:
             return None
         return {"script": script, "inline": inline, "args": args, **fields}
 
-    def _email(
-        self, item: Mapping[str, Any], where: str, names: tuple[str, ...], earlier: Sequence[str]
-    ) -> Any:
-        fail = self.reader.fail
+    def _email(self, item: Mapping[str, Any], where: str, names: tuple[str, ...]) -> Any:
+        fail, earlier = self.reader.fail, self.earlier
         attach = item.get("attach") or []
         if not isinstance(attach, list) or not all(isinstance(a, str) for a in attach):
             fail(f"{where}.attach", f"{attach!r} is not a list of step ids such as ['extract']")

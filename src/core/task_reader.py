@@ -1,5 +1,9 @@
 """Reading a task from its tasks.json form: every field checked, every problem collected.
 
+Longer than ~400 lines on purpose: it is the one validation path of a task, and its
+field readers share one list of problems; the steps of a task are read by
+:mod:`step_reader`, which reports into that same list.
+
 :class:`TaskReader` is the one validation path of a task: ``Task.from_dict`` (the
 store loading tasks.json, ``add`` and ``edit`` through :mod:`task_edit`, the daemon's
 reload thread) all come here. It collects every problem it finds (field path, bad

@@ -1,5 +1,9 @@
 """tasks.json: the store every command and the daemon share.
 
+Longer than ~400 lines on purpose: the file's format, its lock and every change made
+under it (a person's edit, a run's summary, queued summaries, conversions of older
+formats) share one set of rules that reads best in one place.
+
 * Reads need no lock: writers replace the file atomically (temp file, fsync,
   rename), so a reader sees the old or the new file, never half of one.
 * Every change is read-modify-write under an exclusive lock on a side file

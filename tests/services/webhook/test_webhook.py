@@ -705,6 +705,13 @@ def test_metrics_parse_and_counters_move_after_a_run(api: Api) -> None:
     assert after[("db_scheduler_run_duration_seconds_count", labels)] == 1
     assert after[("db_scheduler_last_success_timestamp_seconds", labels)] >= int(started)
     assert after[("db_scheduler_webhook_triggers_total", (("result", "accepted"),))] == 1
+    # over the kept history (read at scrape): the one run, a success
+    assert ("db_scheduler_task_success_ratio", labels) not in before
+    assert after[("db_scheduler_task_success_ratio", labels)] == 1.0
+    (record,) = api.space.runs()
+    median = after[("db_scheduler_task_duration_median_seconds", labels)]
+    assert median == after[("db_scheduler_task_duration_p95_seconds", labels)]
+    assert median == record.data["duration_seconds"]
 
 
 def test_metrics_queue_depth_follows_the_daemon(api: Api) -> None:
