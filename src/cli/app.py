@@ -638,3 +638,12 @@ def webhook_url(ref: str, show_token: bool) -> None:
     task = ctx.load().find(ref)
     for line in webhook_instructions(task, ctx.env, show_token=show_token).lines():
         click.echo(line)
+
+
+# --- definitions as files -----------------------------------------------------------------
+
+from src.cli.definitions import export_command, import_command, samples_command  # noqa: E402
+
+cli.add_command(export_command)
+cli.add_command(import_command)
+cli.add_command(samples_command)

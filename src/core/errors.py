@@ -114,3 +114,8 @@ class StepError(RunError):
     """One or more steps of a run failed; the message is the first failure's."""
 
     kind = "step"
+
+
+class DefinitionError(SchedulerError):
+    """A file given to `import` cannot be read, or its definitions cannot all be imported;
+    nothing was written."""

@@ -171,3 +171,19 @@ class StepResultField(Vocabulary):
     OUTPUT = "output", "the last lines the step printed (stdout, or stderr when stdout is empty)"
     LAST_LINE = "last_line", "the last line the step printed: one line, for a subject"
     DURATION = "duration", "how long the step took, in seconds"
+
+
+class DefinitionFormat(Vocabulary):
+    """How `export` writes task definitions and `import` reads this tool's own."""
+
+    YAML = "yaml", "YAML (the default): comments allowed, for people"
+    JSON = "json", "JSON, as in tasks.json"
+
+
+class ImportSource(Vocabulary):
+    """What `import --from` reads; without --from it is told from the file's content."""
+
+    TASKS = "tasks", "this tool's definitions (export, tasks.json) or the earlier tool's tasks.json"
+    V1 = "v1", "the V1 scheduler's jobs/job_config.yaml (sql, powershell, python, command jobs)"
+    V2_YAML = "v2-yaml", "a V2 YAML job file (PS-001, SQL-001: inlineScript, retryPolicy, ...)"
+    V2_JSON = "v2-json", "V2 JSON multi-step jobs (steps of type sql and powershell)"
