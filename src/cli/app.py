@@ -441,13 +441,21 @@ def validate(no_check: bool) -> None:
       manage_tasks.py validate
     """
     from src.services.query import QueryService
-    from src.services.task_checks import runs_programs, sql_findings, step_findings, task_warnings
+    from src.services.task_checks import (
+        runs_programs,
+        sql_findings,
+        step_findings,
+        task_warnings,
+        writable_code_file,
+    )
 
     ctx = _context()
     task_file = ctx.load()
     base = ctx.store.path.resolve().parent
     now = clock_now()
     warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base, now)]
+    if exposed := writable_code_file(ctx.store.target, task_file.tasks):
+        warnings.append(exposed)
     errors: list[str] = []
     service = None if no_check else QueryService(ctx.env)
     try:

@@ -123,6 +123,24 @@ def runs_programs(tasks: list[Task]) -> list[str]:
     ]
 
 
+def writable_code_file(path: Path, tasks: list[Task]) -> str | None:
+    """A warning when tasks.json holds steps that run programs and people other than its
+    owner may write it: whoever writes it runs programs as the daemon's user."""
+    if not any(task.runs_code for task in tasks):
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o022:
+        return None
+    who = "anyone" if mode & 0o002 else "its group"
+    return (
+        f"{path} holds steps that run programs and {who} may write it (mode {mode:o}): "
+        f"whoever writes it runs programs as the daemon's user; chmod 600 {path}"
+    )
+
+
 @dataclass
 class Findings:
     errors: list[str] = field(default_factory=list)

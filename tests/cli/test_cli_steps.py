@@ -83,3 +83,14 @@ def test_validate_lists_what_runs_programs_and_flags_missing_pwsh(folder: Path) 
         assert (
             "Error: task 'Windows job': step 'ps': PowerShell is not installed: no 'pwsh' on PATH"
         ) in result.stderr
+
+
+def test_validate_warns_when_others_may_write_a_file_that_runs_programs(folder: Path) -> None:
+    (folder / "tasks.json").chmod(0o664)
+    result = _invoke(folder, "validate", "--no-check")
+    assert (
+        f"Warning: {folder / 'tasks.json'} holds steps that run programs and its group may write "
+        "it (mode 664): whoever writes it runs programs as the daemon's user; chmod 600 "
+    ) in result.stderr
+    (folder / "tasks.json").chmod(0o600)
+    assert "may write it" not in _invoke(folder, "validate", "--no-check").stderr

@@ -839,3 +839,21 @@ def test_trusted_proxy_headers_give_client_address_and_public_url(
     other = api.trigger(headers={**forwarded, "X-Forwarded-For": "198.51.100.9"})
     assert other.status == 202  # another client has its own bucket
     api.control.wait_idle()
+
+
+# --- safety: the API runs tasks, it never changes them -----------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
+def test_no_method_changes_a_task_over_http(api: Api, method: str) -> None:
+    """A task's steps may run programs: only whoever can write tasks.json (the CLI on the
+    machine) defines them; over HTTP a task can be run, never created or changed."""
+    task = api.task("Daily sales")
+    before = api.space.store.path.read_bytes()
+    body = json.dumps({"steps": [{"id": "x", "kind": "command", "command": ["id"]}]})
+    for path in ("/api/tasks", f"/api/tasks/{task.id}"):
+        reply = api.request(
+            method, path, body=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        assert reply.status == 405, (method, path, reply.status)
+    assert api.space.store.path.read_bytes() == before
