@@ -367,14 +367,14 @@ def show(ref: str, as_json: bool) -> None:
     ctx = _context()
     task = ctx.load().find(ref)
     now = clock_now()
-    from src.services.run_stats import TaskStats, task_stats
+    from src.services.run_stats import stats_of
 
     kept = RunHistory(_settings(ctx).history_path).runs(task.id)
-    stats = task_stats(kept).get(task.id) or TaskStats(task.id, task.name)
+    stats = stats_of(task.id, task.name, kept)
     runs = kept[-defaults.SHOW_RECENT_RUNS :]
     if as_json:
         data = render.task_json(task, now, defaults.SHOW_UPCOMING)
-        data["stats"] = render.stats_json(stats)
+        data["stats"] = stats.to_json()
         data["recent_runs"] = [record.to_json() for record in reversed(runs)]
         click.echo(render.dumps(data))
     else:

@@ -16,7 +16,6 @@ from src.core.vocabulary import DEFAULT_CATCH_UP
 
 if TYPE_CHECKING:
     from src.services.history import RunRecord
-    from src.services.run_stats import TaskStats
     from src.services.runner import RunOutcome
 
 
@@ -269,16 +268,6 @@ def _step_line(step: dict[str, Any]) -> str:
         + (f", {', '.join(figures)}" if figures else "")
         + (f" -- {short_error(str(detail))}" if detail else "")
     )
-
-
-def stats_json(stats: TaskStats) -> dict[str, Any]:
-    return {
-        "runs": stats.runs,
-        "successes": stats.successes,
-        "success_rate": stats.success_rate,
-        "duration_median_seconds": stats.median_seconds,
-        "duration_p95_seconds": stats.p95_seconds,
-    }
 
 
 def preview_text(outcome: RunOutcome) -> str:

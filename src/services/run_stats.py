@@ -7,6 +7,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from src.core.vocabulary import RunStatus
 from src.services.history import RunRecord
@@ -39,6 +40,16 @@ class TaskStats:
         ordered = sorted(self.durations)
         return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]
 
+    def to_json(self) -> dict[str, Any]:
+        """As `show --json` and the API's task give it (``stats``)."""
+        return {
+            "runs": self.runs,
+            "successes": self.successes,
+            "success_rate": self.success_rate,
+            "duration_median_seconds": self.median_seconds,
+            "duration_p95_seconds": self.p95_seconds,
+        }
+
     def describe(self) -> str:
         if not self.runs:
             return "no ended run in the kept history"
@@ -47,6 +58,11 @@ class TaskStats:
         if self.median_seconds is not None and self.p95_seconds is not None:
             text += f"; duration median {self.median_seconds:.1f} s, p95 {self.p95_seconds:.1f} s"
         return text
+
+
+def stats_of(task_id: str, task_name: str, records: Iterable[RunRecord]) -> TaskStats:
+    """One task's figures (none yet: zero runs)."""
+    return task_stats(records).get(task_id) or TaskStats(task_id, task_name)
 
 
 def task_stats(records: Iterable[RunRecord]) -> dict[str, TaskStats]:

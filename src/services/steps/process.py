@@ -82,7 +82,7 @@ def marked_processes(name: str, value: str) -> list[int]:
     found = []
     own = os.getpid()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
+        if not (entry.name.isascii() and entry.name.isdigit()) or int(entry.name) == own:
             continue
         try:
             environ = (entry / "environ").read_bytes()
