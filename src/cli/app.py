@@ -375,16 +375,23 @@ def show(ref: str, as_json: bool) -> None:
     ctx = _context()
     task = ctx.load().find(ref)
     now = clock_now()
-    runs = RunHistory(_settings(ctx).history_path).runs(task.id)[-defaults.SHOW_RECENT_RUNS :]
+    from src.services.run_stats import stats_of
+
+    kept = RunHistory(_settings(ctx).history_path).runs(task.id)
+    stats = stats_of(task.id, task.name, kept)
+    runs = kept[-defaults.SHOW_RECENT_RUNS :]
     if as_json:
         data = render.task_json(task, now, defaults.SHOW_UPCOMING)
+        data["stats"] = stats.to_json()
         data["recent_runs"] = [record.to_json() for record in reversed(runs)]
         click.echo(render.dumps(data))
     else:
-        click.echo(render.task_details(task, now, defaults.SHOW_UPCOMING))
+        click.echo(render.task_details(task, now, defaults.SHOW_UPCOMING, stats.describe()))
         if runs:
             click.echo("Recent runs:")
             click.echo(render.history_table(list(reversed(runs))))
+            if steps := render.step_lines(list(reversed(runs))):
+                click.echo(steps)
 
 
 @cli.command("next")
@@ -433,26 +440,36 @@ def validate(no_check: bool) -> None:
     on: a syntax error, a missing table or column, a :name with no value, a statement
     that writes in a read-only task. Warnings (a password in a task's connection URL,
     a connection missing from .env, a database that cannot be reached, unknown fields,
-    no recipients, a once time in the past) do not fail the check. A last line names
-    the tasks that may change data.
+    no recipients, a once time in the past) do not fail the check. The last lines name
+    the tasks that may change data and those that run programs (command, python and
+    powershell steps); a powershell step without pwsh installed is an error.
 
     \b
     Example:
       manage_tasks.py validate
     """
     from src.services.query import QueryService
-    from src.services.task_checks import sql_findings, task_warnings
+    from src.services.task_checks import (
+        runs_programs,
+        sql_findings,
+        step_findings,
+        task_warnings,
+        writable_code_file,
+    )
 
     ctx = _context()
     task_file = ctx.load()
     base = ctx.store.path.resolve().parent
     now = clock_now()
     warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base, now)]
+    if exposed := writable_code_file(ctx.store.target, task_file.tasks):
+        warnings.append(exposed)
     errors: list[str] = []
     service = None if no_check else QueryService(ctx.env)
     try:
         for task in task_file.tasks:
-            found = sql_findings(task, base, now, service)
+            check = step_findings if task.steps else sql_findings
+            found = check(task, base, now, service)
             errors += found.errors
             warnings += found.warnings
     finally:
@@ -462,15 +479,25 @@ def validate(no_check: bool) -> None:
         click.echo(f"Warning: {warning}", err=True)
     for error in errors:
         click.echo(f"Error: {error}", err=True)
-    writers = [repr(task.name) for task in task_file.tasks if not task.read_only]
+    writers = [
+        repr(task.name)
+        for task in task_file.tasks
+        if not task.read_only
+        or any(getattr(step, "read_only", None) is False for step in task.steps)
+    ]
     if writers:
         click.echo(f"May change data (read_only: false): {', '.join(writers)}")
+    programs = runs_programs(task_file.tasks)
+    if programs:
+        click.echo(f"Runs programs on this machine: {'; '.join(programs)}")
     if errors:
         raise click.ClickException(
             f"{ctx.store.path}: {len(task_file.tasks)} task(s), {len(errors)} error(s) "
             f"(a run would fail on each), {len(warnings)} warning(s)"
         )
     kind = " (earlier tool's format; converted on the next change)" if task_file.legacy else ""
+    if task_file.converts and not task_file.legacy:
+        kind = f" (format version {task_file.version}; converted on the next change)"
     click.echo(
         f"{ctx.store.path}: {len(task_file.tasks)} task(s) valid{kind}, {len(warnings)} warning(s)"
     )
@@ -515,7 +542,7 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
             raise click.ClickException(f"--to {problem}")
     query = QueryService(ctx.env)
     try:
-        runner = Runner(ctx.store, _settings(ctx), query)
+        runner = Runner(ctx.store, _settings(ctx), query, env=ctx.env)
         outcome = runner.run(
             task,
             trigger=Trigger.MANUAL,
@@ -609,6 +636,8 @@ def history(ref: str | None, limit: int, as_json: bool) -> None:
         click.echo("No runs recorded yet. Run a task with `manage_tasks.py run NAME`.")
     else:
         click.echo(render.history_table(newest))
+        if steps := render.step_lines(newest):
+            click.echo(steps)
 
 
 @cli.command("test-connection")
@@ -674,3 +703,11 @@ from src.cli.pause import pause, resume, status  # noqa: E402
 
 for _command in (user, token, audit, pause, resume, status):
     cli.add_command(_command)
+
+# --- definitions as files -----------------------------------------------------------------
+
+from src.cli.definitions import export_command, import_command, samples_command  # noqa: E402
+
+cli.add_command(export_command)
+cli.add_command(import_command)
+cli.add_command(samples_command)

@@ -14,9 +14,15 @@ from src.core.vocabulary import (
     SCHEDULED_TRIGGERS,
     CatchUpPolicy,
     ColumnType,
+    DefinitionFormat,
     ExportFormat,
+    ImportSource,
+    OnFailure,
     RunStatus,
     SendIf,
+    StepKind,
+    StepResultField,
+    StepStatus,
     TotalKind,
     Trigger,
     ValueFormat,
@@ -36,6 +42,12 @@ DOCUMENTED_IN = {
     TotalKind: "reports.md",
     RunStatus: "daemon.md",
     Trigger: "daemon.md",
+    StepKind: "steps.md",
+    OnFailure: "steps.md",
+    StepStatus: "steps.md",
+    StepResultField: "steps.md",
+    DefinitionFormat: "steps.md",
+    ImportSource: "steps.md",
 }
 
 

@@ -722,6 +722,13 @@ def test_metrics_parse_and_counters_move_after_a_run(api: Api) -> None:
     assert after[("db_scheduler_run_duration_seconds_count", labels)] == 1
     assert after[("db_scheduler_last_success_timestamp_seconds", labels)] >= int(started)
     assert after[("db_scheduler_webhook_triggers_total", (("result", "accepted"),))] == 1
+    # over the kept history (read at scrape): the one run, a success
+    assert ("db_scheduler_task_success_ratio", labels) not in before
+    assert after[("db_scheduler_task_success_ratio", labels)] == 1.0
+    (record,) = api.space.runs()
+    median = after[("db_scheduler_task_duration_median_seconds", labels)]
+    assert median == after[("db_scheduler_task_duration_p95_seconds", labels)]
+    assert median == record.data["duration_seconds"]
 
 
 def test_metrics_queue_depth_follows_the_daemon(api: Api) -> None:
@@ -853,3 +860,21 @@ def test_trusted_proxy_headers_give_client_address_and_public_url(
     other = api.trigger(headers={**forwarded, "X-Forwarded-For": "198.51.100.9"})
     assert other.status == 202  # another client has its own bucket
     api.control.wait_idle()
+
+
+# --- safety: the API runs tasks, it never changes them -----------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
+def test_no_method_changes_a_task_over_http(api: Api, method: str) -> None:
+    """A task's steps may run programs: only whoever can write tasks.json (the CLI on the
+    machine) defines them; over HTTP a task can be run, never created or changed."""
+    task = api.task("Daily sales")
+    before = api.space.store.path.read_bytes()
+    body = json.dumps({"steps": [{"id": "x", "kind": "command", "command": ["id"]}]})
+    for path in ("/api/tasks", f"/api/tasks/{task.id}"):
+        reply = api.request(
+            method, path, body=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        assert reply.status == 405, (method, path, reply.status)
+    assert api.space.store.path.read_bytes() == before
