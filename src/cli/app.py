@@ -175,11 +175,11 @@ _SQL_FIELDS = ("query", "query_file", "params", "connection", "read_only")
 def _check_sql(task: Task, ctx: Context, now: datetime, *, ask_database: bool) -> None:
     """Refuse SQL the first run would fail on; the database compiles it, never runs it."""
     from src.services.query import QueryService
-    from src.services.task_checks import sql_findings
+    from src.services.task_checks import first_run_findings
 
     service = QueryService(ctx.env) if ask_database else None
     try:
-        found = sql_findings(task, ctx.store.path.resolve().parent, now, service)
+        found = first_run_findings(task, ctx.store.path.resolve().parent, now, service)
     finally:
         if service is not None:
             service.close()
@@ -450,9 +450,8 @@ def validate(no_check: bool) -> None:
     """
     from src.services.query import QueryService
     from src.services.task_checks import (
+        first_run_findings,
         runs_programs,
-        sql_findings,
-        step_findings,
         task_warnings,
         writable_code_file,
     )
@@ -468,8 +467,7 @@ def validate(no_check: bool) -> None:
     service = None if no_check else QueryService(ctx.env)
     try:
         for task in task_file.tasks:
-            check = step_findings if task.steps else sql_findings
-            found = check(task, base, now, service)
+            found = first_run_findings(task, base, now, service)
             errors += found.errors
             warnings += found.warnings
     finally:

@@ -102,7 +102,7 @@ def build(
     form["created_at"] = to_utc_iso(current.created_at if current and current.created_at else now)
     if current is not None:
         form.update(current.summary.to_dict())
-    if "exports" not in form and current is None:
+    if "exports" not in form and "steps" not in form and current is None:
         form["exports"] = {"xlsx": True}  # as `add` does
     return Task.from_dict(form, default_timezone=default_timezone)
 
@@ -149,25 +149,17 @@ def sql_errors(
     """The SQL checks of ``add`` / ``edit``: the database compiles the statement (never
     runs it); each error is one entry on the field ``query``."""
     from src.services.query import QueryService  # SQLAlchemy: loaded when a task is saved
-    from src.services.task_checks import sql_findings
+    from src.services.task_checks import first_run_findings
 
     service = QueryService(env)
     try:
-        found = sql_findings(task, base, now, service)
+        found = first_run_findings(task, base, now, service)
     finally:
         service.close()
     return [ValidationError("query", error) for error in found.errors]
 
 
 def runs_commands(task: Task) -> bool:
-    """Whether the task runs commands on the machine (a step with a ``command``): such a
-    task may be created or changed by an admin only."""
-
-    def has_command(value: Any) -> bool:
-        if isinstance(value, Mapping):
-            return "command" in value or any(has_command(v) for v in value.values())
-        if isinstance(value, list):
-            return any(has_command(v) for v in value)
-        return False
-
-    return has_command(dict(task.extra))
+    """Whether the task runs programs on the machine (a command, python or powershell
+    step): such a task may be created, changed or deleted over HTTP by an admin only."""
+    return task.runs_code

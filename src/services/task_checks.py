@@ -162,6 +162,14 @@ def query_text(task: Task, base: Path | None) -> str | None:
         return None
 
 
+def first_run_findings(
+    task: Task, base: Path | None, now: datetime, service: QueryService | None
+) -> Findings:
+    """What the task's first run would fail on, found now: its SQL, or each of its steps'."""
+    check = step_findings if task.steps else sql_findings
+    return check(task, base, now, service)
+
+
 def step_findings(
     task: Task, base: Path | None, now: datetime, service: QueryService | None
 ) -> Findings:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from src.core.errors import TaskValidationErrors
+from src.core.steps import CommandStep
 from src.core.task import RunResult
 from src.services.task_changes import (
     admission_errors,
@@ -74,5 +75,6 @@ def test_what_add_and_edit_refuse_beyond_the_model() -> None:
     # an address already on the task is not refused again (validate only warns)
     assert "email.to[0]" not in {e.field for e in admission_errors(task, task, {}, NOW)}
     assert [e.field for e in unknown_fields({"nmae": 1, "run_count": 2})] == ["nmae", "run_count"]
-    assert runs_commands(task.with_changes(extra={"steps": [{"command": "ls"}]}))
+    program = CommandStep(id="x", name="x", command=("ls",))
+    assert runs_commands(task.with_changes(steps=(program,)))
     assert not runs_commands(task)

@@ -390,3 +390,38 @@ def test_connections_never_show_a_password_and_can_be_tested(api: Api) -> None:
         assert again.call("POST", "/api/connections/nothere/test", route).status == 404
     finally:
         again.daemon.stop()
+
+
+COMMAND_TASK = {
+    "name": "Nightly script",
+    "schedule": {"cron": "0 3 * * *"},
+    "timezone": "UTC",
+    "steps": [{"id": "tidy", "name": "Tidy up", "kind": "command", "command": ["true"]}],
+}
+
+
+def test_a_task_running_programs_is_an_admins_to_create_change_and_delete(api: Api) -> None:
+    """An editor writes report tasks; a task whose steps run programs on the machine is an
+    admin's (the CLI on the machine can always write it)."""
+    create(api)  # a report task an editor may write
+    before = api.space.tasks_file.read_bytes()
+    refused = api.call("POST", "/api/tasks", "/api/tasks", role=Role.EDITOR, body=COMMAND_TASK)
+    assert refused.status == 403, refused.body
+    assert api.space.tasks_file.read_bytes() == before
+    made = api.call("POST", "/api/tasks", "/api/tasks", role=Role.ADMIN, body=COMMAND_TASK)
+    assert made.status == 201, made.body
+    path = made.headers["Location"].split("://", 1)[-1]
+    path = path[path.index("/api/") :]
+    etag = made.headers["ETag"]
+    for method, body in (("PATCH", {"description": "x"}), ("DELETE", None)):
+        reply = api.call(
+            method,
+            path,
+            "/api/tasks/{ref}",
+            role=Role.EDITOR,
+            body=body,
+            headers={"If-Match": etag},
+        )
+        assert reply.status == 403, (method, reply.body)
+    gone = api.call("DELETE", path, "/api/tasks/{ref}", headers={"If-Match": etag})
+    assert gone.status == 204, gone.body
