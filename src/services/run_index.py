@@ -59,6 +59,11 @@ class RunQuery:
     offset: int = 0
 
 
+class IndexUnavailable(Exception):
+    """The index cannot be opened or brought up to date (a full disk, a permission): the
+    history is intact; the index catches up by itself once it can write again."""
+
+
 class RunIndex:
     def __init__(self, history_path: Path, index_path: Path | None = None) -> None:
         self.history_path = history_path
@@ -106,10 +111,25 @@ class RunIndex:
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._up_to_date()
+            assert self._db is not None
+            yield self._db
+
+    def _up_to_date(self) -> int:
+        """Open the index if need be and fold in the history's new lines (lock held)."""
+        try:
             if self._db is None:
                 self._db = self._open()
-            self._catch_up(self._db)
-            yield self._db
+            return self._catch_up(self._db)
+        except (sqlite3.Error, OSError) as exc:
+            if self._db is not None:
+                self._db.close()
+                self._db = None  # opened afresh next time
+            raise IndexUnavailable(
+                f"the run index {self.path} cannot be brought up to date ({exc}); the "
+                f"history {self.history_path} is intact. Free space in (or allow writing "
+                f"to) {self.path.parent}: the index catches up by itself."
+            ) from exc
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,9 +143,7 @@ class RunIndex:
     def refresh(self) -> int:
         """Fold in what the history gained since the last look; returns lines read."""
         with self._lock:
-            if self._db is None:
-                self._db = self._open()
-            return self._catch_up(self._db)
+            return self._up_to_date()
 
     def _catch_up(self, db: sqlite3.Connection) -> int:
         try:

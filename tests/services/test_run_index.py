@@ -7,9 +7,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from src.services.history import RunHistory
 from src.services.retention import RetentionGate
-from src.services.run_index import RunIndex, RunQuery
+from src.services.run_index import IndexUnavailable, RunIndex, RunQuery
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -75,3 +77,20 @@ def test_a_rewritten_history_is_indexed_again_and_a_torn_line_waits(tmp_path: Pa
     with history.path.open("ab") as handle:
         handle.write(b'", "task_id": "t", "at": "2026-03-02T00:00:00Z"}\n')
     assert index.page(RunQuery(task_id="t"))[1] == 1
+
+
+def test_an_index_that_cannot_be_written_says_so_and_catches_up_later(tmp_path: Path) -> None:
+    history = RunHistory(tmp_path / "runs.jsonl")
+    write_runs(history, 4)
+    blocked = tmp_path / "index"
+    blocked.write_text("a file where the index's folder should be")
+    index = RunIndex(history.path, blocked / "runs.sqlite")
+    with pytest.raises(IndexUnavailable) as caught:
+        index.page(RunQuery(limit=10))
+    message = str(caught.value)
+    assert str(history.path) in message and "is intact" in message
+    assert "catches up by itself" in message
+    assert history.runs()  # the history is untouched
+    blocked.unlink()  # space (or permission) is back
+    rows, total = index.page(RunQuery(limit=10))
+    assert total == 4 and rows[0]["run_id"] == "run-0003"

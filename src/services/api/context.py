@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ from src.services.api.catalog import TaskCatalog
 from src.services.audit import Actor, AuditLog, TaskAudit
 from src.services.auth.accounts import AccountStore, accounts_path
 from src.services.auth.sessions import LoginThrottle, SessionStore
-from src.services.run_index import RunIndex
+from src.services.run_index import IndexUnavailable, RunIndex
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 from src.services.webhook.control import DaemonControl
+
+log = logging.getLogger("db_scheduler.webhook")
 
 
 @dataclass
@@ -70,9 +73,15 @@ class ApiContext:
     def warm_up(self) -> threading.Thread:
         """Bring the run index up to date in the background (a first build of a large
         history takes a while; the first request should not wait for all of it)."""
-        thread = threading.Thread(target=self.runs.refresh, name="run-index", daemon=True)
+        thread = threading.Thread(target=self._refresh, name="run-index", daemon=True)
         thread.start()
         return thread
+
+    def _refresh(self) -> None:
+        try:
+            self.runs.refresh()
+        except IndexUnavailable as exc:  # the first request that needs it tries again
+            log.warning("HTTP API: %s", exc)
 
 
 def context() -> ApiContext:

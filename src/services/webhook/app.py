@@ -24,6 +24,7 @@ from src.core.lookup import find_task
 from src.core.task import Task
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.auth.roles import Principal, Role
+from src.services.run_index import IndexUnavailable
 from src.services.webhook.control import (
     DaemonControl,
     HealthState,
@@ -109,6 +110,11 @@ def create_app(
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if isinstance(exc, IndexUnavailable):
+            response = jsonify({"error": str(exc)})
+            response.status_code = 503
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
         if isinstance(exc, Unavailable):
             response = jsonify({"error": f"the scheduler cannot take requests now: {exc}"})
             response.status_code = 503
