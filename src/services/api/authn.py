@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from src.services.api.context import context
+from src.services.api.context import ApiContext, context
 from src.services.audit import Actor
 from src.services.auth.roles import Principal, Role
 from src.services.auth.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session, csrf_matches
@@ -24,14 +24,14 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 WEBHOOK_PRINCIPAL = Principal("WEBHOOK_TOKEN", Role.OPERATOR, "webhook-token")
 
 
-def caller(query_token: str | None = None) -> Principal:
-    """The caller (401 when there is none or the token is wrong). ``query_token``: a
-    ``?token=`` the trigger route accepts when WEBHOOK_ALLOW_QUERY_TOKEN is set."""
+def caller() -> Principal:
+    """The caller (401 when there is none or the token is wrong): a bearer token, a
+    ``?token=`` where WEBHOOK_ALLOW_QUERY_TOKEN allows it, or a login session."""
     found = g.get("principal")
     if isinstance(found, Principal):
         return found
     ctx = context()
-    token = bearer_token(request.headers.get("Authorization")) or query_token
+    token = bearer_token(request.headers.get("Authorization")) or _query_token(ctx)
     if token is not None:
         if token_matches(token, ctx.webhook_token):
             principal = WEBHOOK_PRINCIPAL
@@ -79,8 +79,26 @@ def current_session() -> Session | None:
     return session
 
 
-def require(role: Role, query_token: str | None = None) -> Principal:
-    principal = caller(query_token)
+def _query_token(ctx: ApiContext) -> str | None:
+    """The one ``?token=`` (None when absent): given twice is a 400, never a silent pick;
+    refused unless WEBHOOK_ALLOW_QUERY_TOKEN, as a URL's token shows in access logs."""
+    values = request.args.getlist("token")
+    if len(values) > 1:
+        fail(400, f"token is given {len(values)} times in the URL; give it once")
+    if not values:
+        return None
+    if not ctx.allow_query_token:
+        fail(
+            401,
+            "a token in the URL (?token=) is not accepted here: send the header "
+            "Authorization: Bearer <token>, or set WEBHOOK_ALLOW_QUERY_TOKEN=true "
+            "(the token then shows in proxy and access logs)",
+        )
+    return values[0]
+
+
+def require(role: Role) -> Principal:
+    principal = caller()
     if not principal.role.allows(role):
         fail(
             403,

@@ -33,6 +33,9 @@ class ApiContext:
     audit: AuditLog
     runs: RunIndex
     catalog: TaskCatalog
+    #: WEBHOOK_ALLOW_QUERY_TOKEN (set from the webhook's settings by create_app): a
+    #: ``?token=`` in the URL is taken, for cron services that cannot send a header
+    allow_query_token: bool = field(default=False, init=False)
     sessions: SessionStore = field(default_factory=SessionStore)
     logins: LoginThrottle = field(default_factory=LoginThrottle)
 

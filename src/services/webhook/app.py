@@ -39,7 +39,6 @@ from src.services.webhook.security import (
     SIGNATURE_HEADERS,
     RateLimiter,
     SignatureError,
-    bearer_token,
     check_signature,
 )
 from src.services.webhook.settings import WebhookSettings
@@ -82,6 +81,7 @@ def create_app(
         settings.idempotency_path, timedelta(hours=settings.idempotency_hours), clock=clock
     )
     app.extensions["db_scheduler"] = {"metrics": metrics, "idempotency": keys}
+    context.allow_query_token = settings.allow_query_token
     register_api(app, context)
 
     # -- errors ---------------------------------------------------------------------------
@@ -147,18 +147,8 @@ def create_app(
     # -- helpers ----------------------------------------------------------------------------
 
     def authorize(role: Role = Role.VIEWER) -> Principal:
-        """The caller, with ``role`` or above; a ``?token=`` only where allowed."""
-        text = query_arg("token")
-        if text is not None and not settings.allow_query_token:
-            if bearer_token(request.headers.get("Authorization")) is None:
-                _fail(
-                    401,
-                    "a token in the URL (?token=) is not accepted here: send the header "
-                    "Authorization: Bearer <token>, or set WEBHOOK_ALLOW_QUERY_TOKEN=true "
-                    "(the token then shows in proxy and access logs)",
-                )
-            text = None
-        return require(role, text)
+        """The caller, with ``role`` or above (src/services/api/authn.py)."""
+        return require(role)
 
     def query_arg(name: str) -> str | None:
         """The one value of ``?name=`` (None when absent); given twice is a 400, never a

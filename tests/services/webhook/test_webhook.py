@@ -422,6 +422,11 @@ def test_query_token_accepted_when_allowed(api_factory: Any) -> None:
     assert wrong.status == 401
     api.control.wait_idle()
     assert len(api.space.runs()) == 1
+    # the reads take it too (a cron service's status check cannot send a header either)
+    for path in ("/api/tasks", "/api/tasks/Daily%20sales", "/api/runs"):
+        assert api.request("GET", f"{path}?token={TOKEN}", token=None).status == 200, path
+    twice = api.request("GET", f"/api/tasks?token={TOKEN}&token={TOKEN}", token=None)
+    assert twice.status == 400 and "token is given 2 times" in twice.json["error"]
 
 
 def test_every_api_read_needs_the_token(api: Api) -> None:
