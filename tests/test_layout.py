@@ -40,6 +40,8 @@ ALLOWED_WITHOUT_TEST: dict[str, str] = {
     "test_daemon.py::test_second_daemon_is_refused",
     "src/services/scheduler/worker.py": "the child process of every run in tests/services/"
     "scheduler/test_daemon.py",
+    "src/cli/context.py": "three accessors of the main group's context, used by every test "
+    "of tests/cli/test_accounts.py, test_pause.py and test_audit.py",
     "src/services/scheduler/settings.py": "read by every daemon test; "
     "tests/docs/test_settings_documented.py checks each setting is documented",
 }

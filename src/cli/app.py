@@ -121,6 +121,14 @@ def cli(ctx: click.Context, tasks_file: Path, env_file: Path) -> None:
     env = load_env(env_file)
     store = TaskStore(tasks_file, default_timezone=env.get("DEFAULT_TIMEZONE") or "UTC")
     ctx.obj = Context(store=store, env=env, env_file=env_file)
+    store.on_change = _audit_change  # every change is in the audit log (src/services/audit.py)
+
+
+def _audit_change(before: Task | None, after: Task | None) -> None:
+    from src.services.audit import Actor, AuditLog, TaskAudit
+
+    ctx = _context()
+    TaskAudit(AuditLog.from_env(ctx.env, _settings(ctx).data_dir), Actor.os_user())(before, after)
 
 
 def _context() -> Context:
@@ -168,11 +176,11 @@ _SQL_FIELDS = ("query", "query_file", "params", "connection", "read_only", "colu
 def _check_sql(task: Task, ctx: Context, now: datetime, *, ask_database: bool) -> None:
     """Refuse SQL the first run would fail on; the database compiles it, never runs it."""
     from src.services.query import QueryService
-    from src.services.task_checks import sql_findings
+    from src.services.task_checks import first_run_findings
 
     service = QueryService(ctx.env) if ask_database else None
     try:
-        found = sql_findings(task, ctx.store.path.resolve().parent, now, service)
+        found = first_run_findings(task, ctx.store.path.resolve().parent, now, service)
     finally:
         if service is not None:
             service.close()
@@ -368,16 +376,23 @@ def show(ref: str, as_json: bool) -> None:
     ctx = _context()
     task = ctx.load().find(ref)
     now = clock_now()
-    runs = RunHistory(_settings(ctx).history_path).runs(task.id)[-defaults.SHOW_RECENT_RUNS :]
+    from src.services.run_stats import stats_of
+
+    kept = RunHistory(_settings(ctx).history_path).runs(task.id)
+    stats = stats_of(task.id, task.name, kept)
+    runs = kept[-defaults.SHOW_RECENT_RUNS :]
     if as_json:
         data = render.task_json(task, now, defaults.SHOW_UPCOMING)
+        data["stats"] = stats.to_json()
         data["recent_runs"] = [record.to_json() for record in reversed(runs)]
         click.echo(render.dumps(data))
     else:
-        click.echo(render.task_details(task, now, defaults.SHOW_UPCOMING))
+        click.echo(render.task_details(task, now, defaults.SHOW_UPCOMING, stats.describe()))
         if runs:
             click.echo("Recent runs:")
             click.echo(render.history_table(list(reversed(runs))))
+            if steps := render.step_lines(list(reversed(runs))):
+                click.echo(steps)
 
 
 @cli.command("next")
@@ -426,26 +441,34 @@ def validate(no_check: bool) -> None:
     on: a syntax error, a missing table or column, a :name with no value, a statement
     that writes in a read-only task. Warnings (a password in a task's connection URL,
     a connection missing from .env, a database that cannot be reached, unknown fields,
-    no recipients, a once time in the past) do not fail the check. A last line names
-    the tasks that may change data.
+    no recipients, a once time in the past) do not fail the check. The last lines name
+    the tasks that may change data and those that run programs (command, python and
+    powershell steps); a powershell step without pwsh installed is an error.
 
     \b
     Example:
       manage_tasks.py validate
     """
     from src.services.query import QueryService
-    from src.services.task_checks import sql_findings, task_warnings
+    from src.services.task_checks import (
+        first_run_findings,
+        runs_programs,
+        task_warnings,
+        writable_code_file,
+    )
 
     ctx = _context()
     task_file = ctx.load()
     base = ctx.store.path.resolve().parent
     now = clock_now()
     warnings = [w for task in task_file.tasks for w in task_warnings(task, ctx.env, base, now)]
+    if exposed := writable_code_file(ctx.store.target, task_file.tasks):
+        warnings.append(exposed)
     errors: list[str] = []
     service = None if no_check else QueryService(ctx.env)
     try:
         for task in task_file.tasks:
-            found = sql_findings(task, base, now, service)
+            found = first_run_findings(task, base, now, service)
             errors += found.errors
             warnings += found.warnings
     finally:
@@ -455,15 +478,25 @@ def validate(no_check: bool) -> None:
         click.echo(f"Warning: {warning}", err=True)
     for error in errors:
         click.echo(f"Error: {error}", err=True)
-    writers = [repr(task.name) for task in task_file.tasks if not task.read_only]
+    writers = [
+        repr(task.name)
+        for task in task_file.tasks
+        if not task.read_only
+        or any(getattr(step, "read_only", None) is False for step in task.steps)
+    ]
     if writers:
         click.echo(f"May change data (read_only: false): {', '.join(writers)}")
+    programs = runs_programs(task_file.tasks)
+    if programs:
+        click.echo(f"Runs programs on this machine: {'; '.join(programs)}")
     if errors:
         raise click.ClickException(
             f"{ctx.store.path}: {len(task_file.tasks)} task(s), {len(errors)} error(s) "
             f"(a run would fail on each), {len(warnings)} warning(s)"
         )
     kind = " (earlier tool's format; converted on the next change)" if task_file.legacy else ""
+    if task_file.converts and not task_file.legacy:
+        kind = f" (format version {task_file.version}; converted on the next change)"
     click.echo(
         f"{ctx.store.path}: {len(task_file.tasks)} task(s) valid{kind}, {len(warnings)} warning(s)"
     )
@@ -508,7 +541,7 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
             raise click.ClickException(f"--to {problem}")
     query = QueryService(ctx.env)
     try:
-        runner = Runner(ctx.store, _settings(ctx), query)
+        runner = Runner(ctx.store, _settings(ctx), query, env=ctx.env)
         outcome = runner.run(
             task,
             trigger=Trigger.MANUAL,
@@ -602,6 +635,8 @@ def history(ref: str | None, limit: int, as_json: bool) -> None:
         click.echo("No runs recorded yet. Run a task with `manage_tasks.py run NAME`.")
     else:
         click.echo(render.history_table(newest))
+        if steps := render.step_lines(newest):
+            click.echo(steps)
 
 
 @cli.command("test-connection")
@@ -658,3 +693,20 @@ def webhook_url(ref: str, show_token: bool) -> None:
     task = ctx.load().find(ref)
     for line in webhook_instructions(task, ctx.env, show_token=show_token).lines():
         click.echo(line)
+
+
+# Command groups kept in their own modules (users and tokens, the pause, the audit log).
+from src.cli.accounts import token, user  # noqa: E402
+from src.cli.audit import audit  # noqa: E402
+from src.cli.pause import pause, resume, status  # noqa: E402
+
+for _command in (user, token, audit, pause, resume, status):
+    cli.add_command(_command)
+
+# --- definitions as files -----------------------------------------------------------------
+
+from src.cli.definitions import export_command, import_command, samples_command  # noqa: E402
+
+cli.add_command(export_command)
+cli.add_command(import_command)
+cli.add_command(samples_command)

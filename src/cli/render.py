@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from src.core.cell_text import cell_text, numeric_columns
 from src.core.errors import TaskNotFound
 from src.core.schedule import format_period
+from src.core.steps import Step
 from src.core.task import Task
 from src.core.vocabulary import DEFAULT_CATCH_UP
 
@@ -90,7 +91,8 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def task_details(task: Task, now: datetime, upcoming: int) -> str:
+def task_details(task: Task, now: datetime, upcoming: int, stats: str | None = None) -> str:
+    """``stats``: the task's success rate and durations over the kept history."""
     email = task.email
     exports = ", ".join(
         fmt + (f" {_options(opts)}" if _options(opts) else "")
@@ -129,13 +131,19 @@ def task_details(task: Task, now: datetime, upcoming: int) -> str:
         + (f" ({task.summary.last_status})" if task.summary.last_status else ""),
         f"Runs:         {task.summary.run_count} ({task.summary.error_count} failed)",
     ]
+    if stats is not None:
+        lines.append(f"History:      {stats}")
     if task.summary.last_error:
         lines.append(f"Last error:   {task.summary.last_error}")
     if task.params:
         lines.append(f"Params:       {json.dumps(dict(task.params), default=str)}")
     lines += _report_lines(task)
-    lines.append("Query:")
-    lines += [f"  {line}" for line in (query or "").splitlines()]
+    if task.steps:
+        lines.append(f"Steps:        {len(task.steps)}, in this order")
+        lines += [f"  {line}" for step in task.steps for line in _step_definition(step)]
+    else:
+        lines.append("Query:")
+        lines += [f"  {line}" for line in (query or "").splitlines()]
     times = task.upcoming(now, upcoming)
     lines.append(f"Next {upcoming} runs:" if times else "Next runs:    none")
     lines += [f"  {local_time(t, task)}" for t in times]
@@ -159,6 +167,16 @@ def _report_lines(task: Task) -> list[str]:
     return lines
 
 
+def _step_definition(step: Step) -> list[str]:
+    """A step of `show`: its id, kind and name, then what it runs, one line each."""
+    head = f"{step.id} ({step.kind}): {step.name}"
+    if step.on_failure != "stop":
+        head += f"  [on_failure: {step.on_failure}]"
+    shown = {k: v for k, v in step.to_dict().items() if k not in ("id", "name", "kind")}
+    shown.pop("on_failure", None)
+    return [head] + [f"    {key}: {json.dumps(value, default=str)}" for key, value in shown.items()]
+
+
 def _writes_text(task: Task) -> str:
     if task.read_only:
         return "no (read-only transaction; --read-write allows writing)"
@@ -176,7 +194,11 @@ def outcome_text(outcome: RunOutcome) -> str:
     lines = [
         f"Run {outcome.run_id} of {task.name!r}: {outcome.status} in {outcome.duration:.1f} s",
     ]
-    if outcome.rowcount is not None and not outcome.columns:
+    if outcome.step_results:
+        from src.services.steps.sequence import step_outcome_lines
+
+        lines += step_outcome_lines(outcome.step_results)
+    elif outcome.rowcount is not None and not outcome.columns:
         lines.append(f"Statement affected {outcome.rowcount} rows")
     else:
         lines.append(f"Rows: {outcome.rows}")
@@ -229,6 +251,45 @@ def history_table(records: Sequence[RunRecord]) -> str:
         )
     headers = ["RUN", "STARTED", "TASK", "TRIGGER", "STATUS", "ROWS", "TIME", "ERROR / REASON"]
     return table(headers, rows, {2: 32, 7: 60})
+
+
+def step_lines(records: Sequence[RunRecord]) -> str:
+    """The steps of the runs that have them, one line each under its run's id (empty when
+    no run has steps)."""
+    lines: list[str] = []
+    for record in records:
+        if not record.step_results:
+            continue
+        lines.append(f"Steps of run {record.run_id[:8]}:")
+        for step in record.step_results:
+            lines.append("  " + _step_line(step))
+    return "\n".join(lines).rstrip() if lines else ""
+
+
+def _step_line(step: dict[str, Any]) -> str:
+    figures = []
+    if isinstance(step.get("duration_seconds"), int | float):
+        figures.append(f"{step['duration_seconds']:.1f} s")
+    for key, label in (("rows", "rows"), ("rows_affected", "rows affected")):
+        if step.get(key) is not None:
+            figures.append(f"{step[key]} {label}")
+    if step.get("exit_code") is not None:
+        figures.append(f"exit {step['exit_code']}")
+    if step.get("cpu_user_seconds") is not None:
+        figures.append(
+            f"cpu {step['cpu_user_seconds']:.2f}+{step.get('cpu_system_seconds', 0):.2f} s"
+        )
+    if step.get("max_rss_bytes"):
+        figures.append(f"peak {step['max_rss_bytes'] / 2**20:.0f} MB")
+    if step.get("files"):
+        figures.append(f"{len(step['files'])} file(s)")
+    error = step.get("error")
+    detail = error.get("message") if isinstance(error, dict) else step.get("reason")
+    return (
+        f"{step.get('id')} ({step.get('kind')}): {step.get('status')}"
+        + (f", {', '.join(figures)}" if figures else "")
+        + (f" -- {short_error(str(detail))}" if detail else "")
+    )
 
 
 def preview_text(outcome: RunOutcome) -> str:

@@ -30,3 +30,17 @@ SHOW_UPCOMING = 5
 SHOW_RECENT_RUNS = 3
 #: The shortest id prefix accepted to name a task: shorter ones collide too easily.
 MIN_ID_PREFIX = 4
+#: A step that changes things (a cleanup statement, a script) is not assumed safe to repeat:
+#: retrying a step within its run is opted into per step.
+STEP_RETRY_MAX = 0
+#: Long enough for a locked table or a busy service to free up, short for a run that waits.
+STEP_RETRY_DELAY_SECONDS = 10.0
+#: Output a step keeps per stream: enough for the end of a traceback or a log, small enough
+#: for runs.jsonl; the bytes before the kept tail are counted, not kept.
+STEP_OUTPUT_CAP_BYTES = 64 * 1024
+#: Output lines a step's record and {steps.<id>.output} keep: the end of a log, not all of it.
+STEP_OUTPUT_LINES = 20
+#: The exit codes a program step accepts unless it lists its own: 0, by convention success.
+STEP_EXIT_CODES = (0,)
+#: PowerShell 7 on Linux; -NoProfile -NonInteractive are always added.
+POWERSHELL = "pwsh"

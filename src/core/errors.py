@@ -108,3 +108,14 @@ class ExportError(RunError):
 
 class EmailError(RunError):
     kind = "email"
+
+
+class StepError(RunError):
+    """One or more steps of a run failed; the message is the first failure's."""
+
+    kind = "step"
+
+
+class DefinitionError(SchedulerError):
+    """A file given to `import` cannot be read, or its definitions cannot all be imported;
+    nothing was written."""

@@ -268,3 +268,10 @@ def convert_legacy_task(item: Any) -> dict[str, Any]:
         if key not in LEGACY_FIELDS and key not in converted:
             converted[key] = value
     return converted
+
+
+def aps_schedule(kind: Any, config: Any) -> dict[str, Any]:
+    """An APScheduler 3 trigger (``cron`` / ``interval`` / ``date`` and its fields, as the
+    earlier systems wrote them) as a schedule of this tool; ValidationError when it has no
+    exact equivalent."""
+    return _schedule({"schedule_type": kind, "schedule_config": config})

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from src.core import defaults
 from src.core.errors import AmbiguousTask, TaskNotFound
-from src.core.task import Task
 
 
-def find_task(tasks: Sequence[Task], ref: str) -> Task:
+class Named(Protocol):
+    """A task, or anything with its id and name (the API's light view of tasks.json)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=Named)
+
+
+def find_task(tasks: Sequence[T], ref: str) -> T:
     """The task ``ref`` names: an exact id, an exact name (any case), or an id prefix of
     at least 4 characters that matches one task."""
     wanted = ref.strip()

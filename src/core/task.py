@@ -20,6 +20,7 @@ from src.core.chart import ChartSpec
 from src.core.clock import to_utc_iso
 from src.core.column_format import ColumnSpec
 from src.core.schedule import OnceSchedule, Schedule, format_period
+from src.core.steps import Step
 from src.core.vocabulary import (
     CatchUpPolicy,
     ColumnType,
@@ -170,6 +171,13 @@ class Task:
     updated_at: datetime | None = None
     summary: Summary = field(default_factory=Summary)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The steps run in order (src/core/steps.py); empty: the one-query report of ``query``
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def runs_code(self) -> bool:
+        """Whether a step runs a program on the machine (command, python, powershell)."""
+        return any(step.runs_code for step in self.steps)
 
     def _daemon_fields(self) -> dict[str, Any]:
         """catch_up, catch_up_window and webhook in tasks.json form, only when set."""
@@ -235,7 +243,7 @@ class Task:
         )
         if self.query_file is not None:
             out["query_file"] = self.query_file
-        else:
+        elif not self.steps:
             out["query"] = self.query
         out.update(
             params=dict(self.params),
@@ -258,6 +266,10 @@ class Task:
             created_at=to_utc_iso(self.created_at) if self.created_at else None,
             updated_at=to_utc_iso(self.updated_at) if self.updated_at else None,
         )
+        if self.steps:  # the SQL, files and messages are the steps'
+            for key in ("exports", "email"):
+                del out[key]
+            out["steps"] = [step.to_dict() for step in self.steps]
         out.update(self.summary.to_dict())
         return out
 

@@ -1,5 +1,9 @@
 """Reading a task from its tasks.json form: every field checked, every problem collected.
 
+Longer than ~400 lines on purpose: it is the one validation path of a task, and its
+field readers share one list of problems; the steps of a task are read by
+:mod:`step_reader`, which reports into that same list.
+
 :class:`TaskReader` is the one validation path of a task: ``Task.from_dict`` (the
 store loading tasks.json, ``add`` and ``edit`` through :mod:`task_edit`, the daemon's
 reload thread) all come here. It collects every problem it finds (field path, bad
@@ -28,6 +32,7 @@ from src.core.email_rules import validate_address, validate_header_text
 from src.core.errors import TaskValidationErrors, ValidationError, suggest_field
 from src.core.export_options import export_option_errors
 from src.core.schedule import parse_period, parse_schedule
+from src.core.step_reader import StepReader
 from src.core.task import (
     SUMMARY_FIELDS,
     EmailSpec,
@@ -35,7 +40,7 @@ from src.core.task import (
     Summary,
     Task,
 )
-from src.core.templating import check_template
+from src.core.templating import TEMPLATE_VARIABLES, check_template
 from src.core.vocabulary import (
     CatchUpPolicy,
     ExportFormat,
@@ -96,6 +101,7 @@ TASK_FIELDS = (
     "catch_up_window",
     "webhook",
     "retry",
+    "steps",
     "created_at",
     "updated_at",
     *SUMMARY_FIELDS,
@@ -145,7 +151,8 @@ class TaskReader:
         connection = self.attempt(
             check_connection, data.get("connection", defaults.CONNECTION), allow_password=True
         )
-        query, query_file = self._query()
+        has_steps = data.get("steps") is not None
+        query, query_file = self._query() if not has_steps else self._no_query_with_steps()
         params = data.get("params") or {}
         if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
             self.fail("params", f"{params!r} is not an object of name: value bind parameters")
@@ -181,9 +188,10 @@ class TaskReader:
                 # intervals count from creation, on a whole minute
                 (created_at or _EPOCH).replace(second=0, microsecond=0),
             )
-        exports = self._exports()
-        email = self._email()
+        exports = self._exports() if not has_steps else {}
+        email = self._email() if not has_steps else EmailSpec()
         timeout = self._number("timeout_seconds", defaults.TIMEOUT_SECONDS, minimum=1)
+        steps = StepReader(self, float(timeout)).read(data["steps"]) if has_steps else ()
         retry = self._retry()
         read_only = data.get("read_only", defaults.READ_ONLY)
         if not isinstance(read_only, bool):
@@ -219,6 +227,7 @@ class TaskReader:
             created_at=created_at,
             updated_at=updated_at,
             summary=summary,
+            steps=steps,
             extra={k: v for k, v in data.items() if k not in TASK_FIELDS},
         )
 
@@ -242,6 +251,19 @@ class TaskReader:
             self.fail("webhook", f"{webhook!r} is not true or false (may the webhook run it?)")
             webhook = True
         return (CatchUpPolicy(catch_up) if catch_up is not None else None), window, webhook
+
+    def _no_query_with_steps(self) -> tuple[None, None]:
+        """A task with steps holds its SQL, files and messages in its steps."""
+        moves = {
+            "query": "an sql step's query",
+            "query_file": "an sql step's query_file",
+            "exports": "an sql step's exports",
+            "email": "an email step (kind: email, attach: [step ids])",
+        }
+        for key, where in moves.items():
+            if self.data.get(key) is not None:
+                self.fail(key, f"a task with steps has no {key} of its own; move it into {where}")
+        return None, None
 
     def _query(self) -> tuple[str | None, str | None]:
         query, query_file = self.data.get("query"), self.data.get("query_file")
@@ -283,14 +305,18 @@ class TaskReader:
         raw = self.data.get("exports")
         if raw is None:
             return {ExportFormat.XLSX.value: {"enabled": True}}
+        return self.exports_from(raw, "exports")
+
+    def exports_from(self, raw: Any, where: str) -> dict[str, dict[str, Any]]:
+        """Exports written at ``where`` (a task's ``exports``, an sql step's)."""
         if not isinstance(raw, Mapping):
-            self.fail("exports", f'{raw!r} is not an object like {{"xlsx": true, "pdf": false}}')
+            self.fail(where, f'{raw!r} is not an object like {{"xlsx": true, "pdf": false}}')
             return {}
         exports: dict[str, dict[str, Any]] = {}
         for fmt, value in raw.items():
             if fmt not in ExportFormat.values():
                 self.fail(
-                    f"exports.{fmt}",
+                    f"{where}.{fmt}",
                     f"unknown format{suggest_field(fmt, ExportFormat.values())}; known: "
                     + ", ".join(ExportFormat.values()),
                 )
@@ -300,18 +326,25 @@ class TaskReader:
             elif isinstance(value, Mapping):
                 options = dict(value)  # kept as written: "enabled" defaults to true
                 for error in export_option_errors(fmt, options):
-                    self.fail(error.field, error.message)
+                    self.fail(where + error.field.removeprefix("exports"), error.message)
                 exports[fmt] = options
             else:
-                self.fail(f"exports.{fmt}", f"{value!r} is not true, false or an options object")
+                self.fail(f"{where}.{fmt}", f"{value!r} is not true, false or an options object")
         return exports
 
     def _email(self) -> EmailSpec:
         raw = self.data.get("email")
         if raw is None:
             return EmailSpec()
+        return self.email_from(raw, "email")
+
+    def email_from(
+        self, raw: Any, where: str, names: tuple[str, ...] = TEMPLATE_VARIABLES
+    ) -> EmailSpec:
+        """Recipients, templates and send_if written at ``where`` (a task's ``email``, an
+        email step); templates may use ``names``."""
         if not isinstance(raw, Mapping):
-            self.fail("email", f'{raw!r} is not an object like {{"to": ["a@example.com"]}}')
+            self.fail(where, f'{raw!r} is not an object like {{"to": ["a@example.com"]}}')
             return EmailSpec()
         lists: dict[str, tuple[str, ...]] = {}
         for key in ("to", "cc", "bcc"):
@@ -319,26 +352,27 @@ class TaskReader:
             if isinstance(value, str):
                 value = [part for part in re.split(r"[,;]", value) if part.strip()]
             if not isinstance(value, list):
-                self.fail(f"email.{key}", f"{value!r} is not a list of addresses")
+                self.fail(f"{where}.{key}", f"{value!r} is not a list of addresses")
                 value = []
             checked = [
-                self.attempt(validate_address, v, f"email.{key}[{i}]") for i, v in enumerate(value)
+                self.attempt(validate_address, v, f"{where}.{key}[{i}]")
+                for i, v in enumerate(value)
             ]
             lists[key] = tuple(a for a in checked if a is not None)
         subject = raw.get("subject", defaults.EMAIL_SUBJECT)
-        if self.attempt(validate_header_text, subject, "email.subject") is not None:
-            self.attempt(check_template, subject, "email.subject")
+        if self.attempt(validate_header_text, subject, f"{where}.subject") is not None:
+            self.attempt(check_template, subject, f"{where}.subject", names)
         body = raw.get("body", defaults.EMAIL_BODY)
         if not isinstance(body, str):
-            self.fail("email.body", f"{body!r} is not text")
+            self.fail(f"{where}.body", f"{body!r} is not text")
             body = defaults.EMAIL_BODY
         else:
-            self.attempt(check_template, body, "email.body")
+            self.attempt(check_template, body, f"{where}.body", names)
         send_if = raw.get("send_if", SendIf.ALWAYS)
         choices = SendIf.values()
         if send_if not in choices:
             self.fail(
-                "email.send_if",
+                f"{where}.send_if",
                 f"{send_if!r}{suggest_field(str(send_if), choices)} is not one of "
                 + ", ".join(choices),
             )

@@ -1,8 +1,10 @@
 """Templates for subjects, bodies and file names: ``{task_name}``, ``{run_date:%Y-%m-%d}``.
 
 Only plain names are allowed: ``{a.b}`` and ``{a[0]}`` are refused, so a template
-typed into tasks.json can never reach into Python objects. An unknown name is an
-error that lists the known ones.
+typed into tasks.json can never reach into Python objects. The one dotted form is an
+earlier step's result, ``{steps.<id>.<field>}``: it is looked up whole, as a flat name
+among the values given, never as an attribute. An unknown name is an error that lists
+the known ones.
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from zoneinfo import ZoneInfo
 
 from src.core.errors import ValidationError
 from src.core.runvars import RUN_VARIABLES, run_variables
+from src.core.steps import STEP_REFERENCE
 
 #: Names every template may use (values supplied at run time).
 TEMPLATE_VARIABLES = (*RUN_VARIABLES, "task_name", "row_count", "duration", "run_id")
 
-_FORMATTER = string.Formatter()
+
+class _FlatFormatter(string.Formatter):
+    """Looks a field's whole name up in the values: ``{steps.a.row_count}`` is one key,
+    never ``values["steps"].a.row_count``."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        return kwargs[field_name], field_name
+
+
+_FORMATTER = _FlatFormatter()
 
 
 def template_fields(template: str, field: str = "template") -> list[str]:
@@ -35,7 +47,7 @@ def template_fields(template: str, field: str = "template") -> list[str]:
     for _literal, name, _spec, _conversion in parsed:
         if name is None:
             continue
-        if name == "" or not name.isidentifier():
+        if name == "" or not (name.isidentifier() or STEP_REFERENCE.fullmatch(name)):
             raise ValidationError(
                 field,
                 f"bad placeholder {{{name}}} in {template!r}; use a plain name such as "

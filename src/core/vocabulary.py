@@ -174,3 +174,63 @@ class ReportLocale(Vocabulary):
 
 #: The locale of a task that does not set ``locale``: outputs as before locales existed.
 DEFAULT_LOCALE = ReportLocale.EN
+
+
+class StepKind(Vocabulary):
+    """What one step of a task with ``steps`` does (a step's ``kind``)."""
+
+    SQL = "sql", "a query or statement on a connection; with exports, a report (xlsx/pdf/csv)"
+    COMMAND = "command", "a program with an argument list (a shell only with shell: true)"
+    PYTHON = "python", "a Python script with arguments, by the product's interpreter by default"
+    POWERSHELL = "powershell", "a PowerShell script (file or inline) run by pwsh"
+    EMAIL = "email", "a message with the files and figures of earlier steps"
+
+
+#: The kinds that run a program on the machine: created or changed only by whoever can
+#: write tasks.json (the CLI on the machine), never over HTTP; `validate` lists them.
+CODE_STEP_KINDS: tuple[StepKind, ...] = (StepKind.COMMAND, StepKind.PYTHON, StepKind.POWERSHELL)
+
+
+class OnFailure(Vocabulary):
+    """What a failed step does to the rest of its run (a step's ``on_failure``)."""
+
+    STOP = "stop", "the later steps do not run and the run fails (the default)"
+    CONTINUE = "continue", "the later steps run; the run still ends failed"
+
+
+class StepStatus(Vocabulary):
+    """How one step of a run ended, in its record (``step_results`` of a run)."""
+
+    SUCCESS = "success", "the step did what it was asked"
+    FAILED = "failed", "the step failed (an error, or an exit code not accepted)"
+    TIMEOUT = "timeout", "the step took longer than its timeout_seconds and was stopped"
+    SKIPPED = "skipped", "the step did not run (an earlier step stopped the run, or send_if)"
+
+
+class StepResultField(Vocabulary):
+    """What a later step can read of an earlier one: ``{steps.<id>.<field>}``."""
+
+    STATUS = "status", "success, failed, timeout or skipped"
+    ROW_COUNT = "row_count", "rows a sql step returned"
+    ROWS_AFFECTED = "rows_affected", "rows a sql statement changed (inserted, updated, deleted)"
+    FILES = "files", "the step's files, as paths separated by ', '"
+    EXIT_CODE = "exit_code", "the exit code of a command, python or powershell step"
+    OUTPUT = "output", "the last lines the step printed (stdout, or stderr when stdout is empty)"
+    LAST_LINE = "last_line", "the last line the step printed: one line, for a subject"
+    DURATION = "duration", "how long the step took, in seconds"
+
+
+class DefinitionFormat(Vocabulary):
+    """How `export` writes task definitions and `import` reads this tool's own."""
+
+    YAML = "yaml", "YAML (the default): comments allowed, for people"
+    JSON = "json", "JSON, as in tasks.json"
+
+
+class ImportSource(Vocabulary):
+    """What `import --from` reads; without --from it is told from the file's content."""
+
+    TASKS = "tasks", "this tool's definitions (export, tasks.json) or the earlier tool's tasks.json"
+    V1 = "v1", "the V1 scheduler's jobs/job_config.yaml (sql, powershell, python, command jobs)"
+    V2_YAML = "v2-yaml", "a V2 YAML job file (PS-001, SQL-001: inlineScript, retryPolicy, ...)"
+    V2_JSON = "v2-json", "V2 JSON multi-step jobs (steps of type sql and powershell)"

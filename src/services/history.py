@@ -43,6 +43,8 @@ class RunRecord:
     status: str = RunStatus.RUNNING
     steps: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    #: the record of each step of a task with steps, in the order they ended
+    step_results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -67,6 +69,8 @@ class RunRecord:
             status=self.status,
             steps=list(self.steps),
         )
+        if self.step_results:
+            out["step_results"] = [dict(step) for step in self.step_results]
         out.pop("event", None)
         out.pop("at", None)
         return out
@@ -198,15 +202,25 @@ def _fold(lines: Iterable[dict[str, Any]]) -> dict[str, RunRecord]:
     records: dict[str, RunRecord] = {}
     for line in lines:
         run_id = str(line["run_id"])
-        record = records.get(run_id)
-        if record is None:
-            record = records[run_id] = RunRecord(
-                run_id=run_id,
-                task_id=str(line.get("task_id", "")),
-                task_name=str(line.get("task_name", "")),
-            )
-        record.steps.append(str(line.get("event")))
-        record.data.update({k: v for k, v in line.items() if v is not None})
-        if line.get("event") == "finished":
-            record.status = str(line.get("status", RunStatus.FAILED))
+        records[run_id] = fold_line(records.get(run_id), line)
     return records
+
+
+def fold_line(record: RunRecord | None, line: dict[str, Any]) -> RunRecord:
+    """``record`` (None: the run's first line) with one more of its lines folded in."""
+    if record is None:
+        record = RunRecord(
+            run_id=str(line["run_id"]),
+            task_id=str(line.get("task_id", "")),
+            task_name=str(line.get("task_name", "")),
+        )
+    record.steps.append(str(line.get("event")))
+    if line.get("event") == "step" and isinstance(line.get("step"), dict):
+        record.step_results.append(line["step"])  # its own record, not the run's fields
+        return record
+    if line.get("event") == "step_started":
+        return record  # its step_id and kind would read as the run's
+    record.data.update({k: v for k, v in line.items() if v is not None})
+    if line.get("event") == "finished":
+        record.status = str(line.get("status", RunStatus.FAILED))
+    return record

@@ -123,6 +123,23 @@ class RunRecorder:
         so what was done (an email sent) is on record before the next step starts."""
         self.log.append(event, run.run_id, self.clock(), task_id=run.task_id, **fields)
 
+    def step_started(self, run: RunRef, step_id: str, kind: str) -> None:
+        """A step of a task with steps begins: a run cut off now is known to have been
+        in this step."""
+        self.log.append(
+            "step_started",
+            run.run_id,
+            self.clock(),
+            task_id=run.task_id,
+            step_id=step_id,
+            kind=kind,
+        )
+
+    def step_ended(self, run: RunRef, result: dict[str, Any]) -> None:
+        """A step's record (status, times, CPU and memory, exit code, rows, files, the
+        last lines of output, the error): folded into the run's ``step_results``."""
+        self.log.append("step", run.run_id, self.clock(), task_id=run.task_id, step=result)
+
     def finished(
         self,
         run: RunRef,

@@ -14,10 +14,11 @@ and read best in the order they happen.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +87,8 @@ class RunOutcome:
     dry_run: bool = False
     message: BuiltMessage | None = None
     progress: Callable[[str], None] = field(default=lambda line: None, repr=False)
+    #: a task with steps: what each step did (src/services/steps/results.py::StepResult)
+    step_results: list[Any] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -105,10 +108,13 @@ class Runner:
         *,
         clock: Callable[[], datetime] = clock_now,
         sleep: Callable[[float], None] = time.sleep,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.query = query
+        #: the product's settings (.env and environment): where a step's pass_env is read
+        self.env: dict[str, str] = dict(env or {})
         self.clock = clock
         self.sleep = sleep
         self.history = RunHistory(settings.history_path, settings.history_keep_days)  # to read
@@ -161,16 +167,20 @@ class Runner:
                 ) from exc
         step = "query and export"
         try:
-            self._query_and_export(task, run_id, run_at, outcome)
-            if not outcome.columns and outcome.rowcount is None and task.enabled_exports:
-                outcome.notes.append(
-                    f"the query returned {outcome.rows} rows without columns: nothing to export"
-                )
-            if recorder is not None:
-                files = [file_json(f) for f in outcome.files]
-                recorder.step(ref, "exported", rows=outcome.rows, files=files)
-            step = "email"
-            self._email(task, ref, outcome)
+            if task.steps:
+                step = "steps"
+                self._steps(task, ref, outcome, recorder)
+            else:
+                self._query_and_export(task, run_id, run_at, outcome)
+                if not outcome.columns and outcome.rowcount is None and task.enabled_exports:
+                    outcome.notes.append(
+                        f"the query returned {outcome.rows} rows without columns: nothing to export"
+                    )
+                if recorder is not None:
+                    files = [file_json(f) for f in outcome.files]
+                    recorder.step(ref, "exported", rows=outcome.rows, files=files)
+                step = "email"
+                self._email(task, ref, outcome)
             outcome.status = RunStatus.SUCCESS
         except (RunError, ConfigError, ValidationError) as exc:
             error = exc if isinstance(exc, RunError) else RunError(str(exc), permanent=True)
@@ -187,6 +197,18 @@ class Runner:
 
     # -- steps --
 
+    def _steps(
+        self, task: Task, ref: RunRef, outcome: RunOutcome, recorder: RunRecorder | None
+    ) -> None:
+        """A task with steps: each in order (src/services/steps/)."""
+        from src.services.steps.sequence import StepSequence
+
+        sequence = StepSequence(self, task, ref, outcome, recorder, dict(os.environ))
+        try:
+            sequence.run()
+        finally:
+            outcome.step_results = sequence.results
+
     def _sql(self, task: Task) -> str:
         if task.query is not None:
             return task.query
@@ -202,10 +224,16 @@ class Runner:
             ) from None
 
     def _query_and_export(
-        self, task: Task, run_id: str, run_at: datetime, outcome: RunOutcome
+        self,
+        task: Task,
+        run_id: str,
+        run_at: datetime,
+        outcome: RunOutcome,
+        folder: Path | None = None,
     ) -> None:
+        """``folder``: where the files go (an sql step's own); default: the run's folder."""
         sql = self._sql(task)
-        folder = run_folder(self.settings.exports_dir, task.name, run_id, run_at)
+        folder = folder or run_folder(self.settings.exports_dir, task.name, run_id, run_at)
         values = self._template_values(task, run_id, run_at)
         context = ExportContext(
             title=task.name,
@@ -331,7 +359,17 @@ class Runner:
         values.update(task_name=task.name, run_id=run_id, row_count=0, duration="")
         return values
 
-    def _email(self, task: Task, ref: RunRef, outcome: RunOutcome) -> None:
+    def _email(
+        self,
+        task: Task,
+        ref: RunRef,
+        outcome: RunOutcome,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        record: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``variables``: more template values (an email step's ``steps.<id>.<field>``);
+        ``record``: more fields of its "emailing" and "emailed" records (its step id)."""
         email = task.email
         if not email.recipients:
             outcome.email_skipped = "the task has no recipients"
@@ -341,8 +379,9 @@ class Runner:
                 f"{outcome.rows} rows" if outcome.rows else "no rows"
             )
             return
-        variables: dict[str, Any] = dict(run_variables(ref.scheduled_for, task.zone))
-        variables["run_id"] = ref.run_id
+        values: dict[str, Any] = dict(variables or {})
+        values.update(run_variables(ref.scheduled_for, task.zone))
+        values["run_id"] = ref.run_id
         report = ReportEmail(
             task_name=task.name,
             description=task.description,
@@ -351,7 +390,7 @@ class Runner:
             bcc=email.bcc,
             subject=email.subject,
             body=email.body,
-            variables=variables,
+            variables=values,
             row_count=outcome.rows,
             duration=(self.clock() - outcome.started_at).total_seconds(),
             columns=outcome.columns,
@@ -379,7 +418,9 @@ class Runner:
         # A history that says "emailing" and not "emailed" is read as "may have gone out"
         # (the daemon never sends that occurrence again on its own); a failed send says so.
         try:
-            self.recorder.step(ref, "emailing", recipients=list(built.recipients))
+            self.recorder.step(
+                ref, "emailing", recipients=list(built.recipients), **dict(record or {})
+            )
         except OSError as exc:
             raise RunError(
                 f"the run could not be recorded ({exc.strerror or exc}); its email was not "
@@ -397,7 +438,7 @@ class Runner:
         )
         outcome.delivery = delivery
         try:
-            self.recorder.step(ref, "emailed", email=delivery_json(delivery))
+            self.recorder.step(ref, "emailed", email=delivery_json(delivery), **dict(record or {}))
         except OSError as exc:
             # sent, not recorded: the "emailing" line keeps it from being sent again
             outcome.notes.append(f"the email went out but its record could not be written: {exc}")

@@ -23,12 +23,15 @@ from src.core.connection_names import url_has_password
 from src.core.email_rules import dotless_domain
 from src.core.errors import ConfigError, QueryError, suggest_field
 from src.core.runvars import RUN_VARIABLES
+from src.core.step_reader import KIND_FIELDS
+from src.core.steps import EmailStep, PowerShellStep, SqlStep
 from src.core.task import Task
 from src.core.task_reader import TASK_FIELDS
 from src.services.connections import resolve_connection
 from src.services.query.check import NotChecked, check_statement
 from src.services.query.service import QueryService
 from src.services.query.sqltext import bind_names, missing_binds_message, writing_keyword
+from src.services.steps.programs import powershell_program, pwsh_missing
 
 # Fields the product writes itself besides the model's (the earlier tool's conversion).
 _KNOWN_EXTRA = ("legacy_database_type",)
@@ -75,7 +78,9 @@ def task_warnings(
     past = task.past_once(now) if now is not None else None
     if past:
         warnings.append(f"{where}: {past}; it will not run again")
-    if not task.email.recipients:
+    if task.steps:
+        warnings += _step_warnings(task, base)
+    elif not task.email.recipients:
         warnings.append(f"{where}: no recipients (email.to); reports are exported but not sent")
     if task.query_file is not None:
         path = Path(task.query_file)
@@ -84,6 +89,57 @@ def task_warnings(
         if not path.is_file():
             warnings.append(f"{where}: query_file {task.query_file!r} does not exist")
     return warnings
+
+
+def _step_warnings(task: Task, base: Path | None) -> list[str]:
+    """What `validate` says of a task's steps beyond the model's checks: fields it does not
+    know, script files that are not there, no email step."""
+    where = f"task {task.name!r}"
+    warnings: list[str] = []
+    for index, step in enumerate(task.steps):
+        at = f"{where}: steps[{index}] ({step.id})"
+        for key in step.extra:
+            known = KIND_FIELDS[step.kind]
+            warnings.append(f"{at}: unknown field {key!r}{suggest_field(key, known)}; kept as is")
+        script = getattr(step, "script", None) or getattr(step, "query_file", None)
+        if isinstance(script, str) and "{" not in script:
+            path = Path(script).expanduser()
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            if not path.is_file():
+                warnings.append(f"{at}: {script!r} does not exist (from {path.parent})")
+    if not any(isinstance(step, EmailStep) for step in task.steps):
+        warnings.append(f"{where}: no email step; its files are kept but not sent")
+    return warnings
+
+
+def runs_programs(tasks: list[Task]) -> list[str]:
+    """``'name' (command step 'x', python step 'y')`` for each task that runs programs."""
+    return [
+        f"{task.name!r} ("
+        + ", ".join(f"{step.kind} step {step.id!r}" for step in task.steps if step.runs_code)
+        + ")"
+        for task in tasks
+        if task.runs_code
+    ]
+
+
+def writable_code_file(path: Path, tasks: list[Task]) -> str | None:
+    """A warning when tasks.json holds steps that run programs and people other than its
+    owner may write it: whoever writes it runs programs as the daemon's user."""
+    if not any(task.runs_code for task in tasks):
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o022:
+        return None
+    who = "anyone" if mode & 0o002 else "its group"
+    return (
+        f"{path} holds steps that run programs and {who} may write it (mode {mode:o}): "
+        f"whoever writes it runs programs as the daemon's user; chmod 600 {path}"
+    )
 
 
 @dataclass
@@ -105,6 +161,38 @@ def query_text(task: Task, base: Path | None) -> str | None:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def first_run_findings(
+    task: Task, base: Path | None, now: datetime, service: QueryService | None
+) -> Findings:
+    """What the task's first run would fail on, found now: its SQL, or each of its steps'."""
+    check = step_findings if task.steps else sql_findings
+    return check(task, base, now, service)
+
+
+def step_findings(
+    task: Task, base: Path | None, now: datetime, service: QueryService | None
+) -> Findings:
+    """What the first run of a task with steps would fail on: each sql step's SQL (as a
+    task of its own, the way the run makes it) and a PowerShell step without pwsh."""
+    found = Findings()
+    for step in task.steps:
+        if isinstance(step, SqlStep):
+            sub = task.with_changes(
+                query=step.query,
+                query_file=step.query_file,
+                connection=step.connection or task.connection,
+                params={**task.params, **step.params},
+                read_only=task.read_only if step.read_only is None else step.read_only,
+                steps=(),
+            )
+            one = sql_findings(sub, base, now, service)
+            found.errors += [f"{e} (step {step.id!r})" for e in one.errors]
+            found.warnings += [f"{w} (step {step.id!r})" for w in one.warnings]
+        elif isinstance(step, PowerShellStep) and powershell_program() is None:
+            found.errors.append(f"task {task.name!r}: {pwsh_missing(step.id)}")
+    return found
 
 
 def sql_findings(

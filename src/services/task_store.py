@@ -1,5 +1,9 @@
 """tasks.json: the store every command and the daemon share.
 
+Longer than ~400 lines on purpose: the file's format, its lock and every change made
+under it (a person's edit, a run's summary, queued summaries, conversions of older
+formats) share one set of rules that reads best in one place.
+
 * Reads need no lock: writers replace the file atomically (temp file, fsync,
   rename), so a reader sees the old or the new file, never half of one.
 * Every change is read-modify-write under an exclusive lock on a side file
@@ -13,6 +17,10 @@
   column, or the task and field. The file is never "repaired" by overwriting it.
 * A file in the earlier tool's shape (a bare list) loads as is; the first write
   keeps the original as ``tasks.json.bak`` and writes the current format.
+* A file of an older format version (1: before tasks had ``steps``) loads as is; the
+  first write keeps the original as ``tasks.json.v1.bak`` and writes the current
+  version. A newer version than this one reads is refused (an older db-scheduler would
+  drop what it does not know, such as steps).
 """
 
 from __future__ import annotations
@@ -44,7 +52,10 @@ from src.core.task import RunResult, Summary, Task
 from src.services.atomic import atomic_write_bytes, real_path
 from src.services.pending_runs import PendingRuns
 
-FORMAT_VERSION = 1
+#: 2: tasks may have ``steps`` (src/core/steps.py).
+FORMAT_VERSION = 2
+#: Versions this one reads; an older one is converted on the first write, with a backup.
+READABLE_VERSIONS = (1, 2)
 #: How long a run's end waits for tasks.json's lock before queueing its summary: a
 #: person's command holds it for milliseconds unless it is stuck (stopped, prompting).
 SUMMARY_LOCK_SECONDS = 2.0
@@ -57,6 +68,13 @@ class TaskFile:
     tasks: list[Task]
     extra: dict[str, Any] = field(default_factory=dict)  # top-level keys this version ignores
     legacy: bool = False
+    #: the format version the file had when read (converted on the next write)
+    version: int = FORMAT_VERSION
+
+    @property
+    def converts(self) -> bool:
+        """Whether the next write changes the file's format (and keeps a backup first)."""
+        return self.legacy or self.version != FORMAT_VERSION
 
     def find(self, ref: str) -> Task:
         return find_task(self.tasks, ref)
@@ -89,6 +107,7 @@ class TaskStore:
         *,
         default_timezone: str = "UTC",
         lock_timeout: float = defaults.LOCK_TIMEOUT_SECONDS,
+        on_change: Callable[[Task | None, Task | None], None] | None = None,
     ) -> None:
         self.path = Path(path)  # as the user gave it: what messages name
         self.target = real_path(self.path)  # the file itself: what is locked and written
@@ -97,6 +116,9 @@ class TaskStore:
         self.backup_path = self.target.with_name(self.target.name + ".bak")
         self.pending_path = self.target.with_name(self.target.name + ".pending")
         self.lock_timeout = lock_timeout
+        #: told of every definition change once it is written: (before, after); None
+        #: before: added, None after: deleted (the audit log; run summaries are not told)
+        self.on_change = on_change
 
     # -- reading --
 
@@ -140,16 +162,19 @@ class TaskStore:
                 f"found {type(document).__name__}. The file was not changed."
             )
         version = document.get("version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             raise StoreError(
                 f"{self.path}: format version {version!r} is not supported (this version "
-                f"reads {FORMAT_VERSION}); upgrade db-scheduler. The file was not changed."
+                f"reads {', '.join(map(str, READABLE_VERSIONS))}); upgrade db-scheduler. "
+                "The file was not changed."
             )
         items = document.get("tasks", [])
         if not isinstance(items, list):
             raise StoreError(f"{self.path}: 'tasks' must be a list. The file was not changed.")
         extra = {k: v for k, v in document.items() if k not in ("version", "tasks")}
-        return self._parse_tasks(items, legacy=False, extra=extra)
+        task_file = self._parse_tasks(items, legacy=False, extra=extra)
+        task_file.version = int(version)
+        return task_file
 
     def _parse_tasks(self, items: list[Any], *, legacy: bool, extra: dict[str, Any]) -> TaskFile:
         tasks: list[Task] = []
@@ -219,12 +244,20 @@ class TaskStore:
             before = serialize(task_file.to_document())
             yield task_file
             after = serialize(task_file.to_document())
-            if after != before or (task_file.legacy and raw is not None):
-                self._write(after, raw if task_file.legacy else None)
+            if after != before or (task_file.converts and raw is not None):
+                self._write(after, self._backup_for(task_file) if raw is not None else None)
 
-    def _write(self, data: bytes, legacy_original: bytes | None) -> None:
-        if legacy_original is not None and not self.backup_path.exists():
-            shutil.copy2(self.target, self.backup_path)
+    def _backup_for(self, task_file: TaskFile) -> Path | None:
+        """Where the original of a file this write converts is kept (None: no conversion)."""
+        if task_file.legacy:
+            return self.backup_path
+        if task_file.version != FORMAT_VERSION:
+            return self.target.with_name(f"{self.target.name}.v{task_file.version}.bak")
+        return None
+
+    def _write(self, data: bytes, backup: Path | None) -> None:
+        if backup is not None and not backup.exists():
+            shutil.copy2(self.target, backup)
         try:
             atomic_write_bytes(self.target, data)
         except OSError as exc:
@@ -242,6 +275,7 @@ class TaskStore:
                 raise StoreError(f"a task with id {task.id} already exists")
             task = task.with_changes(created_at=task.created_at or moment, updated_at=moment)
             task_file.tasks.append(task)
+        self._changed(None, task)
         return task
 
     def update(
@@ -265,6 +299,8 @@ class TaskStore:
             if touch and changed != current:
                 changed = changed.with_changes(updated_at=moment)
             task_file.tasks[task_file.tasks.index(current)] = changed
+        if changed != current:
+            self._changed(current, changed)
         return changed
 
     def record_run(self, task_id: str, result: RunResult) -> str | None:
@@ -344,11 +380,14 @@ class TaskStore:
                 changed[task_id] = current.with_changes(summary=summarize(current))
         if document is None:
             task_file.tasks = [changed.get(task.id, task) for task in task_file.tasks]
-            self._write(serialize(task_file.to_document()), raw if task_file.legacy else None)
+            self._write(serialize(task_file.to_document()), self._backup_for(task_file))
         else:
             for task_id, task in changed.items():
                 items[positions[task_id.strip()]] = task.to_dict()
-            self._write(serialize(document), None)
+            read_as = document.get("version", FORMAT_VERSION)
+            document["version"] = FORMAT_VERSION  # the other tasks read the same in both
+            older = TaskFile(tasks=[], version=read_as)
+            self._write(serialize(document), self._backup_for(older))
         return changed
 
     def _valid(self, item: Any, index: int) -> Task:
@@ -361,26 +400,38 @@ class TaskStore:
             ) from None
 
     def _plain_document(self, raw: bytes | None) -> dict[str, Any] | None:
-        """The file as a current-format document, or None when it is anything else."""
+        """The file as a document of a version this one reads (a version-1 task reads
+        the same in version 2), or None when it is anything else."""
         if raw is None:
             return None
         try:
             document = json.loads(raw.decode("utf-8"))
         except ValueError:
             return None
+        version = document.get("version", FORMAT_VERSION) if isinstance(document, dict) else None
         if (
             not isinstance(document, dict)
-            or document.get("version", FORMAT_VERSION) != FORMAT_VERSION
+            or version not in READABLE_VERSIONS
+            or isinstance(version, bool)
             or not isinstance(document.get("tasks"), list)
         ):
             return None
         return document
 
-    def delete(self, ref: str) -> Task:
+    def delete(self, ref: str, check: Callable[[Task], None] | None = None) -> Task:
+        """Remove the task ``ref`` names; ``check`` (raising to refuse) sees it first, under
+        the lock (the API's If-Match)."""
         with self.transaction() as task_file:
             task = task_file.find(ref)
+            if check is not None:
+                check(task)
             task_file.tasks.remove(task)
+        self._changed(task, None)
         return task
+
+    def _changed(self, before: Task | None, after: Task | None) -> None:
+        if self.on_change is not None:
+            self.on_change(before, after)
 
 
 def _id_of(item: Any) -> str | None:

@@ -176,9 +176,32 @@ def test_duplicate_names_in_file_are_reported(tmp_path):
 
 def test_newer_format_version_is_refused(tmp_path):
     path = tmp_path / "tasks.json"
-    path.write_text('{"version": 2, "tasks": []}')
-    with pytest.raises(StoreError, match="format version 2 is not supported"):
+    path.write_text('{"version": 3, "tasks": []}')
+    with pytest.raises(StoreError, match="format version 3 is not supported"):
         TaskStore(path).load()
+
+
+def test_version_1_loads_as_is_and_first_write_converts_with_backup(tmp_path):
+    """Version 1 (before steps) reads unchanged; the first write keeps it as .v1.bak and
+    writes version 2; the task is the same one-query report it was."""
+    path = tmp_path / "tasks.json"
+    original = json.dumps({"version": 1, "tasks": [new_task("Old").to_dict()]}, indent=2)
+    path.write_text(original)
+    store = TaskStore(path)
+    task_file = store.load()
+    assert task_file.version == 1 and task_file.converts
+    assert path.read_text() == original  # loading never writes
+    before = task_file.tasks[0]
+    store.update("Old", lambda t: t.with_changes(description="touched"))
+    assert (tmp_path / "tasks.json.v1.bak").read_text() == original
+    document = json.loads(path.read_text())
+    assert document["version"] == 2
+    assert "steps" not in document["tasks"][0] and document["tasks"][0]["query"] == before.query
+    after = TaskStore(path).load()
+    assert after.version == 2 and not after.converts
+    assert after.tasks[0].with_changes(description="", updated_at=None) == before.with_changes(
+        updated_at=None
+    )
 
 
 def test_write_is_atomic_and_keeps_file_mode(tmp_path):
@@ -211,7 +234,7 @@ def test_legacy_list_loads_as_is_and_first_write_converts_with_backup(tmp_path):
     store.update("Daily Sales Report", lambda t: t.with_changes(description="converted"))
     assert (tmp_path / "tasks.json.bak").read_text() == original
     converted = json.loads(path.read_text())
-    assert converted["version"] == 1
+    assert converted["version"] == 2
     assert converted["tasks"][0]["connection"] == "postgresql://report:s3cret@db.example.com/sales"
     assert converted["tasks"][0]["legacy_database_type"] == "postgresql"
     assert TaskStore(path).load().legacy is False

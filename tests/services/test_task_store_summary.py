@@ -101,4 +101,18 @@ def test_the_earlier_tools_format_is_converted_with_a_backup(tmp_path: Path) -> 
     TaskStore(path).update_summary("a", _summarize)
     assert json.loads((tmp_path / "tasks.json.bak").read_text()) == legacy
     document = json.loads(path.read_text())
-    assert document["version"] == 1 and document["tasks"][0]["run_count"] == 1
+    assert document["version"] == 2 and document["tasks"][0]["run_count"] == 1
+
+
+def test_a_version_1_file_is_converted_by_the_first_summary_with_a_backup(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tasks.json"
+    other = {**_task("b", "Other"), "schedule": {"cron": "99 * * * *"}}  # not even valid
+    _write(path, {"version": 1, "tasks": [_task("a", "Mine"), other]})
+    original = path.read_text()
+    TaskStore(path).update_summary("a", _summarize)
+    assert (tmp_path / "tasks.json.v1.bak").read_text() == original
+    document = json.loads(path.read_text())
+    assert document["version"] == 2
+    assert document["tasks"][1] == other

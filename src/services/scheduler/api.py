@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from src.core.clock import to_utc_iso
 from src.core.task import Task
+from src.services.api import ApiContext
 from src.services.history import RunHistory
 from src.services.webhook import HttpServer, WebhookSettings, create_app
 from src.services.webhook.control import HealthState, TriggerResult
@@ -46,6 +48,7 @@ class DaemonApi:
             storage_error=daemon.storage.problem,
             held_records=daemon.storage.held_count,
             clock=daemon.clockwatch.step_note(daemon.monotonic()),
+            paused=daemon.paused.paused,
         )
 
     def tasks(self) -> list[Task]:
@@ -54,11 +57,55 @@ class DaemonApi:
     def history(self) -> RunHistory:
         return self._history
 
+    def pause_state(self) -> dict[str, Any]:
+        return self.daemon.paused.to_json()
+
+    def set_paused(self, paused: bool, by: str) -> dict[str, Any]:
+        daemon = self.daemon
+        return daemon.handoff.call(lambda: daemon.set_paused(paused, by)).to_json()
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        return self.daemon.handoff.call(self._in_flight)
+
+    def _in_flight(self) -> list[dict[str, Any]]:
+        """On the main loop: the dispatcher's running children and queue, as they are."""
+        dispatch = self.daemon.dispatch
+        out: list[dict[str, Any]] = []
+        for child in dispatch.busy.running.values():
+            out.append(
+                {
+                    "run_id": child.run_id,
+                    "task_id": child.occurrence.task_id,
+                    "task_name": child.task_name,
+                    "status": "running",
+                    "trigger": str(child.occurrence.trigger),
+                    "started_at": to_utc_iso(child.started_wall),
+                }
+            )
+        for occurrence in dispatch.queue:
+            task = dispatch.tasks.get(occurrence.task_id)
+            out.append(
+                {
+                    "run_id": occurrence.run_id,
+                    "task_id": occurrence.task_id,
+                    "task_name": task.name if task else None,
+                    "status": "queued",
+                    "trigger": str(occurrence.trigger),
+                    "started_at": None,
+                }
+            )
+        return out
+
 
 def serve_http(daemon: Daemon, web: WebhookSettings) -> HttpServer:
     """Start the daemon's HTTP API (its own threads) and return its server."""
     daemon.metrics.seed(daemon.history)
-    app = create_app(DaemonApi(daemon), web, metrics=daemon.metrics, clock=daemon.clock)
+    control = DaemonApi(daemon)
+    context = ApiContext.build(
+        control, daemon.tasks_file, daemon.env, daemon.settings, webhook_token=web.token
+    )
+    context.warm_up()
+    app = create_app(control, web, context=context, metrics=daemon.metrics, clock=daemon.clock)
     http = HttpServer(
         app,
         web.listen.host,

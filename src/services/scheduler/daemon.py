@@ -38,7 +38,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -55,6 +55,7 @@ from src.services.scheduler.eventlog import EventLog
 from src.services.scheduler.instance import InstanceLock, hard_link_warnings
 from src.services.scheduler.jobs import JobTable
 from src.services.scheduler.notify import Notifier
+from src.services.scheduler.pause import PAUSED_WHY, PauseFile, PauseState, pause_path
 from src.services.scheduler.recovery import (
     HistoryView,
     recover,
@@ -115,6 +116,10 @@ class Daemon:
             min_free_bytes=self.daemon_settings.storage_min_free_bytes,
         )
         self.held_fires = HeldFires(self.events)
+        # paused (CLI or API; survives restarts): due occurrences held until resume
+        self.pause = PauseFile(pause_path(self.settings.data_dir))
+        self.paused_fires = HeldFires(self.events, event="paused", why=PAUSED_WHY)
+        self.paused = PauseState(False)
         log = HeldLog(self.history, self.settings.history_path, self.storage)
         self.recorder = RunRecorder(log, self.store, clock=clock, hold=self.storage.hold)
         self.state = StateFile(self.settings.data_dir / "scheduler" / "state.json")
@@ -227,13 +232,23 @@ class Daemon:
         missed = recover(
             task_file.tasks, view, self.state, self.timetable, self.recorder, self.events, now
         )
+        self.paused = self.pause.read()
         for due in missed:
+            if self.paused.paused:  # run on resume (--once: left for the next start)
+                self.paused_fires.add(due.task, [o.scheduled_for for o in due.run])
+                due = replace(due, run=[], summary=None)
             self.dispatch.admit(due, now)
         self.state.forget(self.timetable.tasks)
         grace = self.daemon_settings.run_kill_grace_seconds
         if swept := sweep_stale_parts(self.settings.exports_dir, task_file.tasks, grace):
             self.events.info("swept", f"removed {swept} partial export file(s) of cut-off runs")
         self._banner([due.summary for due in missed if due.summary])
+        if self.paused.paused:
+            self.events.warning(
+                "paused",
+                f"the scheduler is paused (by {self.paused.by}): no scheduled run starts "
+                "until `manage_tasks.py resume` or POST /api/scheduler/resume",
+            )
 
     def _banner(self, catching_up: list[str]) -> None:
         self.timetable.announce(self.clock())
@@ -368,15 +383,41 @@ class Daemon:
         if not self.storage.ok and task is not None and task.enabled:
             self.held_fires.add(task, times)  # not run, not recorded: caught up later
             return
+        if self.paused.paused and task is not None and task.enabled:
+            self.paused_fires.add(task, times)
+            return
         due = self.timetable.fired(task_id, times, now, self.dispatch.delivered)
         if due is not None:
             self.dispatch.admit(due, now)
+
+    def apply_pause(self, state: PauseState, now: datetime) -> None:
+        """Take a pause or resume (the file changed, or the API asked) into effect."""
+        was = self.paused.paused
+        self.paused = state
+        if state.paused and not was:
+            self.events.info(
+                "paused", f"scheduler paused by {state.by}: no new scheduled runs until resumed"
+            )
+        elif was and not state.paused:
+            self.events.info("resumed", "scheduler resumed; catching up per each task's catch_up")
+            for due in self.paused_fires.due(self.timetable, self.dispatch.delivered, now):
+                if due.summary:
+                    self.events.info("catch-up", f"catching up: {due.summary}")
+                self.dispatch.admit(due, now)
+
+    def set_paused(self, paused: bool, by: str) -> PauseState:
+        """Pause or resume from the HTTP API (on the main loop, through the handoff)."""
+        now = self.clock()
+        state = self.pause.write(paused, by, now)
+        self.apply_pause(state, now)
+        return state
 
     def _housekeeping(self) -> None:
         moment = time.monotonic()
         if moment - self._last_flush >= 0.5:
             self._last_flush = moment
             self._flush_state()
+            self.apply_pause(self.pause.read(), self.clock())
             # run summaries queued while a person's command held tasks.json's lock
             self.store.apply_pending()
         interval = self.notifier.watchdog_seconds

@@ -30,6 +30,7 @@ from src.services.recorder import RunRecorder
 from src.services.scheduler.eventlog import EventLog
 from src.services.scheduler.state import StateFile
 from src.services.scheduler.timetable import Due, OccurrenceKey, Timetable, occurrence_key
+from src.services.steps.process import RUN_MARKER, kill_marked
 
 #: An atomic write's temp file lives for milliseconds; one this old was cut off by a crash.
 STALE_TEMP_SECONDS = 600
@@ -199,6 +200,11 @@ def interrupted(record: RunRecord, recorder: RunRecorder, events: EventLog) -> N
             else ""
         )
     )
+    # a step's programs outlive a daemon killed with -9 (only the run's own process dies
+    # with it): whatever still carries the run's marker is stopped before anything reruns
+    left = kill_marked(RUN_MARKER, record.run_id)
+    if left:
+        reason += f"; {left} process(es) its steps had started were still running and were stopped"
     recorder.interrupted_at_start(record, reason)
     events.warning(
         "interrupted",

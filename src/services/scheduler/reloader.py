@@ -36,7 +36,7 @@ from typing import Any
 
 from src.core.errors import StoreError, TaskValidationErrors, ValidationError
 from src.core.task import SUMMARY_FIELDS, Task
-from src.services.task_store import FORMAT_VERSION, TaskFile, TaskStore
+from src.services.task_store import READABLE_VERSIONS, TaskFile, TaskStore
 
 log = logging.getLogger("db_scheduler")
 
@@ -80,8 +80,9 @@ class Item:
 
 
 def decode_items(raw: bytes | None, known: Mapping[str, str] | None = None) -> list[Item] | None:
-    """The task objects of a ``{"version": 1, "tasks": [...]}`` file, decoded one by one;
-    None when the file needs the store's full parse (invalid, other shapes, odd ids).
+    """The task objects of a ``{"version": 2, "tasks": [...]}`` file (or version 1),
+    decoded one by one; None when the file needs the store's full parse (invalid, other
+    shapes, odd ids).
 
     ``known``: task id -> JSON text already seen; those items keep no value, so a reload
     holds one decoded task at a time, not 10,000 (less garbage-collector work that
@@ -106,7 +107,7 @@ def _decode_document(text: str, known: Mapping[str, str]) -> list[Item] | None:
         return None
     pos += 1
     items: list[Item] | None = None
-    version: Any = FORMAT_VERSION
+    version: Any = READABLE_VERSIONS[-1]
     first = True
     while True:
         pos = _skip(text, pos)
@@ -139,7 +140,7 @@ def _decode_document(text: str, known: Mapping[str, str]) -> list[Item] | None:
         break
     if _skip(text, pos + 1) != len(text):
         return None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         return None
     return items if items is not None else []
 

@@ -225,17 +225,25 @@ class HeldFires:
     just before the first of them. When storage is back, each task's missed occurrences
     since then are planned by its ``catch_up`` policy, as after downtime."""
 
-    def __init__(self, events: EventLog) -> None:
+    def __init__(
+        self,
+        events: EventLog,
+        *,
+        event: str = "held",
+        why: str = "runs cannot be recorded; caught up per its catch_up when they can",
+    ) -> None:
         self.events = events
+        #: the log event and reason (a full disk; the pause, src/services/scheduler/pause.py)
+        self.event = event
+        self.why = why
         self.since: dict[str, datetime] = {}
 
     def add(self, task: Task, times: list[datetime]) -> None:
         first = min(times) - timedelta(microseconds=1)
         if task.id not in self.since:  # once per task and outage
             self.events.warning(
-                "held",
-                f"task {short(task)}: occurrence {local_time(min(times), task)} held: runs "
-                "cannot be recorded; caught up per its catch_up when they can",
+                self.event,
+                f"task {short(task)}: occurrence {local_time(min(times), task)} held: {self.why}",
                 task_id=task.id,
             )
         self.since[task.id] = min(first, self.since.get(task.id, first))

@@ -74,7 +74,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     task = Task.from_dict(payload["task"], default_timezone=default_tz)
     query = QueryService(env)
     try:
-        outcome = Runner(store, settings, query).run(
+        outcome = Runner(store, settings, query, env=env).run(
             task,
             trigger=Trigger(str(payload["trigger"])),
             scheduled_for=parse_instant(str(payload["scheduled_for"])),

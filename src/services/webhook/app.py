@@ -8,86 +8,69 @@ with a plain 500, never a trace or a path. The daemon's side is the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from src.core.clock import now as clock_now
-from src.core.errors import AmbiguousTask, TaskNotFound
+from src.core.errors import AmbiguousTask, StoreError, TaskNotFound
 from src.core.lookup import find_task
 from src.core.task import Task
 from src.core.vocabulary import RunStatus, Trigger
+from src.services.auth.roles import Principal, Role
+from src.services.run_index import IndexUnavailable
 from src.services.webhook.control import (
     DaemonControl,
     HealthState,
     TriggerResult,
     Unavailable,
 )
+from src.services.webhook.errors import ApiError
+from src.services.webhook.errors import fail as _fail
 from src.services.webhook.idempotency import IdempotencyStore, check_key
 from src.services.webhook.metrics import Metrics
 from src.services.webhook.security import (
     SIGNATURE_HEADERS,
     RateLimiter,
     SignatureError,
-    bearer_token,
     check_signature,
-    token_matches,
 )
 from src.services.webhook.settings import WebhookSettings
-from src.services.webhook.views import health_json, runs_json, task_detail_json, task_json
+from src.services.webhook.views import health_json
+
+if TYPE_CHECKING:  # the API's modules import this package's: loaded in create_app
+    from src.services.api import ApiContext
 
 log = logging.getLogger("db_scheduler.webhook")
 
-#: `history --json` shows 20 runs by default; the API pages no further than this.
-DEFAULT_RUNS_LIMIT = 20
-MAX_RUNS_LIMIT = 1000
 #: How long a client waits before asking again when the daemon is busy or stopping.
 UNAVAILABLE_RETRY_AFTER = 5
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        self.status = status
-        self.message = message
-        self.extra = extra
-        self.headers: dict[str, str] = {}
-        super().__init__(message)
-
-
-def _fail(status: int, message: str, **extra: Any) -> NoReturn:
-    raise ApiError(status, message, **extra)
-
-
-def whole_number(name: str, text: str, low: int, high: int) -> int:
-    """``text`` as a whole number from ``low`` to ``high``, read as strictly as the CLI's
-    options: ASCII digits only (``str.isdigit`` also takes '²' and '٣', which ``int``
-    then refuses), and never a thousand-digit one; otherwise a 400 that says what to give."""
-    if (
-        not (text.isascii() and text.isdigit())
-        or len(text) > len(str(high))
-        or not low <= int(text) <= high
-    ):
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        _fail(400, f"{name}={shown!r}: give a whole number from {low} to {high}")
-    return int(text)
 
 
 def create_app(
     control: DaemonControl,
     settings: WebhookSettings,
     *,
+    context: ApiContext,
     metrics: Metrics | None = None,
     clock: Callable[[], datetime] = clock_now,
     limiter: RateLimiter | None = None,
     idempotency: IdempotencyStore | None = None,
 ) -> Flask:
-    """The WSGI application. ``metrics``: the daemon's (a new one when not given);
+    """The WSGI application: the trigger, /health, /metrics here, the REST API's routes
+    from :mod:`src.services.api` over ``context``. ``metrics``: the daemon's (a new one
+    when not given);
     ``limiter`` / ``idempotency`` / ``clock`` are for tests that need their own."""
+    from src.services.api import register_api
+    from src.services.api.authn import actor, caller, require
+    from src.services.api.params import parsed_json
+
     app = Flask("db_scheduler_webhook")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -98,6 +81,8 @@ def create_app(
         settings.idempotency_path, timedelta(hours=settings.idempotency_hours), clock=clock
     )
     app.extensions["db_scheduler"] = {"metrics": metrics, "idempotency": keys}
+    context.allow_query_token = settings.allow_query_token
+    register_api(app, context)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -125,6 +110,11 @@ def create_app(
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if isinstance(exc, IndexUnavailable):
+            response = jsonify({"error": str(exc)})
+            response.status_code = 503
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
         if isinstance(exc, Unavailable):
             response = jsonify({"error": f"the scheduler cannot take requests now: {exc}"})
             response.status_code = 503
@@ -156,21 +146,9 @@ def create_app(
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def authorize() -> None:
-        token = bearer_token(request.headers.get("Authorization"))
-        if token is None and query_arg("token") is not None:
-            if not settings.allow_query_token:
-                _fail(
-                    401,
-                    "a token in the URL (?token=) is not accepted here: send the header "
-                    "Authorization: Bearer <token>, or set WEBHOOK_ALLOW_QUERY_TOKEN=true "
-                    "(the token then shows in proxy and access logs)",
-                )
-            token = query_arg("token")
-        if token is None:
-            _fail(401, "missing token: send the header Authorization: Bearer <WEBHOOK_TOKEN>")
-        if not token_matches(token, settings.token):
-            _fail(401, "wrong token")
+    def authorize(role: Role = Role.VIEWER) -> Principal:
+        """The caller, with ``role`` or above (src/services/api/authn.py)."""
+        return require(role)
 
     def query_arg(name: str) -> str | None:
         """The one value of ``?name=`` (None when absent); given twice is a 400, never a
@@ -181,9 +159,19 @@ def create_app(
         return values[0] if values else None
 
     def lookup(ref: str) -> Task:
+        """The task as the daemon runs it (its last load of tasks.json)."""
         try:
             return find_task(control.tasks(), ref)
         except TaskNotFound as exc:
+            with contextlib.suppress(TaskNotFound, AmbiguousTask, StoreError):
+                context.catalog.snapshot().find(ref)  # in the file, not loaded yet
+                error = ApiError(
+                    503,
+                    f"the scheduler has not loaded task {ref[:64]!r} yet (it reads tasks.json "
+                    "within 2 s of a change); try again",
+                )
+                error.headers["Retry-After"] = "2"
+                raise error from None
             _fail(404, str(exc))
         except AmbiguousTask as exc:
             _fail(400, str(exc))
@@ -214,41 +202,6 @@ def create_app(
             authorize()
         return Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
 
-    # -- tasks and runs -----------------------------------------------------------------------
-
-    @app.get("/api/tasks")
-    def list_tasks() -> Response:
-        authorize()
-        now = clock()
-        return jsonify([task_json(task, now) for task in control.tasks()])
-
-    @app.get("/api/tasks/<ref>")
-    def show_task(ref: str) -> Response:
-        authorize()
-        task = lookup(ref)
-        return jsonify(task_detail_json(task, clock(), control.history().runs(task.id)))
-
-    @app.get("/api/tasks/<ref>/runs")
-    def task_runs(ref: str) -> Response:
-        authorize()
-        text = query_arg("limit")
-        limit = (
-            DEFAULT_RUNS_LIMIT if text is None else whole_number("limit", text, 1, MAX_RUNS_LIMIT)
-        )
-        task = lookup(ref)
-        return jsonify(runs_json(control.history().runs(task.id), limit))
-
-    @app.get("/api/runs/<run_id>")
-    def run_status(run_id: str) -> Response:
-        authorize()
-        record = control.history().get(run_id)
-        if record is not None:
-            return jsonify(record.to_json())
-        live = control.run_status(run_id)
-        if live is not None:
-            return jsonify({"run_id": run_id, **live})
-        _fail(404, f"no run {run_id[:64]!r}; runs are kept in the history for HISTORY_KEEP_DAYS")
-
     # -- trigger --------------------------------------------------------------------------------
 
     @app.post("/api/tasks/<ref>/run")
@@ -264,7 +217,7 @@ def create_app(
             error.headers["Retry-After"] = str(wait)
             raise error
         try:
-            authorize()
+            authorize(Role.OPERATOR)
         except ApiError:
             metrics.count_webhook("unauthorized")
             raise
@@ -278,7 +231,7 @@ def create_app(
             except SignatureError as exc:
                 metrics.count_webhook("bad-signature")
                 _fail(400 if exc.malformed else 401, str(exc))
-        if body and request.is_json and request.get_json(silent=True) is None:
+        if body and request.is_json and parsed_json() is None:
             _fail(400, "the body is not valid JSON (it may also be empty)")
         key = request.headers.get("Idempotency-Key")
         if key is None:
@@ -342,6 +295,7 @@ def create_app(
                 extra["run_id"] = result.run_id
             _fail(409, reason, **extra)
         metrics.count_webhook("accepted")
+        context.audit.record(actor(caller()), "task.run", task=task, run_id=result.run_id)
         log.info(
             "HTTP API: task %r: webhook run %s queued (client %s)",
             task.name,

@@ -64,6 +64,8 @@ class HealthState:
     #: ``full: <path>: <reason>`` while the data folder cannot be written (no run starts)
     storage_error: str | None = None
     held_records: int = 0  # records the daemon could not write yet, kept in memory
+    #: paused: no new scheduled runs (src/services/scheduler/pause.py); a state, not a fault
+    paused: bool = False
 
 
 class DaemonControl(Protocol):
@@ -89,6 +91,19 @@ class DaemonControl(Protocol):
         ...
 
     def history(self) -> RunHistory: ...
+
+    def pause_state(self) -> dict[str, Any]:
+        """``{"paused": bool, "paused_since": ISO or None, "paused_by": str or None}``."""
+        ...
+
+    def set_paused(self, paused: bool, by: str) -> dict[str, Any]:
+        """Pause or resume the scheduler (persisted); returns the new pause state."""
+        ...
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        """Runs queued or running now: run_id (when known), task_id, task_name, status,
+        trigger, started_at."""
+        ...
 
 
 class Unavailable(Exception):

@@ -20,6 +20,7 @@ from src.core.clock import now as clock_now
 from src.core.clock import parse_instant
 from src.core.vocabulary import RunStatus
 from src.services.history import RunHistory
+from src.services.run_stats import TaskStats, task_stats
 from src.services.webhook.control import HealthState
 
 PREFIX = "db_scheduler"
@@ -71,6 +72,56 @@ class _SchedulerCollector:
         return families
 
 
+class _HistoryCollector:
+    """Success rate, median and p95 duration per task over the kept history, read at
+    scrape time (again only when runs.jsonl changed)."""
+
+    def __init__(self, history: RunHistory) -> None:
+        self.history = history
+        self._seen: tuple[int, int] | None = None
+        self._stats: dict[str, TaskStats] = {}
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families({})
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            status = self.history.path.stat()
+            seen = (status.st_size, status.st_mtime_ns)
+        except OSError:
+            seen = (0, 0)
+        if seen != self._seen:
+            self._stats, self._seen = task_stats(self.history.runs()), seen
+        return self._families(self._stats)
+
+    @staticmethod
+    def _families(stats: Mapping[str, TaskStats]) -> list[Metric]:
+        labels = list(_LABELS)
+        rate = GaugeMetricFamily(
+            f"{PREFIX}_task_success_ratio",
+            "Share of the task's ended runs in the kept history that succeeded (0-1).",
+            labels=labels,
+        )
+        median = GaugeMetricFamily(
+            f"{PREFIX}_task_duration_median_seconds",
+            "Median run duration of the task over the kept history.",
+            labels=labels,
+        )
+        p95 = GaugeMetricFamily(
+            f"{PREFIX}_task_duration_p95_seconds",
+            "95th-percentile (nearest rank) run duration of the task over the kept history.",
+            labels=labels,
+        )
+        for entry in stats.values():
+            values = [entry.task_id, entry.task_name]
+            if entry.success_rate is not None:
+                rate.add_metric(values, entry.success_rate)
+            if entry.median_seconds is not None and entry.p95_seconds is not None:
+                median.add_metric(values, entry.median_seconds)
+                p95.add_metric(values, entry.p95_seconds)
+        return [rate, median, p95]
+
+
 class Metrics:
     def __init__(self, *, clock: Callable[[], datetime] = clock_now) -> None:
         self.clock = clock
@@ -110,6 +161,7 @@ class Metrics:
             registry=self.registry,
         )
         self._watching = False
+        self._reading_history = False
 
     def watch(self, health: Callable[[], HealthState]) -> None:
         """Serve the scheduler's gauges from ``health()`` (once; later calls do nothing)."""
@@ -142,7 +194,11 @@ class Metrics:
             self.last_success.labels(*labels).set(_instant(run.get("finished_at"), self.clock))
 
     def seed(self, history: RunHistory) -> None:
-        """Last success per task from the history (at start), without counting runs."""
+        """Last success per task from the history (at start), without counting runs; the
+        per task success rate and durations are read from it at each scrape."""
+        if not self._reading_history:
+            self.registry.register(_HistoryCollector(history))
+            self._reading_history = True
         for record in history.runs():
             if record.status == RunStatus.SUCCESS:
                 finished = record.data.get("finished_at") or record.data.get("at")

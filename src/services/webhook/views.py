@@ -14,6 +14,7 @@ from src.core import defaults
 from src.core.clock import to_utc_iso
 from src.core.task import Task
 from src.services.history import RunRecord
+from src.services.run_stats import stats_of
 from src.services.webhook.control import HealthState
 
 
@@ -33,8 +34,10 @@ def task_json(task: Task, now: datetime, upcoming: int | None = None) -> dict[st
 
 
 def task_detail_json(task: Task, now: datetime, runs: Sequence[RunRecord]) -> dict[str, Any]:
-    """``show --json``: the task, its next fire times and its last runs (newest first)."""
+    """``show --json``: the task, its next fire times, its success rate and durations over
+    the kept history, and its last runs (newest first)."""
     data = task_json(task, now, defaults.SHOW_UPCOMING)
+    data["stats"] = stats_of(task.id, task.name, runs).to_json()
     recent = list(runs)[-defaults.SHOW_RECENT_RUNS :]
     data["recent_runs"] = [record.to_json() for record in reversed(recent)]
     return data
@@ -57,5 +60,6 @@ def health_json(state: HealthState, healthy: bool, problems: list[str]) -> dict[
         "queue_depth": state.queue_depth,
         "running": state.running,
         "clock": state.clock or "ok",
+        "paused": state.paused,
         "problems": problems,
     }

@@ -72,7 +72,7 @@ def test_decoded_items_are_what_json_loads_gives(store: TaskStore) -> None:
     [
         '{"version": 1, "tasks": [',  # torn
         '{"version": 1, "tasks": []} trailing',
-        '{"version": 2, "tasks": []}',
+        '{"version": 3, "tasks": []}',
         '[{"name": "legacy list"}]',
         '{"version": 1, "tasks": [{"name": "no id"}]}',
         '{"version": 1, "tasks": [1]}',

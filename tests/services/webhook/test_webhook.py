@@ -1,7 +1,8 @@
 """The HTTP API over real HTTP: waitress on a free port, requests with http.client.
 
 The test of the package src/services/webhook/ as a whole: the Flask app
-(src/services/webhook/app.py), its answers (src/services/webhook/views.py) and metrics
+(src/services/webhook/app.py), its answers (src/services/webhook/views.py), errors
+(src/services/webhook/errors.py) and metrics
 (src/services/webhook/metrics.py), through the token, signature and rate limit.
 
 The daemon's side is :class:`RunnerControl`, a small implementation of the
@@ -37,6 +38,7 @@ from src.cli.app import cli
 from src.core.clock import now as clock_now
 from src.core.errors import StoreError
 from src.core.task import Task
+from src.services.api import ApiContext
 from src.services.demo import build_demo_database
 from src.services.history import RunHistory
 from src.services.query import QueryService
@@ -223,6 +225,19 @@ class RunnerControl:
     def history(self) -> RunHistory:
         return RunHistory(self.space.settings.history_path)
 
+    def pause_state(self) -> dict[str, Any]:
+        return {"paused": False, "paused_since": None, "paused_by": None}
+
+    def set_paused(self, paused: bool, by: str) -> dict[str, Any]:
+        raise AssertionError("the webhook tests do not pause (tests/services/api do)")
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        return [{"run_id": r, "task_id": t, "status": "running"} for t, r in self.running.items()]
+
+
+def api_context(space: Workspace, control: RunnerControl) -> ApiContext:
+    return ApiContext.build(control, space.store.path, space.env, space.settings, TOKEN)
+
 
 # --- HTTP -----------------------------------------------------------------------------------
 
@@ -289,7 +304,9 @@ def start_api(
     )
     frozen = [1000.0]
     limiter = RateLimiter(per_minute, clock=lambda: frozen[0])
-    app = create_app(control, settings, metrics=metrics, limiter=limiter)
+    app = create_app(
+        control, settings, context=api_context(space, control), metrics=metrics, limiter=limiter
+    )
     server = HttpServer(app, "127.0.0.1", 0, max_body_bytes=settings.max_body_bytes)
     server.start()
     return Api(server.url, space, control, metrics, settings, frozen), server
@@ -405,6 +422,11 @@ def test_query_token_accepted_when_allowed(api_factory: Any) -> None:
     assert wrong.status == 401
     api.control.wait_idle()
     assert len(api.space.runs()) == 1
+    # the reads take it too (a cron service's status check cannot send a header either)
+    for path in ("/api/tasks", "/api/tasks/Daily%20sales", "/api/runs"):
+        assert api.request("GET", f"{path}?token={TOKEN}", token=None).status == 200, path
+    twice = api.request("GET", f"/api/tasks?token={TOKEN}&token={TOKEN}", token=None)
+    assert twice.status == 400 and "token is given 2 times" in twice.json["error"]
 
 
 def test_every_api_read_needs_the_token(api: Api) -> None:
@@ -705,6 +727,13 @@ def test_metrics_parse_and_counters_move_after_a_run(api: Api) -> None:
     assert after[("db_scheduler_run_duration_seconds_count", labels)] == 1
     assert after[("db_scheduler_last_success_timestamp_seconds", labels)] >= int(started)
     assert after[("db_scheduler_webhook_triggers_total", (("result", "accepted"),))] == 1
+    # over the kept history (read at scrape): the one run, a success
+    assert ("db_scheduler_task_success_ratio", labels) not in before
+    assert after[("db_scheduler_task_success_ratio", labels)] == 1.0
+    (record,) = api.space.runs()
+    median = after[("db_scheduler_task_duration_median_seconds", labels)]
+    assert median == after[("db_scheduler_task_duration_p95_seconds", labels)]
+    assert median == record.data["duration_seconds"]
 
 
 def test_metrics_queue_depth_follows_the_daemon(api: Api) -> None:
@@ -813,7 +842,11 @@ def test_trusted_proxy_headers_give_client_address_and_public_url(
     )
     frozen = [0.0]
     app = create_app(
-        control, settings, metrics=metrics, limiter=RateLimiter(1, clock=lambda: frozen[0])
+        control,
+        settings,
+        context=api_context(space, control),
+        metrics=metrics,
+        limiter=RateLimiter(1, clock=lambda: frozen[0]),
     )
     server = HttpServer(app, "127.0.0.1", 0, trusted_proxy="127.0.0.1")
     server.start()
@@ -832,3 +865,21 @@ def test_trusted_proxy_headers_give_client_address_and_public_url(
     other = api.trigger(headers={**forwarded, "X-Forwarded-For": "198.51.100.9"})
     assert other.status == 202  # another client has its own bucket
     api.control.wait_idle()
+
+
+# --- safety: the webhook token runs tasks, it never changes them ---------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
+def test_the_webhook_token_changes_no_task(api: Api, method: str) -> None:
+    """The webhook token is an operator's: it runs tasks; creating, changing or deleting
+    one (above all one whose steps run programs) needs an editor or an admin."""
+    task = api.task("Daily sales")
+    before = api.space.store.path.read_bytes()
+    body = json.dumps({"steps": [{"id": "x", "kind": "command", "command": ["id"]}]})
+    for path in ("/api/tasks", f"/api/tasks/{task.id}"):
+        reply = api.request(
+            method, path, body=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        assert reply.status in (403, 405), (method, path, reply.status)
+    assert api.space.store.path.read_bytes() == before

@@ -1,0 +1,93 @@
+"""What the API's routes share: the daemon, the files, the accounts, the audit log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+
+from src.services.api.catalog import TaskCatalog
+from src.services.audit import Actor, AuditLog, TaskAudit
+from src.services.auth.accounts import AccountStore, accounts_path
+from src.services.auth.sessions import LoginThrottle, SessionStore
+from src.services.run_index import IndexUnavailable, RunIndex
+from src.services.settings import Settings
+from src.services.task_store import TaskStore
+from src.services.webhook.control import DaemonControl
+
+log = logging.getLogger("db_scheduler.webhook")
+
+
+@dataclass
+class ApiContext:
+    control: DaemonControl
+    tasks_file: Path
+    env: Mapping[str, str]
+    settings: Settings
+    webhook_token: str
+    accounts: AccountStore
+    audit: AuditLog
+    runs: RunIndex
+    catalog: TaskCatalog
+    #: WEBHOOK_ALLOW_QUERY_TOKEN (set from the webhook's settings by create_app): a
+    #: ``?token=`` in the URL is taken, for cron services that cannot send a header
+    allow_query_token: bool = field(default=False, init=False)
+    sessions: SessionStore = field(default_factory=SessionStore)
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
+
+    @classmethod
+    def build(
+        cls,
+        control: DaemonControl,
+        tasks_file: Path,
+        env: Mapping[str, str],
+        settings: Settings,
+        webhook_token: str,
+    ) -> ApiContext:
+        store = TaskStore(tasks_file, default_timezone=env.get("DEFAULT_TIMEZONE") or "UTC")
+        return cls(
+            control=control,
+            tasks_file=tasks_file,
+            env=dict(env),
+            settings=settings,
+            webhook_token=webhook_token,
+            accounts=AccountStore(accounts_path(settings.data_dir)),
+            audit=AuditLog.from_env(env, settings.data_dir),
+            runs=RunIndex(settings.history_path),
+            catalog=TaskCatalog(store, control.tasks),
+        )
+
+    @property
+    def default_timezone(self) -> str:
+        return self.env.get("DEFAULT_TIMEZONE") or "UTC"
+
+    def store(self, actor: Actor) -> TaskStore:
+        """The tasks file, with every change ``actor`` makes written to the audit log."""
+        return TaskStore(
+            self.tasks_file,
+            default_timezone=self.default_timezone,
+            on_change=TaskAudit(self.audit, actor),
+        )
+
+    def warm_up(self) -> threading.Thread:
+        """Bring the run index up to date in the background (a first build of a large
+        history takes a while; the first request should not wait for all of it)."""
+        thread = threading.Thread(target=self._refresh, name="run-index", daemon=True)
+        thread.start()
+        return thread
+
+    def _refresh(self) -> None:
+        try:
+            self.runs.refresh()
+        except IndexUnavailable as exc:  # the first request that needs it tries again
+            log.warning("HTTP API: %s", exc)
+
+
+def context() -> ApiContext:
+    found = current_app.extensions["db_scheduler_api"]
+    assert isinstance(found, ApiContext)
+    return found

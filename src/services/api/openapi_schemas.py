@@ -1,0 +1,271 @@
+"""The answers' shapes in the OpenAPI document (components/schemas): JSON Schema 2020-12,
+as OpenAPI 3.1 takes it. The routes that answer with them are in :mod:`openapi`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from src.core.vocabulary import RunStatus, Trigger
+from src.services.auth.roles import Role
+
+NULL_STR = {"type": ["string", "null"]}
+INSTANT = {"type": "string", "format": "date-time"}
+NULL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Task": {
+        "type": "object",
+        "required": ["id", "name", "enabled", "schedule", "timezone", "next_run", "schedule_text"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "connection": {"type": "string"},
+            "query": NULL_STR,
+            "query_file": {"type": "string"},
+            "params": {"type": "object"},
+            "schedule": {"type": ["object", "null"]},
+            "schedule_text": {"type": "string"},
+            "timezone": {"type": "string"},
+            "exports": {"type": "object"},
+            "email": {"type": "object"},
+            "timeout_seconds": {"type": "number"},
+            "read_only": {"type": "boolean"},
+            "retry": {"type": "object"},
+            "created_at": NULL_INSTANT,
+            "updated_at": NULL_INSTANT,
+            "last_run": NULL_INSTANT,
+            "last_status": {"enum": [*RunStatus.values(), None]},
+            "last_error": NULL_STR,
+            "next_run": NULL_INSTANT,
+            "run_count": {"type": "integer", "minimum": 0},
+            "error_count": {"type": "integer", "minimum": 0},
+            "upcoming": {"type": "array", "items": INSTANT},
+            "recent_runs": {"type": "array", "items": ref("Run")},
+        },
+    },
+    "TaskInput": {
+        "type": "object",
+        "description": "A task in the tasks.json form (docs/tasks-json.md), without id, "
+        "created_at, updated_at and the run summary, which the scheduler keeps.",
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "connection": {"type": "string"},
+            "query": {"type": "string"},
+            "query_file": {"type": "string"},
+            "params": {"type": "object"},
+            "types": {"type": "object"},
+            "columns": {"type": "object"},
+            "schedule": {"type": ["object", "null"]},
+            "timezone": {"type": "string"},
+            "exports": {"type": "object"},
+            "email": {"type": "object"},
+            "timeout_seconds": {"type": "number"},
+            "read_only": {"type": "boolean"},
+            "catch_up": {"enum": ["skip", "latest", "all"]},
+            "catch_up_window": {"type": "string"},
+            "webhook": {"type": "boolean"},
+            "retry": {"type": "object"},
+        },
+    },
+    "Run": {
+        "type": "object",
+        "required": ["run_id", "task_id", "task_name", "status", "steps"],
+        "properties": {
+            "run_id": {"type": "string"},
+            "task_id": {"type": "string"},
+            "task_name": {"type": "string"},
+            "status": {"enum": list(RunStatus.values())},
+            "steps": {"type": "array", "items": {"type": "string"}},
+            "trigger": {"enum": list(Trigger.values())},
+            "started_at": INSTANT,
+            "finished_at": INSTANT,
+            "scheduled_for": INSTANT,
+            "files": {"type": "array", "items": {"type": "object"}},
+            "email": {"type": "object"},
+            "error": {"type": "object"},
+        },
+    },
+    "RunDetail": {
+        "description": "A run from the history (with every line written for it), or one "
+        "the daemon has queued or is running and the history has not got yet.",
+        "oneOf": [
+            {
+                "allOf": [
+                    ref("Run"),
+                    {
+                        "type": "object",
+                        "required": ["lines"],
+                        "properties": {"lines": {"type": "array", "items": {"type": "object"}}},
+                    },
+                ]
+            },
+            {
+                "type": "object",
+                "required": ["run_id", "status"],
+                "not": {"required": ["lines"]},
+                "properties": {
+                    "run_id": {"type": "string"},
+                    "status": {"enum": ["queued", "running"]},
+                },
+            },
+        ],
+    },
+    "Accepted": {
+        "type": "object",
+        "required": ["run_id", "status", "task_id", "task_name", "trigger", "status_url"],
+        "properties": {
+            "run_id": {"type": "string"},
+            "status": {"type": "string"},
+            "task_id": {"type": "string"},
+            "task_name": {"type": "string"},
+            "trigger": {"type": "string"},
+            "status_url": {"type": "string"},
+        },
+    },
+    "Pause": {
+        "type": "object",
+        "required": ["paused", "paused_since", "paused_by"],
+        "properties": {
+            "paused": {"type": "boolean"},
+            "paused_since": NULL_INSTANT,
+            "paused_by": NULL_STR,
+        },
+    },
+    "Scheduler": {
+        "allOf": [
+            ref("Pause"),
+            {
+                "type": "object",
+                "required": ["state", "tasks", "in_flight", "next_runs", "queue_depth"],
+                "properties": {
+                    "state": {"enum": ["starting", "running", "stopping"]},
+                    "tasks": {
+                        "type": "object",
+                        "required": ["total", "enabled", "failing"],
+                        "properties": {
+                            k: {"type": "integer", "minimum": 0}
+                            for k in ("total", "enabled", "failing")
+                        },
+                    },
+                    "last_tick": NULL_INSTANT,
+                    "queue_depth": {"type": "integer", "minimum": 0},
+                    "in_flight": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["task_id", "status", "trigger"],
+                            "properties": {
+                                "run_id": NULL_STR,
+                                "task_id": {"type": "string"},
+                                "task_name": NULL_STR,
+                                "status": {"enum": ["queued", "running"]},
+                                "trigger": {"enum": list(Trigger.values())},
+                                "started_at": NULL_INSTANT,
+                            },
+                        },
+                    },
+                    "next_runs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["task_id", "task_name", "at"],
+                            "properties": {
+                                "task_id": {"type": "string"},
+                                "task_name": {"type": "string"},
+                                "at": INSTANT,
+                            },
+                        },
+                    },
+                },
+            },
+        ]
+    },
+    "Connection": {
+        "type": "object",
+        "required": ["name", "variable", "driver", "host", "port", "database", "used_by"],
+        "properties": {
+            "name": {"type": "string"},
+            "variable": {"type": "string"},
+            "driver": NULL_STR,
+            "host": NULL_STR,
+            "port": {"type": ["integer", "null"]},
+            "database": NULL_STR,
+            "used_by": {"type": "integer", "minimum": 0},
+            "problem": NULL_STR,
+        },
+        "not": {"anyOf": [{"required": ["password"]}, {"required": ["url"]}]},
+    },
+    "ConnectionTest": {
+        "type": "object",
+        "required": ["name", "ok", "message"],
+        "properties": {
+            "name": {"type": "string"},
+            "ok": {"type": "boolean"},
+            "message": {"type": "string"},
+        },
+    },
+    "AuditEntry": {
+        "type": "object",
+        "required": ["at", "actor", "via", "from", "action"],
+        "properties": {
+            "at": INSTANT,
+            "actor": {"type": "string"},
+            "via": {"enum": ["cli", "api", "web"]},
+            "from": {"type": "string"},
+            "action": {"type": "string"},
+            "task_id": {"type": "string"},
+            "task_name": {"type": "string"},
+            "changes": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["before", "after"],
+                },
+            },
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["user", "kind", "role", "csrf_token"],
+        "properties": {
+            "user": {"type": "string"},
+            "kind": {"enum": ["user", "token", "webhook-token"]},
+            "role": {"enum": [role.value for role in Role]},
+            "csrf_token": NULL_STR,
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "scheduler", "paused", "problems"],
+        "properties": {
+            "status": {"enum": ["ok", "unhealthy"]},
+            "scheduler": {"type": "string"},
+            "paused": {"type": "boolean"},
+            "problems": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
