@@ -18,6 +18,7 @@ from src.services.run_index import IndexUnavailable, RunIndex
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 from src.services.webhook.control import DaemonControl
+from src.services.webhook.settings import HEALTH_MAX_TICK_AGE
 
 log = logging.getLogger("db_scheduler.webhook")
 
@@ -36,6 +37,8 @@ class ApiContext:
     #: WEBHOOK_ALLOW_QUERY_TOKEN (set from the webhook's settings by create_app): a
     #: ``?token=`` in the URL is taken, for cron services that cannot send a header
     allow_query_token: bool = field(default=False, init=False)
+    #: HEALTH_MAX_TICK_AGE (set by create_app): the dashboard's health says what /health says
+    health_max_tick_age: float = field(default=HEALTH_MAX_TICK_AGE, init=False)
     sessions: SessionStore = field(default_factory=SessionStore)
     logins: LoginThrottle = field(default_factory=LoginThrottle)
 

@@ -15,7 +15,7 @@ from src.core.clock import to_utc_iso
 from src.core.task import Task
 from src.services.api.authn import actor, require
 from src.services.api.context import context
-from src.services.auth.roles import Role
+from src.services.auth.roles import Principal, Role
 
 blueprint = Blueprint("scheduler", __name__)
 NEXT_RUNS = 10
@@ -71,12 +71,16 @@ def show() -> Response:
     return jsonify(state())
 
 
-def _set(paused: bool) -> Response:
-    principal = require(Role.OPERATOR)
+def set_paused(paused: bool, principal: Principal) -> dict[str, Any]:
+    """Pause or resume the scheduler (persisted by the daemon), with the audit entry."""
     ctx = context()
     result = ctx.control.set_paused(paused, principal.label)
     ctx.audit.record(actor(principal), "scheduler.pause" if paused else "scheduler.resume")
-    return jsonify(result)
+    return result
+
+
+def _set(paused: bool) -> Response:
+    return jsonify(set_paused(paused, require(Role.OPERATOR)))
 
 
 @blueprint.post("/api/scheduler/pause")
