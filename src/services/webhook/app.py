@@ -64,8 +64,9 @@ def create_app(
     from src.services.api.authn import caller, require
     from src.services.api.params import parsed_json
     from src.services.api.tasks import loaded_task, settle, webhook_refusal
+    from src.services.web import register_web
 
-    app = Flask("db_scheduler_webhook")
+    app = Flask("db_scheduler_webhook", static_folder=None)  # the pages serve their own
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = metrics or Metrics(clock=clock)
@@ -78,6 +79,7 @@ def create_app(
     context.allow_query_token = settings.allow_query_token
     context.health_max_tick_age = settings.health_max_tick_age
     register_api(app, context)
+    register_web(app)
 
     # -- errors ---------------------------------------------------------------------------
 
