@@ -290,8 +290,11 @@ def _show(
     etag: str | None,
     errors: dict[str, list[str]] | None = None,
     conflict: list[dict[str, str]] | None = None,
+    base: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> BaseResponse:
+    """The form; ``base``: the values the edit started from (carried in the form, so that
+    a conflict can tell the fields this person changed from the ones someone else did)."""
     return render(
         "task_form.html",
         status,
@@ -302,6 +305,7 @@ def _show(
         values=values,
         errors=errors or {},
         conflict=conflict,
+        base=json.dumps(dict(base or {}), ensure_ascii=False),
         preview=_preview(
             values.get("schedule_kind", ""),
             values.get("schedule_value", ""),
@@ -358,7 +362,8 @@ def _editable(ref: str) -> Task:
 def edit_task(ref: str) -> BaseResponse:
     looking(Role.EDITOR)
     task = _editable(ref)
-    return _show(values_of(task), task=task, etag=etag_of(task))
+    values = values_of(task)
+    return _show(values, task=task, etag=etag_of(task), base=values)
 
 
 @blueprint.post("/tasks/<ref>/edit")
@@ -366,13 +371,16 @@ def save_task(ref: str) -> BaseResponse:
     principal = looking(Role.EDITOR)
     task = _editable(ref)
     values = request.form.to_dict()
+    base = _base(values.pop("base", ""))
     wanted = values.get("etag") or ""
     if not wanted:
         fail(428, "the form carries no ETag of the task; open the task's edit page again")
     data, errors = read_form(values)
     if errors:
         entries = [{"field": e.field, "message": e.message} for e in errors]
-        return _show(values, task=task, etag=wanted, errors=_messages(entries), status=422)
+        return _show(
+            values, task=task, etag=wanted, errors=_messages(entries), base=base, status=422
+        )
 
     def form_of(current: Task) -> dict[str, Any]:
         kept = {k: v for k, v in definition_form(current).items() if k not in FORM_FIELDS}
@@ -383,24 +391,48 @@ def save_task(ref: str) -> BaseResponse:
     except ApiError as exc:
         if exc.status == 412:
             current = lookup(task.id)
+            theirs = values_of(current)
+            merged, conflict = merge(base, values, theirs)
             return _show(
-                values,
+                merged,
                 task=current,
                 etag=etag_of(current),
-                conflict=_differences(values, values_of(current)),
+                conflict=conflict,
+                base=theirs,
                 status=412,
             )
-        return _show(values, task=task, etag=wanted, errors=_refused(exc), status=422)
+        return _show(values, task=task, etag=wanted, errors=_refused(exc), base=base, status=422)
     return redirect(f"/tasks/{saved.id}?done=saved", code=303)
 
 
-def _differences(mine: Mapping[str, str], theirs: Mapping[str, str]) -> list[dict[str, str]]:
-    """Each input whose value in the file now differs from the one in the form."""
-    return [
-        {"input": name, "file": value, "form": mine.get(name, "")}
-        for name, value in theirs.items()
-        if value.strip() != mine.get(name, "").strip()
-    ]
+def _base(text: str) -> dict[str, str]:
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def merge(
+    base: Mapping[str, str], mine: Mapping[str, str], theirs: Mapping[str, str]
+) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """After a conflict: the form with this person's changes (inputs that differ from
+    ``base``, where the edit started) on top of the task as it is now (``theirs``), and
+    each input that differs now, saying whose value the form holds."""
+    merged = dict(mine)
+    report: list[dict[str, str]] = []
+    for name, now in theirs.items():
+        was, typed = base.get(name, now).strip(), mine.get(name, "").strip()
+        if now.strip() == typed:
+            continue
+        if typed == was:  # only they changed it: theirs goes in the form
+            merged[name] = now
+            report.append({"input": name, "file": now, "form": now, "kept": "theirs"})
+        elif now.strip() == was:  # only this person changed it
+            continue
+        else:  # both did: the person's value stays, theirs is shown
+            report.append({"input": name, "file": now, "form": mine.get(name, ""), "kept": "yours"})
+    return merged, report
 
 
 def _preview(kind: str, value: str, start: str, timezone: str) -> dict[str, Any]:
