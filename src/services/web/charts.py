@@ -78,11 +78,12 @@ def _nice_top(longest: float) -> float:
 
 
 def _seconds_label(value: float) -> str:
-    if value >= 3600:
-        return f"{value / 3600:g} h"
-    if value >= 60:
-        return f"{value / 60:g} min"
-    return f"{value:g} s"
+    """Seconds up to two minutes, then minutes, then hours (3 figures)."""
+    if value < 120:
+        return f"{value:g} s"
+    if value < 7200:
+        return f"{value / 60:.3g} min"
+    return f"{value / 3600:.3g} h"
 
 
 def run_chart(runs: Sequence[dict[str, Any]], zone: ZoneInfo, *, with_task: bool) -> Chart:

@@ -14,6 +14,7 @@ its cookie is reused by the tests' browser contexts (:func:`as_user`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,15 +51,19 @@ class Site:
         return send(self.url, method, path, token=self.tokens[role], timeout=WAIT, **kwargs)
 
     def run(self, task_id: str) -> dict[str, Any]:
-        """Run the task through the API and wait for its end; its record."""
-        reply = self.api("POST", f"/api/tasks/{task_id}/run", Role.OPERATOR)
+        """Run the task through the API (once the daemon has loaded it) and wait for its
+        end; its record."""
+        deadline = time.monotonic() + WAIT
+        while (reply := self.api("POST", f"/api/tasks/{task_id}/run", Role.OPERATOR)).status == 503:
+            assert time.monotonic() < deadline, reply.body  # not loaded yet: within 2 s
+            time.sleep(0.2)
         assert reply.status == 202, reply.body
         run_id = reply.json["run_id"]
-        deadline = datetime.now(UTC).timestamp() + WAIT
-        while datetime.now(UTC).timestamp() < deadline:
+        while time.monotonic() < deadline:
             found = self.api("GET", f"/api/runs/{run_id}")
             if found.status == 200 and found.json["status"] not in ("queued", "running"):
                 return dict(found.json)
+            time.sleep(0.1)
         raise AssertionError(f"run {run_id} did not end:\n{self.daemon.output}")
 
 
