@@ -61,7 +61,7 @@ def connections() -> list[dict[str, Any]]:
     return [describe(var, ctx.env[var].strip(), counts.get(var, 0)) for var in found]
 
 
-def test_named(name: str, principal: Principal) -> dict[str, Any]:
+def try_connection(name: str, principal: Principal) -> dict[str, Any]:
     """Connect to the connection ``name`` and ask the server's version (404 when .env has
     no such connection); the test is in the audit log. The API and the connections page."""
     ctx = context()
@@ -94,4 +94,4 @@ def list_connections() -> Response:
 
 @blueprint.post("/api/connections/<name>/test")
 def test_connection(name: str) -> Response:
-    return jsonify(test_named(name, require(Role.OPERATOR)))
+    return jsonify(try_connection(name, require(Role.OPERATOR)))

@@ -8,7 +8,7 @@ from flask import redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from src.core.errors import AmbiguousTask, StoreError, TaskNotFound
-from src.services.api.connections import connections, test_named
+from src.services.api.connections import connections, try_connection
 from src.services.api.context import context
 from src.services.api.scheduler import set_paused, state
 from src.services.auth.roles import Role
@@ -26,7 +26,7 @@ def connection_list() -> BaseResponse:
 
 @blueprint.post("/connections/<name>/test")
 def connection_test(name: str) -> BaseResponse:
-    result = test_named(name, looking(Role.OPERATOR))
+    result = try_connection(name, looking(Role.OPERATOR))
     return render(
         "connections.html",
         title="Connections",

@@ -3,7 +3,8 @@
 
 The test of the package src/services/web/ as a whole: src/services/web/common.py,
 src/services/web/dashboard.py, src/services/web/task_pages.py,
-src/services/web/task_form.py, src/services/web/run_pages.py,
+src/services/web/task_form.py, src/services/web/task_fields.py,
+src/services/web/run_pages.py,
 src/services/web/admin_pages.py. Security (CSRF, XSS) is in test_web_security.py,
 accessibility and the docs' pictures in test_web_pages.py, the chart in test_charts.py.
 
@@ -29,7 +30,7 @@ import pytest
 from src.core.errors import ValidationError
 from src.core.schedule import parse_schedule
 from src.services.auth.roles import Role
-from src.services.web.task_form import input_for, merge, read_form
+from src.services.web.task_fields import input_for, merge, read_form
 from tests.daemon_harness import WAIT, DaemonProcess, Workspace
 from tests.fixtures.http import Reply, send
 from tests.services.api.test_api import LISTENING, PASSWORD, make_space
