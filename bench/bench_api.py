@@ -4,8 +4,11 @@ Builds a temp folder with a tasks.json of ``--tasks`` tasks and a runs.jsonl of
 ``--runs`` runs (a started and a finished line each, spread over 90 days and the
 tasks), then times the Flask app in this process (server time: no network), median
 of ``--repeat`` calls after one warm-up: ``GET /api/runs?task=X&limit=50``, the task
-list's first page, a name search, and a task's detail. The run index's first build
-(once, then kept) and its catch-up after new lines are timed too.
+list's first page, a name search, and a task's detail; and the web pages: the
+dashboard (and once more with no task's next fire time known yet, as before the
+start's warm-up has worked them out), the task
+list's first page (sorted by name, and by last run), a task's page, the runs page. The
+run index's first build (once, then kept) and its catch-up after new lines are timed too.
 
 Usage: ``python bench/bench_api.py [--tasks 10000] [--runs 1000000] [--repeat 20]``
 """
@@ -28,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from src.core.task import Task  # noqa: E402
 from src.services.api import ApiContext  # noqa: E402
+from src.services.api import scheduler as scheduler_api  # noqa: E402
 from src.services.history import RunHistory  # noqa: E402
 from src.services.settings import Settings  # noqa: E402
 from src.services.task_store import TaskStore  # noqa: E402
@@ -122,12 +126,16 @@ def build(folder: Path, tasks: int, runs: int) -> list[str]:
     return ids
 
 
-def timed(client: Any, path: str, repeat: int) -> float:
+def timed(client: Any, path: str, repeat: int, before: Any = None) -> float:
+    """The median server time of ``GET path`` in ms (``before``: called before each call,
+    untimed)."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     first = client.get(path, headers=headers)
     assert first.status_code == 200, (path, first.status_code, first.data[:200])
     samples = []
     for _ in range(repeat):
+        if before is not None:
+            before()
         began = time.perf_counter()
         reply = client.get(path, headers=headers)
         samples.append(time.perf_counter() - began)
@@ -167,6 +175,19 @@ def main() -> None:
         ]
         for label, path in rows:
             print(f"{label:<44} {timed(client, path, args.repeat):8.1f} ms (median)")
+        pages = [
+            ("page / (dashboard)", "/"),
+            ("page /tasks (first page of 50)", "/tasks"),
+            ("page /tasks?sort=-last_run", "/tasks?sort=-last_run"),
+            ("page /tasks?q=report 09&kind=cron", "/tasks?q=report%2009&kind=cron"),
+            ("page /tasks/{id} (schedule, 30 runs, chart)", f"/tasks/{task}"),
+            ("page /runs (first page of 50)", "/runs"),
+            ("page /runs?task=X", f"/runs?task={task}"),
+        ]
+        for label, path in pages:
+            print(f"{label:<44} {timed(client, path, args.repeat):8.1f} ms (median)")
+        cold = timed(client, "/", args.repeat, before=scheduler_api.SOONEST.clear)
+        print(f"{'page / (dashboard, no fire time known yet)':<44} {cold:8.1f} ms (median)")
         history = RunHistory(settings.history_path, keep_days=3650)
         for n in range(100):
             history.append(

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from src.core.cell_text import cell_text, numeric_columns
+from src.core.clock import local_text
 from src.core.errors import TaskNotFound
 from src.core.schedule import format_period
 from src.core.steps import Step
@@ -27,9 +28,7 @@ NAMES_LISTED = 20
 
 def local_time(moment: datetime | None, task: Task) -> str:
     """An instant in the task's zone, e.g. ``2026-11-24 09:00 CET``."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(task.zone).strftime("%Y-%m-%d %H:%M %Z")
+    return local_text(moment, task.zone)
 
 
 def table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 
 def now() -> datetime:
@@ -26,3 +27,11 @@ def parse_instant(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def local_text(moment: datetime | None, zone: ZoneInfo) -> str:
+    """An instant as a person reads it in ``zone``: ``2026-11-24 09:00 CET`` (``-``: none).
+    One format for `list`, `show`, `next` and the pages."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.clock import parse_instant, to_utc_iso
+from src.core.vocabulary import RunStatus
 from src.services.history import RunRecord, fold_line
 
 SCHEMA_VERSION = "1"
@@ -83,6 +84,30 @@ class RunIndex:
                 [*args, query.limit, query.offset],
             ).fetchall()
         return [_record(text).to_json() for (text,) in rows], int(total)
+
+    def newest(self, query: RunQuery) -> list[dict[str, Any]]:
+        """The runs ``query`` selects, newest first, without counting them all (a chart)."""
+        where, args = _where(query)
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT record FROM runs {where} ORDER BY at DESC, rowid DESC LIMIT ? OFFSET ?",
+                [*args, query.limit, query.offset],
+            ).fetchall()
+        return [_record(text).to_json() for (text,) in rows]
+
+    def status_counts(self, since: str) -> dict[str, int]:
+        """How many runs began at or after ``since`` (UTC ISO text), per status: one range
+        of the (status, at) index per status, so a day of a large history counts fast."""
+        with self._connection() as db:
+            counts = {
+                status: int(
+                    db.execute(
+                        "SELECT count(*) FROM runs WHERE status = ? AND at >= ?", (status, since)
+                    ).fetchone()[0]
+                )
+                for status in RunStatus.values()
+            }
+        return {status: count for status, count in counts.items() if count}
 
     def get(self, run_id: str) -> RunRecord | None:
         found = self.lines_of(run_id)

@@ -20,6 +20,7 @@ from typing import Any
 
 from src.core.errors import StoreError, TaskValidationErrors
 from src.core.lookup import find_task
+from src.core.schedule import SCHEDULE_KINDS
 from src.core.task import Task
 from src.services.task_store import FORMAT_VERSION, TaskStore
 
@@ -33,6 +34,36 @@ class TaskRef:
     index: int
     enabled: bool
     last_status: str | None
+    #: ``cron``, ``interval``, ``once`` or ``none``, as the file writes it (unchecked)
+    schedule_kind: str = "none"
+    #: the run summary's instants as the file writes them (UTC ISO text, or "")
+    last_run: str = ""
+    next_run: str = ""
+
+
+def select(
+    refs: list[TaskRef],
+    *,
+    name: str | None = None,
+    enabled: bool | None = None,
+    last_status: str | None = None,
+    schedule_kind: str | None = None,
+) -> list[TaskRef]:
+    """The tasks each given filter lets through: ``name`` anywhere in the name, any case;
+    ``last_status`` ``never`` for a task not run yet. The API's list and the tasks page."""
+    folded = name.casefold() if name else None
+    return [
+        ref
+        for ref in refs
+        if (folded is None or folded in ref.name.casefold())
+        and (enabled is None or ref.enabled == enabled)
+        and (
+            last_status is None
+            or ref.last_status == last_status
+            or (last_status == "never" and ref.last_status is None)
+        )
+        and (schedule_kind is None or ref.schedule_kind == schedule_kind)
+    ]
 
 
 @dataclass
@@ -134,6 +165,21 @@ def _refs(items: list[dict[str, Any]]) -> list[TaskRef]:
             last_status=item.get("last_status")
             if isinstance(item.get("last_status"), str)
             else None,
+            schedule_kind=_kind(item.get("schedule")),
+            last_run=_text(item.get("last_run")),
+            next_run=_text(item.get("next_run")),
         )
         for index, item in enumerate(items)
     ]
+
+
+def _kind(schedule: Any) -> str:
+    if isinstance(schedule, dict):
+        for kind in SCHEDULE_KINDS:
+            if kind in schedule:
+                return kind
+    return "none"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

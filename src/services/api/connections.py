@@ -10,7 +10,7 @@ from src.core.connection_names import ENV_NAME, env_var_for
 from src.core.errors import ConfigError, QueryError, ValidationError
 from src.services.api.authn import actor, require
 from src.services.api.context import context
-from src.services.auth.roles import Role
+from src.services.auth.roles import Principal, Role
 from src.services.webhook.errors import fail
 
 blueprint = Blueprint("connections", __name__)
@@ -47,9 +47,8 @@ def describe(var: str, url: str, used_by: int) -> dict[str, Any]:
     }
 
 
-@blueprint.get("/api/connections")
-def list_connections() -> Response:
-    require(Role.VIEWER)
+def connections() -> list[dict[str, Any]]:
+    """The connections .env names, each with how many tasks use it (never a password)."""
     ctx = context()
     counts: dict[str, int] = {}
     for task in ctx.control.tasks():
@@ -59,12 +58,12 @@ def list_connections() -> Response:
             continue  # a literal URL: not a named connection
         counts[var] = counts.get(var, 0) + 1
     found = sorted(var for var, value in ctx.env.items() if ENV_NAME.match(var) and value.strip())
-    return jsonify([describe(var, ctx.env[var].strip(), counts.get(var, 0)) for var in found])
+    return [describe(var, ctx.env[var].strip(), counts.get(var, 0)) for var in found]
 
 
-@blueprint.post("/api/connections/<name>/test")
-def test_connection(name: str) -> Response:
-    principal = require(Role.OPERATOR)
+def try_connection(name: str, principal: Principal) -> dict[str, Any]:
+    """Connect to the connection ``name`` and ask the server's version (404 when .env has
+    no such connection); the test is in the audit log. The API and the connections page."""
     ctx = context()
     try:
         var = env_var_for(name)
@@ -84,4 +83,15 @@ def test_connection(name: str) -> Response:
     ctx.audit.record(
         actor(principal), "connection.test", connection=short_name(var), ok=answer["ok"]
     )
-    return jsonify(answer)
+    return answer
+
+
+@blueprint.get("/api/connections")
+def list_connections() -> Response:
+    require(Role.VIEWER)
+    return jsonify(connections())
+
+
+@blueprint.post("/api/connections/<name>/test")
+def test_connection(name: str) -> Response:
+    return jsonify(try_connection(name, require(Role.OPERATOR)))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from src.core.clock import now as clock_now
 from src.services.api.catalog import TaskCatalog
 from src.services.audit import Actor, AuditLog, TaskAudit
 from src.services.auth.accounts import AccountStore, accounts_path
@@ -18,6 +19,7 @@ from src.services.run_index import IndexUnavailable, RunIndex
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 from src.services.webhook.control import DaemonControl
+from src.services.webhook.settings import HEALTH_MAX_TICK_AGE
 
 log = logging.getLogger("db_scheduler.webhook")
 
@@ -36,6 +38,8 @@ class ApiContext:
     #: WEBHOOK_ALLOW_QUERY_TOKEN (set from the webhook's settings by create_app): a
     #: ``?token=`` in the URL is taken, for cron services that cannot send a header
     allow_query_token: bool = field(default=False, init=False)
+    #: HEALTH_MAX_TICK_AGE (set by create_app): the dashboard's health says what /health says
+    health_max_tick_age: float = field(default=HEALTH_MAX_TICK_AGE, init=False)
     sessions: SessionStore = field(default_factory=SessionStore)
     logins: LoginThrottle = field(default_factory=LoginThrottle)
 
@@ -74,13 +78,17 @@ class ApiContext:
         )
 
     def warm_up(self) -> threading.Thread:
-        """Bring the run index up to date in the background (a first build of a large
-        history takes a while; the first request should not wait for all of it)."""
+        """Bring the run index up to date and work out every task's next fire time in the
+        background (a first build of a large history, or 10,000 cron searches, take a
+        while; the first request should not wait for them)."""
         thread = threading.Thread(target=self._refresh, name="run-index", daemon=True)
         thread.start()
         return thread
 
     def _refresh(self) -> None:
+        from src.services.api.scheduler import SOONEST  # a blueprint's module: on use
+
+        SOONEST.soonest(self.control.tasks(), clock_now(), 1)
         try:
             self.runs.refresh()
         except IndexUnavailable as exc:  # the first request that needs it tries again

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, make_response, redirect, request
-from markupsafe import escape
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from src.services.api.authn import caller, current_session
@@ -115,21 +122,7 @@ def _end(session: Session, principal: Principal) -> None:
     ctx.audit.record(Actor(principal.label, "web", _client()), "logout")
 
 
-# -- the form handlers the pages use ---------------------------------------------------------
-
-_FORM = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Log in - db-scheduler</title></head>
-<body><main><h1>Log in</h1>{message}
-<form method="post" action="/login">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<input type="hidden" name="next" value="{next}">
-<p><label for="name">User name</label> <input id="name" name="name" autocomplete="username"
- required></p>
-<p><label for="password">Password</label> <input id="password" name="password" type="password"
- autocomplete="current-password" required></p>
-<p><button type="submit">Log in</button></p>
-</form></main></body></html>
-"""
+# -- the form handlers the pages use (the form: src/services/web/templates/login.html) -------
 
 
 def _safe_next(target: str | None) -> str:
@@ -141,9 +134,14 @@ def _safe_next(target: str | None) -> str:
 
 def _form(message: str, status: int) -> Response:
     token = new_csrf_token()
-    shown = f'<p role="alert">{escape(message)}</p>' if message else ""
-    body = _FORM.format(
-        message=shown, csrf=token, next=escape(_safe_next(request.values.get("next")))
+    body = render_template(
+        "login.html",
+        title="Log in",
+        message=message,
+        csrf=token,
+        next=_safe_next(request.values.get("next")),
+        me=None,
+        pause=None,
     )
     response = make_response(body, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"

