@@ -31,13 +31,16 @@ def shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-_engines: dict[tuple[str, float], Engine] = {}
+_engines: dict[tuple[str, float, str | None], Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def engine_for(url: str, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS) -> Engine:
-    """The process's engine for ``url`` (a small pool: a node uses a few connections)."""
-    key = (url, statement_timeout)
+def engine_for(
+    url: str, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS, node: str | None = None
+) -> Engine:
+    """The process's engine for ``url`` (a small pool: a node uses a few connections).
+    Its connections are named ``db-scheduler <node>`` in ``pg_stat_activity``."""
+    key = (url, statement_timeout, node)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
@@ -47,7 +50,10 @@ def engine_for(url: str, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS) -
                 max_overflow=4,
                 pool_pre_ping=True,
                 pool_timeout=statement_timeout,
-                connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+                connect_args={
+                    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                    "application_name": f"db-scheduler {node or ''}".strip()[:63],
+                },
             )
             milliseconds = int(statement_timeout * 1000)
 

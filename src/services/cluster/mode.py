@@ -36,7 +36,7 @@ class ClusterMode:
         settings = ClusterSettings.from_env(env)
         if settings is None:
             return None
-        engine = engine_for(settings.url, settings.statement_timeout_seconds)
+        engine = engine_for(settings.url, settings.statement_timeout_seconds, settings.node_name)
         return cls(settings, ClusterNode(settings, engine, capacity=capacity, running=running))
 
     @property

@@ -40,7 +40,7 @@ def open_task_store(
     from src.services.cluster.database import engine_for
     from src.services.cluster.task_store import ClusterTaskStore
 
-    engine = engine_for(cluster.url, cluster.statement_timeout_seconds)
+    engine = engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
     return ClusterTaskStore(engine, tasks_file, default_timezone=zone, on_change=on_change)
 
 
@@ -51,7 +51,7 @@ def open_run_log(settings: Settings, env: Mapping[str, str], gate: RetentionGate
     from src.services.cluster.database import engine_for
     from src.services.cluster.run_log import ClusterRunLog
 
-    engine = engine_for(cluster.url, cluster.statement_timeout_seconds)
+    engine = engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
     return ClusterRunLog(engine, cluster.node_name)
 
 
@@ -62,4 +62,6 @@ def open_pause(data_dir: Path, env: Mapping[str, str]) -> PauseFile | ClusterPau
     from src.services.cluster.database import engine_for
     from src.services.cluster.pause import ClusterPause
 
-    return ClusterPause(engine_for(cluster.url, cluster.statement_timeout_seconds))
+    return ClusterPause(
+        engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
+    )
