@@ -117,19 +117,26 @@ class Claims:
         won = self._insert(conn, task_id, scheduled_for, "running", run_id, attempt)
         return Claim("claimed", run_id=run_id) if won else Claim("taken")
 
-    def claim_skip(self, task_id: str, scheduled_for: datetime, run_id: str) -> bool:
-        """Claim the occurrence to record it skipped; False: another node decides it (or
-        the database cannot be reached: then nothing is recorded here either)."""
+    def may_skip(self, task_id: str, scheduled_for: datetime) -> bool:
+        """Whether recording this occurrence skipped is this node's to do (no node has
+        decided it yet). The record itself claims it, in one transaction with its line
+        (:mod:`run_log`), so a skip is never claimed without being on record."""
         if not self.online:
             return False
         try:
-            with transaction(self.engine, f"claiming task {task_id[:8]}") as conn:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": task_id})
-                return self._insert(conn, task_id, scheduled_for, "skipped", run_id, 1)
+            with transaction(self.engine, f"looking at task {task_id[:8]}") as conn:
+                row = conn.execute(
+                    sa.text(
+                        f"SELECT {REVIVABLE} AS free FROM scheduler_occurrences o "
+                        "WHERE o.task_id = :t AND o.scheduled_at = :at"
+                    ),
+                    {"t": task_id, "at": scheduled_for},
+                ).first()
         except ClusterUnavailable as exc:
             log.warning("%s; not recorded here", exc)
             self.online = False
             return False
+        return row is None or bool(row.free)
 
     def _insert(
         self,
@@ -140,23 +147,39 @@ class Claims:
         run_id: str,
         attempt: int,
     ) -> bool:
-        won = conn.execute(
-            sa.text(
-                "INSERT INTO scheduler_occurrences AS o (task_id, scheduled_at, state, node, "
-                "boot_id, run_id, attempt) VALUES (:t, :at, :state, :node, :boot, :run, :a) "
-                "ON CONFLICT (task_id, scheduled_at) DO UPDATE SET state = EXCLUDED.state, "
-                "node = EXCLUDED.node, boot_id = EXCLUDED.boot_id, run_id = EXCLUDED.run_id, "
-                "attempt = EXCLUDED.attempt, status = NULL, retryable = false, "
-                f"claimed_at = now(), updated_at = now() WHERE {REVIVABLE} RETURNING 1"
-            ),
-            {
-                "t": task_id,
-                "at": scheduled_for,
-                "state": state,
-                "node": self.node,
-                "boot": self.boot_id,
-                "run": run_id,
-                "a": attempt,
-            },
-        ).first()
-        return won is not None
+        return insert_claim(
+            conn, task_id, scheduled_for, state, self.node, self.boot_id, run_id, attempt
+        )
+
+
+def insert_claim(
+    conn: Connection,
+    task_id: str,
+    scheduled_for: datetime | str,
+    state: str,
+    node: str,
+    boot_id: str,
+    run_id: str,
+    attempt: int,
+) -> bool:
+    """Claim an occurrence (the task's advisory lock held); False: another node has it."""
+    won = conn.execute(
+        sa.text(
+            "INSERT INTO scheduler_occurrences AS o (task_id, scheduled_at, state, node, "
+            "boot_id, run_id, attempt) VALUES (:t, :at, :state, :node, :boot, :run, :a) "
+            "ON CONFLICT (task_id, scheduled_at) DO UPDATE SET state = EXCLUDED.state, "
+            "node = EXCLUDED.node, boot_id = EXCLUDED.boot_id, run_id = EXCLUDED.run_id, "
+            "attempt = EXCLUDED.attempt, status = NULL, retryable = false, "
+            f"claimed_at = now(), updated_at = now() WHERE {REVIVABLE} RETURNING 1"
+        ),
+        {
+            "t": task_id,
+            "at": scheduled_for,
+            "state": state,
+            "node": node,
+            "boot": boot_id,
+            "run": run_id,
+            "a": attempt,
+        },
+    ).first()
+    return won is not None

@@ -367,8 +367,9 @@ class ClusterNode:
                 "run_id": row.run_id,
                 "at": to_utc_iso(now),
                 "task_id": row.task_id,
-                "task_name": base.get("task_name"),
-                "trigger": base.get("trigger"),
+                "task_name": base.get("task_name") or _task_name(conn, row.task_id),
+                # only the schedule's occurrences are claimed (cut off before its start line)
+                "trigger": base.get("trigger") or "schedule",
                 "scheduled_for": to_utc_iso(row.scheduled_at),
                 "attempt": row.attempt,
                 "status": RunStatus.INTERRUPTED,
@@ -394,3 +395,10 @@ class ClusterNode:
             "; its email may have gone out: not run again" if emailed else "",
         )
         return Reaped(row.task_id, row.scheduled_at, row.run_id, row.node, emailed)
+
+
+def _task_name(conn: Connection, task_id: str) -> str | None:
+    name = conn.execute(
+        sa.text("SELECT name FROM scheduler_tasks WHERE id = :t"), {"t": task_id}
+    ).scalar()
+    return str(name) if name is not None else None

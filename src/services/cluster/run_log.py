@@ -5,8 +5,11 @@ of ``scheduler_run_lines`` (the line as JSON, plus the node that wrote it), comm
 before :meth:`ClusterRunLog.append` returns: durable as the file's fsync. Readers fold
 lines into runs exactly as the file's readers do (:func:`~src.services.history.fold_line`).
 
-Two lines also move the occurrence's claim (``scheduler_occurrences``), in the same
+Some lines also move the occurrence's claim (``scheduler_occurrences``), in the same
 transaction, so the claim and the history never disagree:
+
+* a ``finished`` line that says a scheduled occurrence was ``skipped`` claims it: written
+  only when no other node decided that occurrence (else it is not written at all);
 
 * ``emailing`` is the fence: written only while the run's claim is still this run's and
   running (the row locked ``FOR UPDATE``). A node declared dead whose run was taken over
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -31,9 +35,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from src.core.clock import to_utc_iso
-from src.core.vocabulary import RunStatus
+from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus
+from src.services.cluster.claims import insert_claim
 from src.services.cluster.database import ClusterUnavailable, transaction
 from src.services.history import RunRecord, fold_line
+
+log = logging.getLogger("db_scheduler.cluster")
 
 #: How many lines a read fetches at a time (months of history are not held at once).
 FETCH_ROWS = 2000
@@ -55,6 +62,13 @@ class ClusterRunLog:
         with transaction(self.engine, f"recording the {event!r} line of run {run_id[:8]}") as conn:
             if event == "emailing":
                 _fence(conn, run_id)
+            if _skips_an_occurrence(line) and not _claim_skipped(conn, line, self.node):
+                log.info(
+                    "occurrence %s of task %s: decided by another node, not recorded here",
+                    line.get("scheduled_for"),
+                    str(line.get("task_id"))[:8],
+                )
+                return
             if event == "finished" and not _end_claim(conn, run_id, line):
                 return  # an interrupted claim already ended: recorded once
             insert_line(conn, line)
@@ -103,6 +117,24 @@ def insert_line(conn: Connection, line: dict[str, Any]) -> None:
             "node": line.get("node"),
             "line": json.dumps(line, ensure_ascii=False, default=str),
         },
+    )
+
+
+def _skips_an_occurrence(line: dict[str, Any]) -> bool:
+    return (
+        line["event"] == "finished"
+        and line.get("status") == RunStatus.SKIPPED
+        and line.get("trigger") in SCHEDULED_TRIGGERS
+        and bool(line.get("scheduled_for"))
+    )
+
+
+def _claim_skipped(conn: Connection, line: dict[str, Any], node: str) -> bool:
+    """A skipped occurrence's record claims it, in the line's own transaction."""
+    task_id = str(line.get("task_id"))
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": task_id})
+    return insert_claim(
+        conn, task_id, str(line["scheduled_for"]), "skipped", node, "-", line["run_id"], 1
     )
 
 

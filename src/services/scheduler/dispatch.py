@@ -204,10 +204,8 @@ class Dispatcher:
         run_id = str(uuid.uuid4())
         if trigger in SCHEDULED_TRIGGERS:  # a webhook run is no occurrence of the schedule
             self.state.mark(task.id, scheduled_for)
-            if self.cluster is not None and not self.cluster.claim_skip(
-                task.id, scheduled_for, run_id
-            ):
-                return  # another node decided this occurrence, and recorded it
+            if self.cluster is not None and not self.cluster.may_skip(task.id, scheduled_for):
+                return  # another node decided this occurrence, and records it
         self.metrics.observe_run(
             {"task_id": task.id, "task_name": task.name, "status": RunStatus.SKIPPED}
         )

@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from src.services.cluster.claims import Claims
+from src.core.clock import to_utc_iso
 from src.services.cluster.database import engine_for
+from src.services.cluster.run_log import ClusterRunLog
 
 pytestmark = pytest.mark.postgres
 
@@ -26,7 +28,7 @@ def test_an_occurrence_is_claimed_by_one_node_only(cluster_url: str) -> None:
     first = a.claim("task1", AT, 1)
     assert first.outcome == "claimed" and first.run_id
     assert b.claim("task1", AT, 1).outcome == "taken"
-    assert b.claim_skip("task1", AT, "run-x") is False
+    assert b.may_skip("task1", AT) is False
     # held and started again on the node that claimed it: the same run id
     assert a.claim("task1", AT, 1).run_id == first.run_id
 
@@ -62,8 +64,17 @@ def test_a_running_claim_makes_the_next_occurrence_busy_then_skip_claims_once(
     busy = b.claim("task1", AT + timedelta(minutes=1), 1)
     assert busy.outcome == "busy"
     assert f"run {run.run_id[:8]}, on node a) is still running" in busy.reason  # type: ignore[index]
-    assert b.claim_skip("task1", AT + timedelta(minutes=1), "skip-b") is True
-    assert a.claim_skip("task1", AT + timedelta(minutes=1), "skip-a") is False
+    later = AT + timedelta(minutes=1)
+    assert b.may_skip("task1", later) is True
+    # the skip's record claims the occurrence, in its own transaction: once
+    for node, run_id in (("b", "skip-b"), ("a", "skip-a")):
+        ClusterRunLog(engine_for(cluster_url), node).append(
+            "finished", run_id, later, task_id="task1", trigger="schedule",
+            scheduled_for=to_utc_iso(later), status="skipped", reason=busy.reason,
+        )  # fmt: skip
+    assert a.may_skip("task1", later) is False
+    assert ClusterRunLog(engine_for(cluster_url), "x").get("skip-a") is None
+    assert ClusterRunLog(engine_for(cluster_url), "x").get("skip-b").status == "skipped"  # type: ignore[union-attr]
 
 
 def test_an_occurrence_not_due_by_the_databases_clock_is_early(cluster_url: str) -> None:
@@ -101,7 +112,7 @@ def test_an_unreachable_database_takes_the_node_offline(unused_port_url: str) ->
     claims = Claims(engine_for(unused_port_url), "a", "boot-a")
     assert claims.claim("task1", AT, 1).outcome == "offline"
     assert claims.online is False
-    assert claims.claim_skip("task1", AT, "r") is False
+    assert claims.may_skip("task1", AT) is False
 
 
 @pytest.fixture
