@@ -151,17 +151,31 @@ def _settle(cluster: Cluster, url: str, seconds: float) -> None:
             cluster.start(index)
     time.sleep(seconds)
     ClusterPause(engine_for(url)).write(True, "test", datetime.now(UTC))
-    deadline = time.monotonic() + 60
+    _drain(url)
+    for proc in cluster.procs.values():
+        proc.stop()
+
+
+def _drain(url: str, quiet: float = 6.0, limit: float = 240.0) -> None:
+    """Paused, the nodes still run what they had queued (a loaded machine queues a lot):
+    wait until no claim runs and nothing new was decided for ``quiet`` seconds."""
+    deadline = time.monotonic() + limit
+    last: tuple[int, int] | None = None
+    since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(1.0)
         with engine_for(url).connect() as conn:
-            running = conn.execute(
-                sa.text("SELECT count(*) FROM scheduler_occurrences WHERE state = 'running'")
-            ).scalar()
-        if not running:
-            break
-    for proc in cluster.procs.values():
-        proc.stop()
+            running, rows = conn.execute(
+                sa.text(
+                    "SELECT count(*) FILTER (WHERE state = 'running'), count(*) "
+                    "FROM scheduler_occurrences"
+                )
+            ).one()
+        if (running, rows) != last:
+            last, since = (running, rows), time.monotonic()
+        elif not running and time.monotonic() - since >= quiet:
+            return
+    raise AssertionError(f"the cluster did not settle in {limit:g} s (running, rows: {last})")
 
 
 def _check(
@@ -261,7 +275,7 @@ def test_three_nodes_under_chaos_send_each_occurrence_once(
     for index in range(3):
         cluster.start(index)
     for proc in cluster.procs.values():
-        proc.wait_for("joined as node")
+        proc.wait_for("Scheduler is running", timeout=120)
     start = _window(cluster_url) + timedelta(seconds=2)
     actions = _chaos(cluster, cluster_url, CHAOS_SECONDS, random.Random(SEED))
     end = _window(cluster_url) - timedelta(seconds=2)
@@ -290,12 +304,12 @@ def test_two_nodes_whose_clocks_disagree_by_30_s_run_each_occurrence_once(
     procs = [good.start(), ahead.start(**clockshift.env())]
     daemons.extend(procs)
     for proc in procs:
-        proc.wait_for("joined as node")
+        proc.wait_for("Scheduler is running", timeout=120)
     start = _window(cluster_url) + timedelta(seconds=2)
     time.sleep(16)
     end = _window(cluster_url) - timedelta(seconds=2)
     ClusterPause(engine_for(cluster_url)).write(True, "test", datetime.now(UTC))
-    time.sleep(4)
+    _drain(cluster_url)
     for proc in procs:
         proc.stop()
     outcomes = _check(cluster_url, names, smtp_server, start, end)

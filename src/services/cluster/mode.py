@@ -26,7 +26,6 @@ class ClusterMode:
         self.settings = settings
         self.node = node
         self.engine = node.engine
-        self._was_online = True
         self._last_reap = 0.0
 
     @classmethod
@@ -79,13 +78,6 @@ class ClusterMode:
 
     def stop(self) -> None:
         self.node.leave()
-
-    def rejoined(self) -> bool:
-        """True once when the database answers again after an outage."""
-        online = self.online
-        back = online and not self._was_online
-        self._was_online = online
-        return back
 
     def dead_claims(self) -> list[Reaped]:
         """Dead peers' runs taken over, looked for once per heartbeat interval."""

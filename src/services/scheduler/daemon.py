@@ -401,7 +401,9 @@ class Daemon:
         """Cluster mode: back online, what came due meanwhile is caught up (claims keep it
         to one node); dead peers' runs are recorded and re-run per each task's catch_up."""
         assert self.cluster is not None
-        if self.cluster.rejoined():
+        # (the heartbeat thread may have taken the node offline and back between two ticks:
+        # what was held meanwhile is what says there is something to catch up)
+        if self.cluster.online and self.offline_fires.since:
             for due in self.offline_fires.due(self.timetable, self.dispatch.delivered, now):
                 self.dispatch.admit(due, now)
         for reaped in self.cluster.dead_claims():

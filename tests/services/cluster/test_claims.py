@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from src.services.cluster.claims import Claims
 from src.core.clock import to_utc_iso
+from src.services.cluster.claims import Claims
 from src.services.cluster.database import engine_for
 from src.services.cluster.run_log import ClusterRunLog
 
