@@ -36,7 +36,13 @@ def _cluster_engine(url: str | None = None) -> Engine:
 
 @click.group()
 def db() -> None:
-    """The cluster database's schema (CLUSTER_DATABASE_URL)."""
+    """The cluster database's schema (CLUSTER_DATABASE_URL).
+
+    \b
+    Examples:
+      manage_tasks.py db upgrade
+      manage_tasks.py db status
+    """
 
 
 @db.command("upgrade")
@@ -77,7 +83,12 @@ def db_status() -> None:
 
 @click.group()
 def store() -> None:
-    """Move tasks and history between tasks.json and the cluster database."""
+    """Move tasks and history between tasks.json and the cluster database.
+
+    \b
+    Example:
+      manage_tasks.py store copy --to postgresql://sched:pw@db.example.com/reports
+    """
 
 
 @store.command("copy")
