@@ -47,8 +47,20 @@ from src.services.scheduler.eventlog import LOG_FORMATS, setup_logging  # noqa: 
     help="Serve the webhook and status API here (wins over HTTP_LISTEN in .env; off by "
     "default; needs WEBHOOK_TOKEN). See docs/webhook.md.",
 )
+@click.option(
+    "--upgrade-db",
+    is_flag=True,
+    help="Cluster mode: create or upgrade the cluster schema before starting (as "
+    "`manage_tasks.py db upgrade`). See docs/cluster.md.",
+)
 def main(
-    tasks_file: Path, env_file: Path, once: bool, log_level: str, log_format: str, http: str | None
+    tasks_file: Path,
+    env_file: Path,
+    once: bool,
+    log_level: str,
+    log_format: str,
+    http: str | None,
+    upgrade_db: bool,
 ) -> None:
     """Run the tasks of tasks.json on their schedules; changes made with manage_tasks.py
     take effect within 2 seconds. SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
@@ -60,7 +72,9 @@ def main(
       scheduler_daemon.py --http 127.0.0.1:8080   # with the webhook API
     """
     setup_logging(log_level, log_format)
-    options = DaemonOptions(tasks_file, env_file, once, log_level.upper(), log_format, http)
+    options = DaemonOptions(
+        tasks_file, env_file, once, log_level.upper(), log_format, http, upgrade_db
+    )
     try:
         code = Daemon(options, load_env(env_file)).run()
     except SchedulerError as exc:

@@ -1,6 +1,7 @@
 """Session fixtures for the real servers started by scripts/setup-services.sh.
 
 ``pg_url`` / ``mariadb_url``: the shared test database (checked to answer).
+``cluster_url``: a cluster database (schema upgraded) on a fresh PostgreSQL schema.
 ``pg_fresh_url`` / ``mariadb_fresh_url``: a schema (PostgreSQL) or database (MariaDB)
 made for one test and dropped after it, so xdist workers never collide.
 ``odbc_mariadb`` / ``odbc_pg``: an :class:`OdbcTarget` whose driver is registered.
@@ -75,6 +76,20 @@ def pg_fresh_url(pg_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def cluster_url(pg_fresh_url: str) -> Iterator[str]:
+    """A cluster database (CLUSTER_DATABASE_URL) on a fresh schema, upgraded to the head
+    revision; its pooled connections are closed after the test."""
+    from src.services.cluster.database import dispose_engines, engine_for
+    from src.services.cluster.schema import upgrade
+
+    upgrade(engine_for(pg_fresh_url))
+    try:
+        yield pg_fresh_url
+    finally:
+        dispose_engines()
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task
 from src.core.task_edit import TaskEdit
 from src.core.vocabulary import Trigger
+from src.services.cluster.stores import open_run_log, open_task_store
 from src.services.connections import resolve_connection
 from src.services.envparse import load_env
-from src.services.history import RunHistory
 from src.services.task_store import TaskFile, TaskStore
 
 if TYPE_CHECKING:
@@ -54,12 +54,12 @@ class Context:
     @property
     def shown_path(self) -> str:
         """The tasks file as an absolute path: from the wrong folder, it shows which folder."""
-        return os.path.abspath(self.store.path)
+        return self.store.location()
 
     def missing_file(self) -> str | None:
         """Why there is nothing to read, if the tasks file is not there (read as "no tasks",
         it would make every command look fine in the wrong folder)."""
-        if self.store.path.exists():
+        if self.store.exists():
             return None
         return (
             f"tasks file {self.shown_path} does not exist; "
@@ -119,7 +119,7 @@ def cli(ctx: click.Context, tasks_file: Path, env_file: Path) -> None:
       manage_tasks.py show "Daily sales"
     """
     env = load_env(env_file)
-    store = TaskStore(tasks_file, default_timezone=env.get("DEFAULT_TIMEZONE") or "UTC")
+    store = open_task_store(tasks_file, env)  # tasks.json, or CLUSTER_DATABASE_URL's
     ctx.obj = Context(store=store, env=env, env_file=env_file)
     store.on_change = _audit_change  # every change is in the audit log (src/services/audit.py)
 
@@ -378,7 +378,7 @@ def show(ref: str, as_json: bool) -> None:
     now = clock_now()
     from src.services.run_stats import stats_of
 
-    kept = RunHistory(_settings(ctx).history_path).runs(task.id)
+    kept = open_run_log(_settings(ctx), ctx.env).runs(task.id)
     stats = stats_of(task.id, task.name, kept)
     runs = kept[-defaults.SHOW_RECENT_RUNS :]
     if as_json:
@@ -541,7 +541,10 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
             raise click.ClickException(f"--to {problem}")
     query = QueryService(ctx.env)
     try:
-        runner = Runner(ctx.store, _settings(ctx), query, env=ctx.env)
+        settings = _settings(ctx)
+        runner = Runner(
+            ctx.store, settings, query, env=ctx.env, log=open_run_log(settings, ctx.env)
+        )
         outcome = runner.run(
             task,
             trigger=Trigger.MANUAL,
@@ -627,7 +630,7 @@ def history(ref: str | None, limit: int, as_json: bool) -> None:
     ctx = _context()
     tasks = ctx.load()
     task = tasks.find(ref) if ref else None
-    records = RunHistory(_settings(ctx).history_path).runs(task.id if task else None)
+    records = open_run_log(_settings(ctx), ctx.env).runs(task.id if task else None)
     newest = list(reversed(records))[:limit]
     if as_json:
         click.echo(render.dumps([record.to_json() for record in newest]))
@@ -698,9 +701,10 @@ def webhook_url(ref: str, show_token: bool) -> None:
 # Command groups kept in their own modules (users and tokens, the pause, the audit log).
 from src.cli.accounts import token, user  # noqa: E402
 from src.cli.audit import audit  # noqa: E402
+from src.cli.cluster import db, nodes, store  # noqa: E402
 from src.cli.pause import pause, resume, status  # noqa: E402
 
-for _command in (user, token, audit, pause, resume, status):
+for _command in (user, token, audit, pause, resume, status, db, store, nodes):
     cli.add_command(_command)
 
 # --- definitions as files -----------------------------------------------------------------

@@ -11,12 +11,12 @@ import click
 from src.cli.context import data_dir, env_of
 from src.core.clock import now as clock_now
 from src.services.audit import Actor, AuditLog
-from src.services.scheduler.pause import PauseFile, pause_path
+from src.services.cluster.stores import open_pause
 
 
 def _set(paused: bool) -> None:
     actor = Actor.os_user()
-    state = PauseFile(pause_path(data_dir())).write(paused, actor.name, clock_now())
+    state = open_pause(data_dir(), env_of()).write(paused, actor.name, clock_now())
     AuditLog.from_env(env_of(), data_dir()).record(
         actor, "scheduler.pause" if paused else "scheduler.resume"
     )
@@ -59,7 +59,7 @@ def status() -> None:
     Example:
       manage_tasks.py status
     """
-    state = PauseFile(pause_path(data_dir())).read()
+    state = open_pause(data_dir(), env_of()).read()
     if state.paused:
         since = f"{state.since:%Y-%m-%d %H:%M} UTC" if state.since else "an unknown time"
         click.echo(

@@ -49,6 +49,7 @@ from src.services.mail import (
 from src.services.permissions import make_private_dir
 from src.services.query import QueryService
 from src.services.recorder import (
+    RunLog,
     RunRecorder,
     RunRef,
     delivery_json,
@@ -109,6 +110,7 @@ class Runner:
         clock: Callable[[], datetime] = clock_now,
         sleep: Callable[[float], None] = time.sleep,
         env: Mapping[str, str] | None = None,
+        log: RunLog | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -117,7 +119,8 @@ class Runner:
         self.env: dict[str, str] = dict(env or {})
         self.clock = clock
         self.sleep = sleep
-        self.history = RunHistory(settings.history_path, settings.history_keep_days)  # to read
+        #: where the run's records go: runs.jsonl, or the cluster's (src/services/cluster/)
+        self.history: RunLog = log or RunHistory(settings.history_path, settings.history_keep_days)
         self.recorder = RunRecorder(self.history, store, clock=clock)
         # Reports hold business data: the data folder is not for other users.
         make_private_dir(settings.data_dir)

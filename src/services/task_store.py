@@ -122,6 +122,22 @@ class TaskStore:
 
     # -- reading --
 
+    def exists(self) -> bool:
+        """Whether there is a store to read (a missing file reads as "no tasks")."""
+        return self.path.exists()
+
+    def location(self) -> str:
+        """Where the tasks are, for messages: the file as an absolute path."""
+        return str(self.path.absolute())
+
+    def fingerprint(self) -> tuple[int, ...] | None:
+        """Changes whenever the tasks do (cheap: what watchers poll); None: no file."""
+        try:
+            st = self.target.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
     def read_bytes(self) -> bytes | None:
         try:
             return self.target.read_bytes()

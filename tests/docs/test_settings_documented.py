@@ -13,6 +13,7 @@ SETTINGS_MODULES = [
     "src/services/mail/settings.py",
     "src/services/scheduler/settings.py",
     "src/services/webhook/settings.py",
+    "src/services/cluster/settings.py",
 ]
 # Not settings of a deployment: a debugging switch and the name of the settings file itself.
 NOT_IN_ENV_FILE = {"DB_SCHEDULER_DEBUG", "ENV_FILE"}

@@ -12,7 +12,6 @@ keeps running it; /health says the file is unreadable.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,16 +91,12 @@ class TaskCatalog:
     def __init__(self, store: TaskStore, fallback: Callable[[], list[Task]]) -> None:
         self.store = store
         self.fallback = fallback
-        self._key: tuple[int, int, int] | None = None
+        self._key: tuple[int, ...] | None = None
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
-        try:
-            info = os.stat(self.store.target)
-            key = (info.st_ino, info.st_mtime_ns, info.st_size)
-        except FileNotFoundError:
-            key = (0, 0, 0)
+        key = self.store.fingerprint() or (0, 0, 0)
         with self._lock:
             if self._snapshot is None or key != self._key:
                 self._snapshot = self._read()

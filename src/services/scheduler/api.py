@@ -14,6 +14,7 @@ from src.core.clock import to_utc_iso
 from src.core.task import Task
 from src.services.api import ApiContext
 from src.services.history import RunHistory
+from src.services.recorder import RunLog
 from src.services.webhook import HttpServer, WebhookSettings, create_app
 from src.services.webhook.control import HealthState, TriggerResult
 
@@ -25,7 +26,11 @@ class DaemonApi:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         # its own reader: RunHistory keeps per-instance pruning state the main loop owns
-        self._history = RunHistory(daemon.settings.history_path, daemon.settings.history_keep_days)
+        self._history: RunLog = RunHistory(
+            daemon.settings.history_path, daemon.settings.history_keep_days
+        )
+        if daemon.cluster is not None:  # the cluster's history, whichever node ran the run
+            self._history = daemon.cluster.run_log()
 
     def trigger(self, task: Task, *, trigger: str, idempotency_key: str | None) -> TriggerResult:
         task_id = task.id
@@ -54,7 +59,7 @@ class DaemonApi:
     def tasks(self) -> list[Task]:
         return self.daemon.timetable.snapshot
 
-    def history(self) -> RunHistory:
+    def history(self) -> RunLog:
         return self._history
 
     def pause_state(self) -> dict[str, Any]:

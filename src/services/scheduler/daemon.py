@@ -44,9 +44,11 @@ from pathlib import Path
 from types import FrameType
 
 from src.core.clock import now as clock_now
+from src.services.cluster.mode import ClusterMode
+from src.services.cluster.pause import ClusterPause
 from src.services.history import RunHistory
 from src.services.permissions import private_file_warnings
-from src.services.recorder import RunRecorder
+from src.services.recorder import RunLog, RunRecorder
 from src.services.retention import GATE, RetentionGate
 from src.services.scheduler.api import serve_http
 from src.services.scheduler.clockwatch import ClockWatch
@@ -66,7 +68,7 @@ from src.services.scheduler.reloader import Reloader
 from src.services.scheduler.settings import CLOCK_CHECK_SECONDS, DaemonSettings
 from src.services.scheduler.state import StateFile
 from src.services.scheduler.storage import HeldFires, HeldLog, StorageHealth
-from src.services.scheduler.timetable import Timetable
+from src.services.scheduler.timetable import Timetable, occurrence_key
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 from src.services.webhook import Handoff, HttpServer, Metrics, WebhookSettings
@@ -80,6 +82,7 @@ class DaemonOptions:
     log_level: str = "INFO"
     log_format: str = "text"
     http: str | None = None  # --http HOST:PORT (wins over HTTP_LISTEN)
+    upgrade_db: bool = False  # --upgrade-db: bring the cluster schema up to date at start
 
 
 class Daemon:
@@ -94,7 +97,6 @@ class Daemon:
     ) -> None:
         self.options = options
         self.env = dict(env)
-        self.clock = clock
         # a test's fake wall clock without a monotonic one is its own: it never steps; and
         # a test's daemon holds a retention gate of its own, not the process's
         real = clock is clock_now
@@ -104,9 +106,22 @@ class Daemon:
         default_timezone = self.env.get("DEFAULT_TIMEZONE") or "UTC"
         self.settings = Settings.from_env(self.env, base_dir=self.tasks_file.resolve().parent)
         self.daemon_settings = DaemonSettings.from_env(self.env)
-        self.store = TaskStore(self.tasks_file, default_timezone=default_timezone)
+        # cluster mode (CLUSTER_DATABASE_URL, src/services/cluster/): the tasks, history and
+        # pause are the cluster's, each occurrence is claimed, and the clock is the database's
+        self.cluster = ClusterMode.from_env(
+            self.env,
+            capacity=self.daemon_settings.max_concurrent_runs,
+            running=lambda: len(self.dispatch.busy.running),
+        )
+        if self.cluster is not None and real:
+            clock = self.cluster.node.now
+        self.clock = clock
+        self.store: TaskStore = TaskStore(self.tasks_file, default_timezone=default_timezone)
         keep_days = self.settings.history_keep_days
-        self.history = RunHistory(self.settings.history_path, keep_days, self.gate)
+        self.history: RunLog = RunHistory(self.settings.history_path, keep_days, self.gate)
+        if self.cluster is not None:
+            self.store = self.cluster.task_store(self.tasks_file, default_timezone)
+            self.history = self.cluster.run_log()
         self.events = EventLog()
         # a record the daemon cannot write (a full disk) is held, never dropped
         self.storage = StorageHealth(
@@ -117,7 +132,13 @@ class Daemon:
         )
         self.held_fires = HeldFires(self.events)
         # paused (CLI or API; survives restarts): due occurrences held until resume
-        self.pause = PauseFile(pause_path(self.settings.data_dir))
+        self.pause: PauseFile | ClusterPause = PauseFile(pause_path(self.settings.data_dir))
+        if self.cluster is not None:
+            self.pause = self.cluster.pause()
+        #: cluster mode: due while the database could not be reached (caught up on rejoin)
+        self.offline_fires = HeldFires(
+            self.events, event="offline", why="the cluster database cannot be reached"
+        )
         self.paused_fires = HeldFires(self.events, event="paused", why=PAUSED_WHY)
         self.paused = PauseState(False)
         log = HeldLog(self.history, self.settings.history_path, self.storage)
@@ -149,6 +170,7 @@ class Daemon:
             clock=clock,
             once=options.once,
         )
+        self.dispatch.cluster = self.cluster.claims if self.cluster is not None else None
         # tasks.json is watched and parsed in a thread; the main loop applies its updates
         poll = self.daemon_settings.reload_poll_seconds
         self.reloader = Reloader(self.store, clock, poll, self._wake)
@@ -198,6 +220,11 @@ class Daemon:
             for warning in hard_link_warnings(self.tasks_file):
                 self.events.warning("hard-link", warning)
             self._install_signals()
+            if self.cluster is not None:
+                self.cluster.start(
+                    upgrade_schema=self.options.upgrade_db, on_edit=self.reloader.kick
+                )
+                self.events.info("cluster", f"joined as {self.cluster.describe()}")
             self.start()
             if self.options.once:
                 return self._run_once()
@@ -212,6 +239,8 @@ class Daemon:
             self.timetable.jobs.shutdown()
             self._flush_state()
             self.storage.give_up()
+            if self.cluster is not None:
+                self.cluster.stop()
             self.instance.release()
 
     def start(self) -> None:
@@ -221,6 +250,9 @@ class Daemon:
         self.state.load()
         self.storage.check(force=True)  # a full disk at start: say so, start no run
         view = HistoryView.build(self.history.runs())
+        if self.cluster is not None:  # a live peer's runs are not ours to call cut off
+            name = self.cluster.node.name
+            view.unfinished = [r for r in view.unfinished if r.data.get("node") == name]
         self.dispatch.delivered = set(view.delivered)
         self.timetable.load(task_file.tasks, now, schedule=not self.options.once)
         self.events.info(
@@ -353,6 +385,8 @@ class Daemon:
                 if due.summary:
                     self.events.info("catch-up", f"catching up: {due.summary}")
                 self.dispatch.admit(due, now)
+        if self.cluster is not None:
+            self.cluster_step(now)
         self.dispatch.release_retries()
         self.dispatch.start_queued(self.clock())  # before a reload: a due run goes first
         if poll_file and self.reloader.updates:
@@ -362,6 +396,30 @@ class Daemon:
         self._housekeeping()
         limit = min(self.daemon_settings.reload_poll_seconds, CLOCK_CHECK_SECONDS)
         return self.dispatch.seconds_to_next_event(limit)
+
+    def cluster_step(self, now: datetime) -> None:
+        """Cluster mode: back online, what came due meanwhile is caught up (claims keep it
+        to one node); dead peers' runs are recorded and re-run per each task's catch_up."""
+        assert self.cluster is not None
+        # (the heartbeat thread may have taken the node offline and back between two ticks:
+        # what was held meanwhile is what says there is something to catch up)
+        if self.cluster.online and self.offline_fires.since:
+            for due in self.offline_fires.due(self.timetable, self.dispatch.delivered, now):
+                self.dispatch.admit(due, now)
+        for reaped in self.cluster.dead_claims():
+            key = occurrence_key(reaped.task_id, reaped.scheduled_for)
+            if reaped.emailed:
+                self.dispatch.delivered.add(key)
+                continue
+            task = self.timetable.tasks.get(reaped.task_id)
+            if task is None or not task.enabled or self.paused.paused:
+                continue
+            rerun = self.timetable.missed(
+                task, now, now, {reaped.scheduled_for}, self.dispatch.delivered
+            )
+            if rerun is not None:
+                self.events.info("take-over", f"run of dead node {reaped.node}: {rerun.summary}")
+                self.dispatch.admit(rerun, now)
 
     def watch_clock(self, now: datetime) -> None:
         """Did the wall clock jump since the last look? Re-plan at once if so; and hold
@@ -380,6 +438,9 @@ class Daemon:
         if self._stopping_since is not None:
             return
         task = self.timetable.tasks.get(task_id)
+        if self.cluster is not None and not self.cluster.online and task is not None:
+            self.offline_fires.add(task, times)  # not claimable: caught up on rejoin
+            return
         if not self.storage.ok and task is not None and task.enabled:
             self.held_fires.add(task, times)  # not run, not recorded: caught up later
             return

@@ -19,10 +19,10 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.core.clock import to_utc_iso
 from src.core.task import Task
@@ -38,6 +38,9 @@ from src.services.scheduler.storage import StorageHealth
 from src.services.scheduler.timetable import Due, Occurrence, OccurrenceKey
 from src.services.scheduler.worker import EXIT_NOT_RECORDED
 from src.services.webhook import Metrics, TriggerResult
+
+if TYPE_CHECKING:  # cluster mode only (src/services/cluster/)
+    from src.services.cluster.claims import Claims
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,12 @@ class Dispatcher:
         self.stopping = False
         #: why runs must not prune (the clock is not trusted yet), passed to each run
         self.retention_hold: str | None = None
+        #: cluster mode: each scheduled occurrence is claimed before it runs or is recorded
+        #: skipped, and one another node claimed is left to it (src/services/cluster/claims.py)
+        self.cluster: Claims | None = None
+        #: cluster mode: occurrences not yet due by the database's clock (this node's runs
+        #: ahead), tried again when they are
+        self.early: list[Occurrence] = []
 
     @property
     def idle(self) -> bool:
@@ -195,6 +204,8 @@ class Dispatcher:
         run_id = str(uuid.uuid4())
         if trigger in SCHEDULED_TRIGGERS:  # a webhook run is no occurrence of the schedule
             self.state.mark(task.id, scheduled_for)
+            if self.cluster is not None and not self.cluster.may_skip(task.id, scheduled_for):
+                return  # another node decided this occurrence, and records it
         self.metrics.observe_run(
             {"task_id": task.id, "task_name": task.name, "status": RunStatus.SKIPPED}
         )
@@ -243,6 +254,10 @@ class Dispatcher:
 
     def release_retries(self) -> None:
         moment = time.monotonic()
+        for occurrence in [o for o in self.early if o.not_before <= moment]:
+            self.early.remove(occurrence)
+            self.queue.append(occurrence)
+            self.busy.add_queued(occurrence.task_id)
         for task_id, occurrence in list(self.busy.retrying.items()):
             if occurrence.not_before <= moment:
                 del self.busy.retrying[task_id]
@@ -255,6 +270,7 @@ class Dispatcher:
             self.queue
             and self.storage.ok
             and len(self.busy.running) < self.settings.max_concurrent_runs
+            and (self.cluster is None or self.cluster.online)
         ):
             occurrence = self.queue.popleft()
             if occurrence.task_id in self.busy.running:
@@ -284,11 +300,35 @@ class Dispatcher:
                     occurrence.trigger,
                 )
                 continue
-            self._spawn(task, occurrence, now)
+            run_id = occurrence.run_id
+            if self.cluster is not None and occurrence.trigger in SCHEDULED_TRIGGERS:
+                claim = self.cluster.claim(task.id, occurrence.scheduled_for, occurrence.attempt)
+                if claim.outcome == "offline":  # held: claimed once the database is back
+                    self.hold(occurrence)
+                    break
+                if claim.outcome == "early":
+                    self.early.append(replace(occurrence, not_before=time.monotonic() + claim.wait))
+                    continue
+                if claim.outcome == "busy":
+                    self.skip(task, occurrence.scheduled_for, claim.reason, occurrence.trigger)
+                    continue
+                if claim.outcome == "taken":
+                    self.events.log(
+                        logging.DEBUG,
+                        "taken",
+                        f"task {short(task)}: occurrence "
+                        f"{local_time(occurrence.scheduled_for, task)} is another node's",
+                        task_id=task.id,
+                    )
+                    continue
+                run_id = claim.run_id
+            self._spawn(task, occurrence, now, run_id)
         self.queue.extendleft(reversed(waiting))
 
-    def _spawn(self, task: Task, occurrence: Occurrence, now: datetime) -> None:
-        run_id = occurrence.run_id or str(uuid.uuid4())
+    def _spawn(
+        self, task: Task, occurrence: Occurrence, now: datetime, run_id: str | None = None
+    ) -> None:
+        run_id = run_id or occurrence.run_id or str(uuid.uuid4())
         hard_timeout = float(task.timeout_seconds) + self.settings.run_kill_grace_seconds
         setup = self.setup
         try:
@@ -385,14 +425,19 @@ class Dispatcher:
             )
             self.hold(occurrence)
             return
+        unreadable = False
         if result is None:  # the result file did not fit: the history may have the run's end
-            result = _result_of(self.recorder.log.get(child.run_id))
+            try:
+                result = _result_of(self.recorder.log.get(child.run_id))
+            except OSError:  # the cluster database is away: see below
+                unreadable = True
         emailed = bool(result and result.get("emailed"))
         if result is None:
             # cut off without a result: if its history says the email was being sent, it
-            # may have gone out, and a retry could send it twice
-            record = self.recorder.log.get(child.run_id)
-            emailed = record is not None and record.email_may_have_gone
+            # may have gone out, and a retry could send it twice; a history that cannot be
+            # read (the cluster database is away) is taken to say so: never sent twice
+            record = None if unreadable else self.recorder.log.get(child.run_id)
+            emailed = unreadable or (record is not None and record.email_may_have_gone)
         if emailed and occurrence.trigger in SCHEDULED_TRIGGERS:
             self.delivered.add(occurrence.key)
         permanent = True
@@ -545,7 +590,7 @@ class Dispatcher:
         moment = time.monotonic()
         for child in self.busy.running.values():
             timeout = min(timeout, child.seconds_to_next_check())
-        for occurrence in self.busy.retrying.values():
+        for occurrence in [*self.busy.retrying.values(), *self.early]:
             timeout = min(timeout, max(occurrence.not_before - moment, 0.0))
         return timeout
 

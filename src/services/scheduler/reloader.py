@@ -43,7 +43,7 @@ log = logging.getLogger("db_scheduler")
 #: Fields of a task that are not its definition: changing them must not reschedule it.
 NOT_DEFINITION = (*SUMMARY_FIELDS, "updated_at")
 
-Fingerprint = tuple[int, int, int, int]
+Fingerprint = tuple[int, ...]
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
@@ -62,11 +62,7 @@ def definition_of(task: Task) -> dict[str, Any]:
 
 
 def fingerprint_of(store: TaskStore) -> Fingerprint | None:
-    try:
-        st = store.path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return store.fingerprint()
 
 
 @dataclass(frozen=True)
@@ -246,6 +242,10 @@ class Reloader:
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+    def kick(self) -> None:
+        """Look now (the cluster announced an edit), without forcing a full reload."""
+        self._kick.set()
 
     def request_reload(self) -> None:
         """SIGHUP: a full reload now, reported even when nothing changed."""

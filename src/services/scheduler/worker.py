@@ -59,22 +59,23 @@ def _setup_logging(payload: dict[str, Any]) -> None:
 
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
+    from src.services.cluster.stores import open_run_log, open_task_store
     from src.services.envparse import load_env
     from src.services.query import QueryService
     from src.services.runner import Runner
     from src.services.settings import Settings
-    from src.services.task_store import TaskStore
 
     tasks_file = Path(payload["tasks_file"])
     env_file = payload.get("env_file")
     env = load_env(Path(env_file) if env_file else None)
     default_tz = str(payload.get("default_timezone") or "UTC")
-    store = TaskStore(tasks_file, default_timezone=default_tz)
+    store = open_task_store(tasks_file, env)  # tasks.json, or the cluster's
     settings = Settings.from_env(env, base_dir=tasks_file.resolve().parent)
     task = Task.from_dict(payload["task"], default_timezone=default_tz)
     query = QueryService(env)
     try:
-        outcome = Runner(store, settings, query, env=env).run(
+        log = open_run_log(settings, env)
+        outcome = Runner(store, settings, query, env=env, log=log).run(
             task,
             trigger=Trigger(str(payload["trigger"])),
             scheduled_for=parse_instant(str(payload["scheduled_for"])),

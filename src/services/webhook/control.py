@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from src.core.task import Task
-from src.services.history import RunHistory
+from src.services.recorder import RunLog
 
 T = TypeVar("T")
 
@@ -90,7 +90,7 @@ class DaemonControl(Protocol):
         """The tasks the daemon runs (the last good set when tasks.json is broken)."""
         ...
 
-    def history(self) -> RunHistory: ...
+    def history(self) -> RunLog: ...
 
     def pause_state(self) -> dict[str, Any]:
         """``{"paused": bool, "paused_since": ISO or None, "paused_by": str or None}``."""

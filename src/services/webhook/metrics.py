@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from src.core.clock import now as clock_now
 from src.core.clock import parse_instant
 from src.core.vocabulary import RunStatus
-from src.services.history import RunHistory
+from src.services.recorder import RunLog
 from src.services.run_stats import TaskStats, task_stats
 from src.services.webhook.control import HealthState
 
@@ -76,7 +76,7 @@ class _HistoryCollector:
     """Success rate, median and p95 duration per task over the kept history, read at
     scrape time (again only when runs.jsonl changed)."""
 
-    def __init__(self, history: RunHistory) -> None:
+    def __init__(self, history: RunLog) -> None:
         self.history = history
         self._seen: tuple[int, int] | None = None
         self._stats: dict[str, TaskStats] = {}
@@ -85,12 +85,15 @@ class _HistoryCollector:
         return self._families({})
 
     def collect(self) -> Iterable[Metric]:
+        # runs.jsonl: read again only when it changed; the cluster's history (no file):
+        # read at each scrape
+        path = getattr(self.history, "path", None)
         try:
-            status = self.history.path.stat()
-            seen = (status.st_size, status.st_mtime_ns)
+            status = path.stat() if path is not None else None
+            seen = (status.st_size, status.st_mtime_ns) if status else None
         except OSError:
             seen = (0, 0)
-        if seen != self._seen:
+        if seen is None or seen != self._seen:
             self._stats, self._seen = task_stats(self.history.runs()), seen
         return self._families(self._stats)
 
@@ -193,7 +196,7 @@ class Metrics:
         if status == RunStatus.SUCCESS:
             self.last_success.labels(*labels).set(_instant(run.get("finished_at"), self.clock))
 
-    def seed(self, history: RunHistory) -> None:
+    def seed(self, history: RunLog) -> None:
         """Last success per task from the history (at start), without counting runs; the
         per task success rate and durations are read from it at each scrape."""
         if not self._reading_history:

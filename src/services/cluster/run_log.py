@@ -1,0 +1,188 @@
+"""The run history in the cluster database: a :class:`~src.services.recorder.RunLog`.
+
+Each line :class:`~src.services.history.RunHistory` would append to runs.jsonl is a row
+of ``scheduler_run_lines`` (the line as JSON, plus the node that wrote it), committed
+before :meth:`ClusterRunLog.append` returns: durable as the file's fsync. Readers fold
+lines into runs exactly as the file's readers do (:func:`~src.services.history.fold_line`).
+
+Some lines also move the occurrence's claim (``scheduler_occurrences``), in the same
+transaction, so the claim and the history never disagree:
+
+* a ``finished`` line that says a scheduled occurrence was ``skipped`` claims it: written
+  only when no other node decided that occurrence (else it is not written at all);
+
+* ``emailing`` is the fence: written only while the run's claim is still this run's and
+  running (the row locked ``FOR UPDATE``). A node declared dead whose run was taken over
+  cannot record "emailing", so it sends nothing (the runner sends only after that line).
+* ``finished`` ends the claim (``done``, and whether a retry may take it again). A second
+  ``interrupted`` for a claim already ended (the node itself at restart, and a peer that
+  saw it die) is not written twice.
+
+A database that cannot be reached is :class:`~src.services.cluster.database.ClusterUnavailable`
+(an OSError): the run records nothing and, before its email, sends nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from src.core.clock import to_utc_iso
+from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus
+from src.services.cluster.claims import insert_claim
+from src.services.cluster.database import ClusterUnavailable, transaction
+from src.services.history import RunRecord, fold_line
+
+log = logging.getLogger("db_scheduler.cluster")
+
+#: How many lines a read fetches at a time (months of history are not held at once).
+FETCH_ROWS = 2000
+
+
+class ClaimLost(ClusterUnavailable):
+    """The run's claim is no longer its own (its node was declared dead and a peer took
+    the occurrence over): the run must not go on to send anything."""
+
+
+class ClusterRunLog:
+    def __init__(self, engine: Engine, node: str) -> None:
+        self.engine = engine
+        self.node = node
+
+    def append(self, event: str, run_id: str, at: datetime, **fields: Any) -> None:
+        line = {"event": event, "run_id": run_id, "at": to_utc_iso(at), **fields}
+        line.setdefault("node", self.node)
+        with transaction(self.engine, f"recording the {event!r} line of run {run_id[:8]}") as conn:
+            if event == "emailing":
+                _fence(conn, run_id)
+            if _skips_an_occurrence(line) and not _claim_skipped(conn, line, self.node):
+                log.info(
+                    "occurrence %s of task %s: decided by another node, not recorded here",
+                    line.get("scheduled_for"),
+                    str(line.get("task_id"))[:8],
+                )
+                return
+            if event == "finished" and not _end_claim(conn, run_id, line):
+                return  # an interrupted claim already ended: recorded once
+            insert_line(conn, line)
+
+    def lines(self, containing: str | None = None) -> Iterator[dict[str, Any]]:
+        query = "SELECT line::text FROM scheduler_run_lines"
+        params: dict[str, Any] = {}
+        if containing:
+            query += " WHERE run_id = :c OR task_id = :c"
+            params["c"] = containing
+        yield from self._select(query + " ORDER BY id", params)
+
+    def runs(self, task_id: str | None = None) -> list[RunRecord]:
+        query = "SELECT line::text FROM scheduler_run_lines"
+        params: dict[str, Any] = {}
+        if task_id is not None:
+            query += " WHERE task_id = :t"
+            params["t"] = task_id
+        return list(_fold(self._select(query + " ORDER BY id", params)).values())
+
+    def get(self, run_id: str) -> RunRecord | None:
+        lines = self._select(
+            "SELECT line::text FROM scheduler_run_lines WHERE run_id = :r ORDER BY id",
+            {"r": run_id},
+        )
+        return _fold(lines).get(run_id)
+
+    def _select(self, query: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        with transaction(self.engine, "reading the run history") as conn:
+            result = conn.execution_options(yield_per=FETCH_ROWS).execute(sa.text(query), params)
+            rows = [json.loads(row[0]) for row in result]
+        yield from rows
+
+
+def insert_line(conn: Connection, line: dict[str, Any]) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO scheduler_run_lines (run_id, task_id, event, at, node, line) "
+            "VALUES (:run_id, :task_id, :event, :at, :node, CAST(:line AS jsonb))"
+        ),
+        {
+            "run_id": line["run_id"],
+            "task_id": line.get("task_id"),
+            "event": line["event"],
+            "at": line["at"],
+            "node": line.get("node"),
+            "line": json.dumps(line, ensure_ascii=False, default=str),
+        },
+    )
+
+
+def _skips_an_occurrence(line: dict[str, Any]) -> bool:
+    return (
+        line["event"] == "finished"
+        and line.get("status") == RunStatus.SKIPPED
+        and line.get("trigger") in SCHEDULED_TRIGGERS
+        and bool(line.get("scheduled_for"))
+    )
+
+
+def _claim_skipped(conn: Connection, line: dict[str, Any], node: str) -> bool:
+    """A skipped occurrence's record claims it, in the line's own transaction."""
+    task_id = str(line.get("task_id"))
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": task_id})
+    return insert_claim(
+        conn, task_id, str(line["scheduled_for"]), "skipped", node, "-", line["run_id"], 1
+    )
+
+
+def _fence(conn: Connection, run_id: str) -> None:
+    claim = conn.execute(
+        sa.text(
+            "SELECT state, run_id, node FROM scheduler_occurrences WHERE run_id = :r FOR UPDATE"
+        ),
+        {"r": run_id},
+    ).first()
+    if claim is None:
+        return  # not a claimed occurrence (a webhook run, `manage_tasks.py run`)
+    if claim.state != "running":
+        raise ClaimLost(
+            errno.ESTALE,
+            f"run {run_id[:8]} lost its claim (its node was taken for dead and the "
+            "occurrence was taken over); nothing more is sent from this run",
+        )
+
+
+def _end_claim(conn: Connection, run_id: str, line: dict[str, Any]) -> bool:
+    """End the run's claim with its final status; False when the line is a second
+    ``interrupted`` for a claim that already ended (not written again)."""
+    status = str(line.get("status") or "")
+    error = line.get("error")
+    retryable = (
+        status in (RunStatus.FAILED, RunStatus.TIMEOUT)
+        and isinstance(error, dict)
+        and error.get("permanent") is False
+    )
+    ended = conn.execute(
+        sa.text(
+            "UPDATE scheduler_occurrences SET state = 'done', status = :s, retryable = :rt, "
+            "updated_at = now() WHERE run_id = :r AND state = 'running' RETURNING 1"
+        ),
+        {"s": status, "rt": retryable, "r": run_id},
+    ).first()
+    if ended is not None or status != RunStatus.INTERRUPTED:
+        return True
+    claimed = conn.execute(
+        sa.text("SELECT 1 FROM scheduler_occurrences WHERE run_id = :r"), {"r": run_id}
+    ).first()
+    return claimed is None
+
+
+def _fold(lines: Iterator[dict[str, Any]]) -> dict[str, RunRecord]:
+    records: dict[str, RunRecord] = {}
+    for line in lines:
+        run_id = str(line["run_id"])
+        records[run_id] = fold_line(records.get(run_id), line)
+    return records

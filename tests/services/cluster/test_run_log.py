@@ -1,0 +1,64 @@
+"""The cluster's run history: src/services/cluster/run_log.py on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from src.core.vocabulary import RunStatus, Trigger
+from src.services.cluster.claims import Claims
+from src.services.cluster.database import ClusterUnavailable, engine_for
+from src.services.cluster.node import ClusterNode
+from src.services.cluster.run_log import ClaimLost, ClusterRunLog
+from src.services.cluster.settings import ClusterSettings
+from src.services.recorder import RunRecorder, RunRef
+
+pytestmark = pytest.mark.postgres
+
+AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def test_lines_fold_into_runs_that_name_their_node(cluster_url: str) -> None:
+    log = ClusterRunLog(engine_for(cluster_url), "node-a")
+    recorder = RunRecorder(log, None, clock=lambda: AT)
+    ref = RunRef("run-1", "task-1", "Daily", Trigger.SCHEDULE, AT)
+    recorder.started(ref, AT)
+    recorder.step(ref, "emailing", recipients=["a@example.com"])
+    recorder.finished(ref, RunStatus.SUCCESS, started_at=AT, at=AT, rows=3)
+    record = log.get("run-1")
+    assert record is not None
+    assert record.status == RunStatus.SUCCESS and record.data["node"] == "node-a"
+    assert record.steps == ["started", "emailing", "finished"] and record.email_may_have_gone
+    assert [r.run_id for r in log.runs("task-1")] == ["run-1"]
+    assert log.runs("other") == [] and log.get("nope") is None
+    assert [line["event"] for line in log.lines("run-1")] == ["started", "emailing", "finished"]
+
+
+def test_a_run_whose_claim_was_taken_over_cannot_record_emailing(cluster_url: str) -> None:
+    engine = engine_for(cluster_url)
+    claim = Claims(engine, "a", "boot-a").claim("task-1", AT, 1)
+    assert claim.run_id is not None
+    log = ClusterRunLog(engine, "a")
+    log.append("started", claim.run_id, AT, task_id="task-1")
+    # node a is declared dead: node b takes its running claim over
+    settings = ClusterSettings(cluster_url, "b", dead_after_seconds=15)
+    peer = ClusterNode(settings, engine, capacity=4, running=lambda: 0)
+    peer.join()
+    reaped = peer.dead_claims()
+    assert [(r.run_id, r.emailed) for r in reaped] == [(claim.run_id, False)]
+    with pytest.raises(ClaimLost, match="lost its claim"):
+        log.append("emailing", claim.run_id, AT, task_id="task-1")
+    record = log.get(claim.run_id)
+    assert record is not None and record.status == RunStatus.INTERRUPTED
+    assert record.data["node"] == "a" and record.data["recorded_by"] == "b"
+    # the node's own start-up recovery writes "interrupted" too: kept once
+    log.append("finished", claim.run_id, AT, task_id="task-1", status=RunStatus.INTERRUPTED)
+    assert [line["event"] for line in log.lines(claim.run_id)] == ["started", "finished"]
+
+
+def test_an_unreachable_database_is_an_os_error_naming_the_record(cluster_url: str) -> None:
+    log = ClusterRunLog(engine_for("postgresql+psycopg2://x:y@127.0.0.1:1/none"), "a")
+    with pytest.raises(ClusterUnavailable, match="recording the 'started' line of run run-1") as e:
+        log.append("started", "run-1", AT, task_id="t")
+    assert isinstance(e.value, OSError) and "x:y" not in str(e.value)
