@@ -3,12 +3,8 @@ filled from a task (:func:`values_of`) or with `add`'s defaults (:func:`new_valu
 a posted form read into the tasks.json form (:func:`read_form`) for the API's checks;
 each message's field path to the input it goes beside (:func:`input_for`); and, after a
 conflict, this person's changes put on top of the task as it is now (:func:`merge`).
-
-``columns`` is a row of inputs per column (``col_<row>_<setting>``: name, label, format,
-decimals, currency, pattern, the two words, thousands, hidden, total, highlight), the
-highlight rules in ``--highlight``'s grammar without the column (``<0=negative``,
-:mod:`src.core.report_edit`); ``chart`` is four inputs, ``locale`` a menu. The form only
-writes the tasks.json shape: the model checks it, as it checks ``add`` and the API.
+The report's own inputs (``columns``, ``locale``, ``chart``) are in
+:mod:`src.services.web.report_fields`.
 """
 
 from __future__ import annotations
@@ -21,12 +17,19 @@ from typing import Any
 
 from src.core import defaults
 from src.core.errors import ValidationError
-from src.core.report_edit import column_rules_text, parse_column_rules
 from src.core.schedule import SCHEDULE_KINDS, format_period
 from src.core.task import Task
 from src.core.vocabulary import ExportFormat, SendIf
 from src.services.api.context import context
 from src.services.task_changes import definition_form
+from src.services.web.report_fields import (
+    NO_CHART,
+    chart_form,
+    chart_values,
+    column_values,
+    read_columns_form,
+    report_input_for,
+)
 
 #: The fields of tasks.json the form writes; an edit keeps every other field as it is.
 FORM_FIELDS = (
@@ -54,32 +57,6 @@ FORM_FIELDS = (
 )
 JSON_INPUTS = ("params", "types")
 EXPORTS = tuple(ExportFormat.values())
-#: A column row's inputs (``col_<row>_<setting>``); ``true`` / ``false``: ``words``.
-COLUMN_INPUTS = (
-    "name",
-    "label",
-    "format",
-    "decimals",
-    "currency",
-    "pattern",
-    "true",
-    "false",
-    "thousands",
-    "hidden",
-    "total",
-    "highlight",
-)
-#: Empty column rows the form shows below the task's own (the script adds more).
-BLANK_COLUMN_ROWS = 3
-#: ``thousands``: the menu's words for true and false (empty: not set, so on).
-THOUSANDS = {"on": True, "off": False}
-NO_CHART = "none"
-_COLUMN_INPUT = re.compile(r"col_(\d+)_([a-z]+)")
-#: A form-only problem of a row (settings without a name, a name twice): its field path.
-_ROW_FIELD = re.compile(r"columns \(row (\d+)\)")
-#: A column setting's field path -> the row's input it goes beside (else the name's).
-_SETTING_INPUTS = {key: key for key in COLUMN_INPUTS} | {"words": "true"}
-_CHART_INPUTS = {"type": "chart_type", "x": "chart_x", "y": "chart_y", "title": "chart_title"}
 #: Field paths of the model's messages -> the input they are shown beside (first match).
 _INPUTS = (
     ("schedule.start", "schedule_start"),
@@ -97,56 +74,12 @@ _INPUTS = (
 )
 
 
-def column_input(row: int, setting: str) -> str:
-    """The name of a column row's input: ``col_0_currency``."""
-    return f"col_{row}_{setting}"
-
-
-def column_names(values: Mapping[str, str]) -> list[str]:
-    """The column named in each row of a posted form (``""`` for a row without one)."""
-    rows = column_rows(values)
-    return [values.get(column_input(row, "name"), "").strip() for row in range(rows)]
-
-
-def column_rows(values: Mapping[str, str]) -> int:
-    """How many column rows ``values`` fills (up to the last one holding anything)."""
-    used = [
-        int(match[1])
-        for name, value in values.items()
-        if (match := _COLUMN_INPUT.fullmatch(name)) and value.strip()
-    ]
-    return max(used) + 1 if used else 0
-
-
-def _column_input_for(field: str, names: Sequence[str]) -> str | None:
-    """The input of a message about a column (``columns.revenue.currency``): in the row
-    that names it (the longest name that fits, as names may hold dots)."""
-    if match := _ROW_FIELD.fullmatch(field):
-        return column_input(int(match[1]) - 1, "name")
-    fits = [
-        (len(name), row)
-        for row, name in enumerate(names)
-        if name and (field == f"columns.{name}" or field.startswith(f"columns.{name}."))
-    ]
-    if not fits:
-        return None
-    row = max(fits, key=lambda fit: (fit[0], -fit[1]))[1]  # a name twice: its first row
-    name = names[row]
-    setting = re.sub(r"\[\d+\].*", "", field[len(f"columns.{name}.") :]).split(".", 1)[0]
-    return column_input(row, _SETTING_INPUTS.get(setting, "name"))
-
-
 def input_for(field: str, columns: Sequence[str] = ()) -> str:
     """The input a message about ``field`` (``email.to[0]``, ``schedule.cron``,
     ``columns.revenue.format``) goes by; ``columns``: the column named in each row."""
-    if field.startswith("columns"):
-        found = _column_input_for(field, columns)
-        if found is not None:
-            return found
-    if field.startswith("chart."):
-        return _CHART_INPUTS.get(field.split(".")[1].split("[")[0], "chart_type")
-    if field == "chart":
-        return "chart_type"
+    found = report_input_for(field, columns)
+    if found is not None:
+        return found
     plain = re.sub(r"\[\d+\]", "", field)
     for prefix, name in _INPUTS:
         if plain == prefix or plain.startswith(prefix + "."):
@@ -216,8 +149,8 @@ def values_of(task: Task) -> dict[str, str]:
         "params": _json_text(data.get("params")),
         "types": _json_text(data.get("types")),
         "locale": str(data.get("locale") or ""),
-        **_chart_values(data.get("chart")),
-        **_column_values(data.get("columns") or {}),
+        **chart_values(data.get("chart")),
+        **column_values(data.get("columns") or {}),
         "schedule_kind": kind,
         "schedule_value": value if isinstance(value, str) else json.dumps(value),
         "schedule_start": str(schedule.get("start") or ""),
@@ -243,129 +176,6 @@ def values_of(task: Task) -> dict[str, str]:
         out[f"export_{fmt}"] = "on" if on else ""
         out[f"export_{fmt}_options"] = _json_text(options)
     return out
-
-
-def _chart_values(chart: Mapping[str, Any] | None) -> dict[str, str]:
-    chart = chart or {}
-    return {
-        "chart_type": str(chart.get("type") or NO_CHART),
-        "chart_x": str(chart.get("x") or ""),
-        "chart_y": ", ".join(chart.get("y") or []),
-        "chart_title": str(chart.get("title") or ""),
-    }
-
-
-def _column_values(columns: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """A row of inputs per entry of tasks.json's ``columns``, in its order."""
-    out: dict[str, str] = {}
-    for row, (name, entry) in enumerate(columns.items()):
-        words = entry.get("words") or ["", ""]
-        thousands = entry.get("thousands")
-        settings = {
-            "name": name,
-            "label": entry.get("label") or "",
-            "format": entry.get("format") or "",
-            "decimals": "" if entry.get("decimals") is None else str(entry["decimals"]),
-            "currency": entry.get("currency") or "",
-            "pattern": entry.get("pattern") or "",
-            "true": words[0],
-            "false": words[1],
-            "thousands": next((w for w, v in THOUSANDS.items() if v is thousands), ""),
-            "hidden": "on" if entry.get("hidden") else "",
-            "total": entry.get("total") or "",
-            "highlight": column_rules_text(entry.get("highlight") or []),
-        }
-        out.update({column_input(row, key): str(value) for key, value in settings.items()})
-    return out
-
-
-def _column_entry(
-    values: Mapping[str, str], row: int, name: str, errors: list[ValidationError]
-) -> dict[str, Any]:
-    """tasks.json's entry for one row, its settings in the model's order (the model
-    checks them: a currency not in ISO 4217, decimals with a date...)."""
-
-    def typed(key: str) -> str:
-        return values.get(column_input(row, key), "")
-
-    entry: dict[str, Any] = {}
-    for key in ("label", "format"):
-        if typed(key).strip():
-            entry[key] = typed(key) if key == "label" else typed(key).strip()
-    if typed("decimals").strip():
-        entry["decimals"] = _number(typed("decimals"))
-    if typed("currency").strip():
-        entry["currency"] = typed("currency").strip().upper()  # as --format does
-    if typed("pattern").strip():
-        entry["pattern"] = typed("pattern")
-    if typed("true").strip() or typed("false").strip():
-        entry["words"] = [typed("true"), typed("false")]
-    thousands = typed("thousands").strip()
-    if thousands:
-        entry["thousands"] = THOUSANDS.get(thousands, thousands)  # else the model says so
-    if typed("hidden"):
-        entry["hidden"] = True
-    if typed("total").strip():
-        entry["total"] = typed("total").strip()
-    if typed("highlight").strip():
-        field = f"columns.{name}.highlight"
-        try:
-            entry["highlight"] = parse_column_rules(typed("highlight"), field)
-        except ValidationError as exc:
-            errors.append(exc)
-    return entry
-
-
-def read_columns_form(
-    values: Mapping[str, str],
-) -> tuple[dict[str, dict[str, Any]], list[ValidationError]]:
-    """tasks.json's ``columns`` from the column rows (an empty row is left out; a row
-    with settings but no name, or a name given twice, is refused beside that name)."""
-    errors: list[ValidationError] = []
-    columns: dict[str, dict[str, Any]] = {}
-    rows_of: dict[str, int] = {}
-    for row, name in enumerate(column_names(values)):
-        field = f"columns (row {row + 1})"
-        filled = [
-            key for key in COLUMN_INPUTS[1:] if values.get(column_input(row, key), "").strip()
-        ]
-        if not name:
-            if filled:
-                errors.append(
-                    ValidationError(
-                        field,
-                        f"has settings ({', '.join(filled)}) but no column name; name the "
-                        "column as the query's result does, or clear the row",
-                    )
-                )
-            continue
-        if name in rows_of:
-            errors.append(
-                ValidationError(
-                    field,
-                    f"{name!r} is the column of row {rows_of[name] + 1} already; give each "
-                    "column one row",
-                )
-            )
-            continue
-        rows_of[name] = row
-        columns[name] = _column_entry(values, row, name, errors)
-    return columns, errors
-
-
-def chart_form(values: Mapping[str, str]) -> dict[str, Any] | None:
-    """tasks.json's ``chart`` from its four inputs (None: no chart). A chart without a
-    type but with columns keeps them, so that the model says a type is missing."""
-    kind = values.get("chart_type", NO_CHART).strip()
-    x, y, title = (values.get(f"chart_{key}", "") for key in ("x", "y", "title"))
-    if kind in ("", NO_CHART) and not (x.strip() or y.strip() or title.strip()):
-        return None
-    chart: dict[str, Any] = {} if kind in ("", NO_CHART) else {"type": kind}
-    chart["x"] = x.strip()
-    chart["y"] = [name.strip() for name in y.split(",") if name.strip()]
-    if title.strip():
-        chart["title"] = title
-    return chart
 
 
 def _number(text: str) -> Any:

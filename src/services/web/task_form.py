@@ -24,9 +24,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from src.core import defaults
 from src.core.clock import local_text
 from src.core.clock import now as clock_now
-from src.core.errors import ValidationError
+from src.core.errors import TaskValidationErrors, ValidationError
 from src.core.schedule import SCHEDULE_KINDS, parse_schedule
-from src.core.task import Task
+from src.core.task import Task, new_task_id
 from src.core.task_reader import check_timezone
 from src.core.vocabulary import (
     CatchUpPolicy,
@@ -36,19 +36,22 @@ from src.core.vocabulary import (
     TotalKind,
     ValueFormat,
 )
+from src.services.api.context import context
 from src.services.api.tasks import change, create, lookup
 from src.services.auth.roles import Role
-from src.services.task_changes import definition_form, etag_of
+from src.services.task_changes import build, definition_form, etag_of
 from src.services.web.common import blueprint, looking, render
-from src.services.web.task_fields import (
+from src.services.web.report_fields import (
     BLANK_COLUMN_ROWS,
-    EXPORTS,
-    FORM_FIELDS,
     NO_CHART,
     THOUSANDS,
-    base_of,
     column_names,
     column_rows,
+)
+from src.services.web.task_fields import (
+    EXPORTS,
+    FORM_FIELDS,
+    base_of,
     exports_as_written,
     input_for,
     merge,
@@ -120,6 +123,30 @@ def _refused(exc: ApiError, values: Mapping[str, str]) -> dict[str, list[str]]:
     return _messages(list(exc.extra.get("errors") or []), values)
 
 
+def _unreadable(
+    values: Mapping[str, str],
+    data: Mapping[str, Any],
+    errors: list[ValidationError],
+    task: Task | None,
+) -> dict[str, list[str]]:
+    """What the form itself could not read (JSON that is not, a column row without a
+    name) and, in the same answer, what the model says of the rest: one save shows
+    every message. Nothing is saved."""
+    found = list(errors)
+    kept = {k: v for k, v in definition_form(task).items() if k not in FORM_FIELDS} if task else {}
+    try:
+        build(
+            {**kept, **data},
+            task_id=task.id if task else new_task_id(),
+            current=task,
+            now=clock_now(),
+            default_timezone=context().default_timezone,
+        )
+    except TaskValidationErrors as exc:
+        found.extend(exc.errors)
+    return _messages([{"field": e.field, "message": e.message} for e in found], values)
+
+
 @blueprint.get("/tasks/new")
 def new_task() -> BaseResponse:
     looking(Role.EDITOR)
@@ -132,8 +159,8 @@ def create_task() -> BaseResponse:
     values = request.form.to_dict()
     data, errors = read_form(values)
     if errors:
-        entries = [{"field": e.field, "message": e.message} for e in errors]
-        return _show(values, task=None, etag=None, errors=_messages(entries, values), status=422)
+        found = _unreadable(values, data, errors, None)
+        return _show(values, task=None, etag=None, errors=found, status=422)
     try:
         task = create(data, principal)
     except ApiError as exc:
@@ -172,10 +199,8 @@ def save_task(ref: str) -> BaseResponse:
         fail(428, "the form carries no ETag of the task; open the task's edit page again")
     data, errors = read_form(values)
     if errors:
-        entries = [{"field": e.field, "message": e.message} for e in errors]
-        return _show(
-            values, task=task, etag=wanted, errors=_messages(entries, values), base=base, status=422
-        )
+        found = _unreadable(values, data, errors, task)
+        return _show(values, task=task, etag=wanted, errors=found, base=base, status=422)
 
     def form_of(current: Task) -> dict[str, Any]:
         now = definition_form(current)

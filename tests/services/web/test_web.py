@@ -3,8 +3,8 @@
 
 The test of the package src/services/web/ as a whole: src/services/web/common.py,
 src/services/web/dashboard.py, src/services/web/task_pages.py,
-src/services/web/task_form.py, src/services/web/task_fields.py (with the columns, locale
-and chart of a report),
+src/services/web/task_form.py, src/services/web/task_fields.py,
+src/services/web/report_fields.py (the columns, locale and chart of a report),
 src/services/web/run_pages.py,
 src/services/web/admin_pages.py. Security (CSRF, XSS) is in test_web_security.py,
 accessibility and the docs' pictures in test_web_pages.py, the chart in test_charts.py.
