@@ -27,20 +27,25 @@ columns) is checked by the one task validator, in the words tasks.json gets.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from src.core.errors import ValidationError
-from src.core.vocabulary import ChartType, Comparison, ValueFormat
+from src.core.vocabulary import ChartType, Comparison, HighlightStyle, ValueFormat
 
 #: Settings that belong to one format: changing the format clears those it does not give.
 FORMAT_SETTINGS = ("format", "decimals", "currency", "pattern", "words")
 #: The word that removes a setting (``--total revenue=none``).
 NONE = "none"
-_RULE = re.compile(
-    r"\s*(?P<column>[^<>=!]+?)\s*(?P<op><=|>=|!=|<|>|=)\s*"
-    r"(?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*=\s*(?P<style>\S+)\s*"
+#: A rule without its column: an operator, a number, ``=`` and a style (``<0=negative``).
+_WHEN_STYLE = (
+    r"(?P<op><=|>=|!=|<|>|=)\s*"
+    r"(?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*=\s*(?P<style>\S+)"
 )
+_RULE = re.compile(r"\s*(?P<column>[^<>=!]+?)\s*" + _WHEN_STYLE + r"\s*")
+_COLUMN_RULE = re.compile(r"\s*" + _WHEN_STYLE + r"\s*")
+#: What separates the rules of one column written on one line (the web form's box).
+RULE_SEPARATOR = ";"
 
 #: Column name -> the settings to change (None: remove the setting).
 ColumnChanges = dict[str, dict[str, Any]]
@@ -118,8 +123,40 @@ def parse_rule(value: str, option: str = "--highlight") -> tuple[str, dict[str, 
             f"'margin<0=negative' or 'revenue>=1000=strong' (operators: "
             f"{' '.join(Comparison.values())}; {NONE} removes a column's rules: margin={NONE})",
         )
-    rule = {"when": f"{match['op']} {match['number']}", "style": match["style"]}
-    return match["column"], rule
+    return match["column"], _rule_of(match)
+
+
+def _rule_of(match: re.Match[str]) -> dict[str, str]:
+    return {"when": f"{match['op']} {match['number']}", "style": match["style"]}
+
+
+def parse_column_rules(text: str, field: str) -> list[dict[str, str]]:
+    """One column's rules on one line, as ``--highlight`` writes them without the column:
+    ``<0=negative; >=1000=strong`` -> the tasks.json list (``[]`` for empty text). What
+    the rules then mean (an unknown style) is the task validator's to say."""
+    rules = []
+    for part in re.split(rf"[{RULE_SEPARATOR}\n]", text):
+        if not part.strip():
+            continue
+        match = _COLUMN_RULE.fullmatch(part)
+        if match is None:
+            raise ValidationError(
+                field,
+                f"{part.strip()!r} is not an operator, a number, = and a style, e.g. "
+                f"'<0=negative' or '>=1000=strong' (operators: {' '.join(Comparison.values())}; "
+                f"styles: {', '.join(HighlightStyle.values())}); separate rules with "
+                f"{RULE_SEPARATOR!r}",
+            )
+        rules.append(_rule_of(match))
+    return rules
+
+
+def column_rules_text(rules: Iterable[Mapping[str, Any]]) -> str:
+    """A column's tasks.json rules on one line, as :func:`parse_column_rules` reads them:
+    ``[{"when": "< 0", "style": "negative"}]`` -> ``<0=negative``."""
+    return f"{RULE_SEPARATOR} ".join(
+        f"{str(rule['when']).replace(' ', '')}={rule['style']}" for rule in rules
+    )
 
 
 def column_changes(

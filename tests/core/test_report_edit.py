@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from src.core.errors import ValidationError
-from src.core.report_edit import column_changes, parse_chart, parse_format, parse_rule
+from src.core.report_edit import (
+    column_changes,
+    column_rules_text,
+    parse_chart,
+    parse_column_rules,
+    parse_format,
+    parse_rule,
+)
 from src.core.task import Task
 from src.core.task_edit import TaskEdit
 
@@ -60,6 +67,24 @@ def test_highlight_rules() -> None:
     assert parse_rule("margin=none") == ("margin", None)
     with pytest.raises(ValidationError, match="is not COLUMN, an operator, a number, = and"):
         parse_rule("margin<zero=negative")
+
+
+def test_one_columns_rules_on_one_line_both_ways() -> None:
+    """The web form's highlight box: --highlight's rules without the column."""
+    rules = parse_column_rules(" <0=negative; >= 1.5e3 = strong\n!=7=fill;", "columns.m.highlight")
+    assert rules == [
+        {"when": "< 0", "style": "negative"},
+        {"when": ">= 1.5e3", "style": "strong"},
+        {"when": "!= 7", "style": "fill"},
+    ]
+    assert column_rules_text(rules) == "<0=negative; >=1.5e3=strong; !=7=fill"
+    assert parse_column_rules(column_rules_text(rules), "f") == rules
+    assert parse_column_rules("  ", "f") == []
+    with pytest.raises(ValidationError) as caught:
+        parse_column_rules("<0=negative; below zero", "columns.m.highlight")
+    assert caught.value.field == "columns.m.highlight"
+    assert caught.value.message.startswith("'below zero' is not an operator, a number, = and")
+    assert "e.g. '<0=negative'" in caught.value.message
 
 
 def test_column_changes_per_column() -> None:

@@ -3,6 +3,8 @@ filled from a task (:func:`values_of`) or with `add`'s defaults (:func:`new_valu
 a posted form read into the tasks.json form (:func:`read_form`) for the API's checks;
 each message's field path to the input it goes beside (:func:`input_for`); and, after a
 conflict, this person's changes put on top of the task as it is now (:func:`merge`).
+The report's own inputs (``columns``, ``locale``, ``chart``) are in
+:mod:`src.services.web.report_fields`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from src.core import defaults
@@ -20,6 +22,14 @@ from src.core.task import Task
 from src.core.vocabulary import ExportFormat, SendIf
 from src.services.api.context import context
 from src.services.task_changes import definition_form
+from src.services.web.report_fields import (
+    NO_CHART,
+    chart_form,
+    chart_values,
+    column_values,
+    read_columns_form,
+    report_input_for,
+)
 
 #: The fields of tasks.json the form writes; an edit keeps every other field as it is.
 FORM_FIELDS = (
@@ -32,6 +42,8 @@ FORM_FIELDS = (
     "params",
     "types",
     "columns",
+    "locale",
+    "chart",
     "schedule",
     "timezone",
     "exports",
@@ -43,7 +55,7 @@ FORM_FIELDS = (
     "webhook",
     "retry",
 )
-JSON_INPUTS = ("params", "types", "columns")
+JSON_INPUTS = ("params", "types")
 EXPORTS = tuple(ExportFormat.values())
 #: Field paths of the model's messages -> the input they are shown beside (first match).
 _INPUTS = (
@@ -62,8 +74,12 @@ _INPUTS = (
 )
 
 
-def input_for(field: str) -> str:
-    """The input a message about ``field`` (``email.to[0]``, ``schedule.cron``) goes by."""
+def input_for(field: str, columns: Sequence[str] = ()) -> str:
+    """The input a message about ``field`` (``email.to[0]``, ``schedule.cron``,
+    ``columns.revenue.format``) goes by; ``columns``: the column named in each row."""
+    found = report_input_for(field, columns)
+    if found is not None:
+        return found
     plain = re.sub(r"\[\d+\]", "", field)
     for prefix, name in _INPUTS:
         if plain == prefix or plain.startswith(prefix + "."):
@@ -83,7 +99,11 @@ def new_values() -> dict[str, str]:
         "query_file": "",
         "params": "",
         "types": "",
-        "columns": "",
+        "locale": "",
+        "chart_type": NO_CHART,
+        "chart_x": "",
+        "chart_y": "",
+        "chart_title": "",
         "schedule_kind": "cron",
         "schedule_value": "0 8 * * 1-5",
         "schedule_start": "",
@@ -128,7 +148,9 @@ def values_of(task: Task) -> dict[str, str]:
         "query_file": task.query_file or "",
         "params": _json_text(data.get("params")),
         "types": _json_text(data.get("types")),
-        "columns": _json_text(data.get("columns")),
+        "locale": str(data.get("locale") or ""),
+        **chart_values(data.get("chart")),
+        **column_values(data.get("columns") or {}),
         "schedule_kind": kind,
         "schedule_value": value if isinstance(value, str) else json.dumps(value),
         "schedule_start": str(schedule.get("start") or ""),
@@ -223,6 +245,15 @@ def read_form(form: Mapping[str, str]) -> tuple[dict[str, Any], list[ValidationE
                 data[name] = json.loads(text)
             except ValueError as exc:
                 errors.append(ValidationError(name, f"is not valid JSON ({exc}); write an object"))
+    columns, column_errors = read_columns_form(form)
+    errors.extend(column_errors)
+    if columns:
+        data["columns"] = columns
+    if form.get("locale", "").strip():
+        data["locale"] = form["locale"].strip()
+    chart = chart_form(form)
+    if chart is not None:
+        data["chart"] = chart
     exports: dict[str, Any] = {}
     for fmt in EXPORTS:
         on = bool(form.get(f"export_{fmt}"))
@@ -255,6 +286,28 @@ def read_form(form: Mapping[str, str]) -> tuple[dict[str, Any], list[ValidationE
     if form.get("catch_up_window", "").strip():
         data["catch_up_window"] = form["catch_up_window"].strip()
     return data, errors
+
+
+def _export_meaning(value: Any) -> tuple[bool, Any]:
+    """What an ``exports`` entry says: on or off, and its options (absent: off)."""
+    if isinstance(value, dict):
+        options = {k: v for k, v in value.items() if k != "enabled"}
+        return value.get("enabled", True) is not False, options
+    return value is True, {}
+
+
+def exports_as_written(form: Mapping[str, Any], current: Any) -> dict[str, Any]:
+    """The form's ``exports``, each entry that means what the task's own says written as
+    the task writes it (``"csv"`` left out, not ``false``; ``{"max_rows": 100}``, not
+    ``{"max_rows": 100, "enabled": true}``): a save that changes nothing changes no byte."""
+    written = current if isinstance(current, dict) else {}
+    out: dict[str, Any] = {}
+    for fmt, value in form.items():
+        if _export_meaning(value) != _export_meaning(written.get(fmt)):
+            out[fmt] = value
+        elif fmt in written:
+            out[fmt] = written[fmt]
+    return out
 
 
 def base_of(text: str) -> dict[str, str]:

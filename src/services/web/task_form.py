@@ -24,19 +24,35 @@ from werkzeug.wrappers import Response as BaseResponse
 from src.core import defaults
 from src.core.clock import local_text
 from src.core.clock import now as clock_now
-from src.core.errors import ValidationError
+from src.core.errors import TaskValidationErrors, ValidationError
 from src.core.schedule import SCHEDULE_KINDS, parse_schedule
-from src.core.task import Task
+from src.core.task import Task, new_task_id
 from src.core.task_reader import check_timezone
-from src.core.vocabulary import CatchUpPolicy, SendIf
+from src.core.vocabulary import (
+    CatchUpPolicy,
+    ChartType,
+    ReportLocale,
+    SendIf,
+    TotalKind,
+    ValueFormat,
+)
+from src.services.api.context import context
 from src.services.api.tasks import change, create, lookup
 from src.services.auth.roles import Role
-from src.services.task_changes import definition_form, etag_of
+from src.services.task_changes import build, definition_form, etag_of
 from src.services.web.common import blueprint, looking, render
+from src.services.web.report_fields import (
+    BLANK_COLUMN_ROWS,
+    NO_CHART,
+    THOUSANDS,
+    column_names,
+    column_rows,
+)
 from src.services.web.task_fields import (
     EXPORTS,
     FORM_FIELDS,
     base_of,
+    exports_as_written,
     input_for,
     merge,
     new_values,
@@ -47,11 +63,13 @@ from src.services.web.task_fields import (
 from src.services.webhook.errors import ApiError, fail
 
 
-def _messages(entries: list[dict[str, str]]) -> dict[str, list[str]]:
-    """The API's 422 entries by the input they belong beside."""
+def _messages(entries: list[dict[str, str]], values: Mapping[str, str]) -> dict[str, list[str]]:
+    """The API's 422 entries by the input they belong beside (a column's, in the row of
+    the form ``values`` that names it)."""
+    names = column_names(values)
     by_input: dict[str, list[str]] = {}
     for entry in entries:
-        by_input.setdefault(input_for(entry["field"]), []).append(
+        by_input.setdefault(input_for(entry["field"], names), []).append(
             f"{entry['field']}: {entry['message']}"
         )
     return by_input
@@ -90,13 +108,43 @@ def _show(
         send_ifs=SendIf.values(),
         catch_ups=CatchUpPolicy.values(),
         exports=EXPORTS,
+        rows=column_rows(values) + BLANK_COLUMN_ROWS,
+        formats=ValueFormat.values(),
+        totals=TotalKind.values(),
+        thousands=tuple(THOUSANDS),
+        locales={locale.value: f"{locale.value}: {locale.help}" for locale in ReportLocale},
+        chart_types=(NO_CHART, *ChartType.values()),
     )
 
 
-def _refused(exc: ApiError) -> dict[str, list[str]]:
+def _refused(exc: ApiError, values: Mapping[str, str]) -> dict[str, list[str]]:
     if exc.status != 422:
         raise exc
-    return _messages(list(exc.extra.get("errors") or []))
+    return _messages(list(exc.extra.get("errors") or []), values)
+
+
+def _unreadable(
+    values: Mapping[str, str],
+    data: Mapping[str, Any],
+    errors: list[ValidationError],
+    task: Task | None,
+) -> dict[str, list[str]]:
+    """What the form itself could not read (JSON that is not, a column row without a
+    name) and, in the same answer, what the model says of the rest: one save shows
+    every message. Nothing is saved."""
+    found = list(errors)
+    kept = {k: v for k, v in definition_form(task).items() if k not in FORM_FIELDS} if task else {}
+    try:
+        build(
+            {**kept, **data},
+            task_id=task.id if task else new_task_id(),
+            current=task,
+            now=clock_now(),
+            default_timezone=context().default_timezone,
+        )
+    except TaskValidationErrors as exc:
+        found.extend(exc.errors)
+    return _messages([{"field": e.field, "message": e.message} for e in found], values)
 
 
 @blueprint.get("/tasks/new")
@@ -111,12 +159,12 @@ def create_task() -> BaseResponse:
     values = request.form.to_dict()
     data, errors = read_form(values)
     if errors:
-        entries = [{"field": e.field, "message": e.message} for e in errors]
-        return _show(values, task=None, etag=None, errors=_messages(entries), status=422)
+        found = _unreadable(values, data, errors, None)
+        return _show(values, task=None, etag=None, errors=found, status=422)
     try:
         task = create(data, principal)
     except ApiError as exc:
-        return _show(values, task=None, etag=None, errors=_refused(exc), status=422)
+        return _show(values, task=None, etag=None, errors=_refused(exc, values), status=422)
     return redirect(f"/tasks/{task.id}?done=created", code=303)
 
 
@@ -151,14 +199,13 @@ def save_task(ref: str) -> BaseResponse:
         fail(428, "the form carries no ETag of the task; open the task's edit page again")
     data, errors = read_form(values)
     if errors:
-        entries = [{"field": e.field, "message": e.message} for e in errors]
-        return _show(
-            values, task=task, etag=wanted, errors=_messages(entries), base=base, status=422
-        )
+        found = _unreadable(values, data, errors, task)
+        return _show(values, task=task, etag=wanted, errors=found, base=base, status=422)
 
     def form_of(current: Task) -> dict[str, Any]:
-        kept = {k: v for k, v in definition_form(current).items() if k not in FORM_FIELDS}
-        return {**kept, **data}
+        now = definition_form(current)
+        kept = {k: v for k, v in now.items() if k not in FORM_FIELDS}
+        return {**kept, **data, "exports": exports_as_written(data["exports"], now.get("exports"))}
 
     try:
         saved = change(task.id, form_of, wanted, principal)
@@ -175,7 +222,9 @@ def save_task(ref: str) -> BaseResponse:
                 base=theirs,
                 status=412,
             )
-        return _show(values, task=task, etag=wanted, errors=_refused(exc), base=base, status=422)
+        return _show(
+            values, task=task, etag=wanted, errors=_refused(exc, values), base=base, status=422
+        )
     return redirect(f"/tasks/{saved.id}?done=saved", code=303)
 
 

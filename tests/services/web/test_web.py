@@ -4,6 +4,7 @@
 The test of the package src/services/web/ as a whole: src/services/web/common.py,
 src/services/web/dashboard.py, src/services/web/task_pages.py,
 src/services/web/task_form.py, src/services/web/task_fields.py,
+src/services/web/report_fields.py (the columns, locale and chart of a report),
 src/services/web/run_pages.py,
 src/services/web/admin_pages.py. Security (CSRF, XSS) is in test_web_security.py,
 accessibility and the docs' pictures in test_web_pages.py, the chart in test_charts.py.
@@ -27,10 +28,19 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
+from src.core.column_format import read_columns
 from src.core.errors import ValidationError
 from src.core.schedule import parse_schedule
+from src.core.task import Task
 from src.services.auth.roles import Role
-from src.services.web.task_fields import input_for, merge, read_form
+from src.services.task_changes import definition_form
+from src.services.web.task_fields import (
+    exports_as_written,
+    input_for,
+    merge,
+    read_form,
+    values_of,
+)
 from tests.daemon_harness import WAIT, DaemonProcess, Workspace
 from tests.fixtures.http import Reply, send
 from tests.services.api.test_api import LISTENING, PASSWORD, make_space
@@ -179,6 +189,20 @@ def test_each_message_goes_beside_its_input() -> None:
     assert input_for("timezone") == "timezone"
     assert input_for("columns.amount.format") == "columns"
     assert input_for("steps[0].run") == "form"  # no input of its own: above the form
+    # a column's settings: in the row that names it (a name may hold dots: the longest)
+    rows = ["revenue", "", "a.b", "a"]
+    assert input_for("columns.revenue.currency", rows) == "col_0_currency"
+    assert input_for("columns.revenue.highlight[1].style", rows) == "col_0_highlight"
+    assert input_for("columns.revenue.words", rows) == "col_0_true"
+    assert input_for("columns.revenue.colour", rows) == "col_0_name"  # unknown setting
+    assert input_for("columns.revenue", rows) == "col_0_name"
+    assert input_for("columns.a.b.format", rows) == "col_2_format"
+    assert input_for("columns.a.format", rows) == "col_3_format"
+    assert input_for("columns (row 2)", rows) == "col_1_name"  # the form's own: no name
+    assert input_for("columns.other.label", rows) == "columns"  # no row: the fieldset
+    assert input_for("chart.y", rows) == "chart_y"
+    assert input_for("chart.colour", rows) == "chart_type"
+    assert input_for("locale", rows) == "locale"
 
 
 def test_the_form_reads_into_the_tasks_json_form() -> None:
@@ -211,6 +235,127 @@ def test_the_form_reads_into_the_tasks_json_form() -> None:
     assert data["retry"]["backoff"] == "x"  # the model refuses it in its own words
     assert data["enabled"] is False and "params" not in data
     assert [e.field for e in errors] == ["params"] and "not valid JSON" in errors[0].message
+
+
+def test_the_column_rows_chart_and_locale_read_into_the_tasks_json_form() -> None:
+    data, errors = read_form(
+        {
+            "name": "Daily",
+            "col_0_name": " revenue ",
+            "col_0_label": "Revenue",
+            "col_0_format": "currency",
+            "col_0_currency": "eur",
+            "col_0_decimals": "0",
+            "col_0_thousands": "off",
+            "col_0_total": "sum",
+            "col_0_highlight": "<0=negative; >=1000=strong",
+            "col_1_name": "",  # an empty row: left out
+            "col_1_thousands": "",
+            "col_2_name": "id",
+            "col_2_hidden": "on",
+            "col_3_label": "No name",  # settings without a name
+            "col_4_name": "id",  # a name twice
+            "col_5_name": "paid",
+            "col_5_highlight": "below zero",
+            "locale": "de",
+            "chart_type": "bar",
+            "chart_x": "region",
+            "chart_y": "revenue, cost,",
+        }
+    )
+    assert data["columns"] == {
+        "revenue": {
+            "label": "Revenue",
+            "format": "currency",
+            "decimals": 0,
+            "currency": "EUR",
+            "thousands": False,
+            "total": "sum",
+            "highlight": [
+                {"when": "< 0", "style": "negative"},
+                {"when": ">= 1000", "style": "strong"},
+            ],
+        },
+        "id": {"hidden": True},
+        "paid": {},
+    }
+    assert data["locale"] == "de"
+    assert data["chart"] == {"type": "bar", "x": "region", "y": ["revenue", "cost"]}
+    found = {e.field: e.message for e in errors}
+    assert found.keys() == {"columns (row 4)", "columns (row 5)", "columns.paid.highlight"}
+    assert found["columns (row 4)"].startswith("has settings (label) but no column name")
+    assert (
+        found["columns (row 5)"] == "'id' is the column of row 3 already; give each column one row"
+    )
+    assert found["columns.paid.highlight"].startswith("'below zero' is not an operator, a number")
+    # no chart: none, and nothing typed; a chart without a type goes to the model to refuse
+    assert "chart" not in read_form({"chart_type": "none"})[0]
+    assert read_form({"chart_type": "none", "chart_x": "region"})[0]["chart"] == {
+        "x": "region",
+        "y": [],
+    }
+    assert "columns" not in read_form({"col_0_name": " "})[0]
+
+
+#: Every report knob a task can turn (src/core/column_format.py, highlight.py, chart.py).
+RICH_COLUMNS = {
+    "region": {"label": "Region"},
+    "amount": {
+        "label": "Amount (CHF)",
+        "format": "currency",
+        "decimals": 0,
+        "currency": "CHF",
+        "thousands": False,
+        "total": "sum",
+        "highlight": [{"when": "< 0", "style": "negative"}, {"when": ">= 1000.5", "style": "fill"}],
+    },
+    "paid": {"format": "boolean", "words": ["paid", "open"], "total": "count"},
+    "day": {"format": "date", "pattern": "dd.mm.yyyy"},
+    "share": {"format": "percent", "decimals": 1, "thousands": True, "total": "avg"},
+    "id": {"hidden": True},
+}
+RICH_QUERY = (
+    "SELECT region, amount, amount > 10 AS paid, '2026-01-31' AS day, amount / 100.0 AS share, "
+    "id FROM sales ORDER BY id"
+)
+RICH_CHART = {"type": "bar", "x": "region", "y": ["amount", "share"], "title": "Sales: by region"}
+
+
+def test_the_form_of_a_task_reads_back_into_the_same_task() -> None:
+    task = Task.from_dict(
+        {
+            "id": "rich",
+            "name": "Rich",
+            "query": RICH_QUERY,
+            "schedule": {"cron": "0 9 * * *"},
+            "timezone": "UTC",
+            "columns": RICH_COLUMNS,
+            "locale": "de_CH",
+            "chart": RICH_CHART,
+        },
+        default_timezone="UTC",
+    )
+    data, errors = read_form(values_of(task))
+    assert errors == []
+    form = definition_form(task)
+    assert form["columns"] == RICH_COLUMNS  # the test's own shape is the model's
+    for key in ("columns", "locale", "chart"):
+        assert data[key] == form[key], key
+
+
+def test_an_unchanged_export_is_written_as_the_task_wrote_it() -> None:
+    form = {"xlsx": True, "pdf": {"max_rows": 100, "enabled": True}, "csv": False}
+    assert exports_as_written(form, {"xlsx": True, "pdf": {"max_rows": 100}}) == {
+        "xlsx": True,
+        "pdf": {"max_rows": 100},
+    }
+    assert exports_as_written(form, {"xlsx": {}, "csv": False, "pdf": True}) == {
+        "xlsx": {},  # on, without options: as written
+        "pdf": {"max_rows": 100, "enabled": True},  # options added: the form's
+        "csv": False,
+    }
+    turned_off = {"xlsx": False, "pdf": False, "csv": False}
+    assert exports_as_written(turned_off, {"xlsx": True}) == {"xlsx": False}
 
 
 def test_after_a_conflict_the_form_holds_their_changes_under_mine() -> None:
@@ -453,3 +598,116 @@ def test_the_task_list_filters_sorts_and_pages(site: Site, browser: Any) -> None
         assert "Regional" not in page.inner_text("#task-table")
         page.goto(f"{site.url}/tasks?kind=weekly")
         assert "is not one of" in page.inner_text("#error-message")
+
+
+def test_an_editor_sets_a_columns_format_total_highlight_a_chart_and_a_locale(
+    site: Site, browser: Any
+) -> None:
+    task_id = site.space.add("Formatted", "--query", SALES_QUERY, "--cron", "0 9 * * *")
+    with as_user(browser, site, "editor-user") as (page, _):
+        page.goto(f"{site.url}/tasks/{task_id}/edit")
+        page.fill("#f-col_0_name", "amount")
+        page.fill("#f-col_0_label", "Amount")
+        page.select_option("#f-col_0_format", "currency")
+        page.fill("#f-col_0_currency", "EURO")
+        page.select_option("#f-col_0_total", "sum")
+        page.fill("#f-col_0_highlight", "<0=negative")
+        # a fourth row, from the "Add a column" button (three empty rows are served)
+        assert page.locator("fieldset.column-row").count() == 3
+        page.click("#add-column")
+        assert page.locator("fieldset.column-row").count() == 4
+        assert page.evaluate("document.activeElement.id") == "f-col_3_name"
+        assert "Column 4" in page.inner_text("fieldset.column-row >> nth=3")
+        page.fill("#f-col_3_name", "region")
+        page.fill("#f-col_3_label", "Region")
+        page.select_option("#f-chart_type", "bar")
+        page.fill("#f-chart_x", "region")
+        page.fill("#f-chart_y", "amount")
+        page.fill("#f-chart_title", "Sales by region")
+        page.select_option("#f-locale", "de")
+        page.click("#save")
+        # a currency not in ISO 4217: the model's words, beside the currency box
+        _, model_errors = read_columns({"amount": {"format": "currency", "currency": "EURO"}})
+        message = f"columns.amount.currency: {model_errors[0].message}"
+        assert "'EURO' is not an ISO 4217 currency code" in message
+        beside = page.locator(".field:has(#f-col_0_currency) .field-error")
+        assert beside.inner_text() == message
+        described = page.get_attribute("#f-col_0_currency", "aria-describedby") or ""
+        assert "err-col_0_currency" in described.split()
+        assert page.get_attribute("#f-col_0_currency", "aria-invalid") == "true"
+        assert message in page.inner_text("#error-summary")
+        assert "columns" not in site.space.task("Formatted")  # nothing saved
+        # nothing typed is lost, the added row neither
+        assert page.input_value("#f-col_3_label") == "Region"
+        assert page.input_value("#f-chart_type") == "bar"
+        assert page.input_value("#f-locale") == "de"
+        page.fill("#f-col_0_currency", "EUR")
+        page.click("#save")
+        page.wait_for_url("**?done=saved")
+    reply = site.api("GET", f"/api/tasks/{task_id}")
+    assert reply.status == 200, reply.body
+    saved = reply.json
+    assert saved["columns"] == {
+        "amount": {
+            "label": "Amount",
+            "format": "currency",
+            "currency": "EUR",
+            "total": "sum",
+            "highlight": [{"when": "< 0", "style": "negative"}],
+        },
+        "region": {"label": "Region"},
+    }
+    assert saved["chart"] == {
+        "type": "bar",
+        "x": "region",
+        "y": ["amount"],
+        "title": "Sales by region",
+    }
+    assert saved["locale"] == "de"
+    assert site.space.task("Formatted")["columns"] == saved["columns"]  # tasks.json too
+
+
+def test_a_task_with_every_report_knob_comes_back_unchanged_from_a_save_of_its_form(
+    site: Site, browser: Any
+) -> None:
+    body = {
+        "name": "Every knob",
+        "query": RICH_QUERY,
+        "schedule": {"cron": "0 9 * * 1-5"},
+        "timezone": "Europe/Zurich",
+        "columns": RICH_COLUMNS,
+        "locale": "de_CH",
+        "chart": RICH_CHART,
+        "exports": {"xlsx": True, "pdf": {"max_rows": 100}},
+        "email": {"to": ["boss@example.com"], "subject": "Sales {run_date:%Y-%m-%d}"},
+    }
+    headers = {"Content-Type": "application/json"}
+    reply = site.api("POST", "/api/tasks", headers=headers, body=json.dumps(body).encode())
+    assert reply.status == 201, reply.body
+    task_id = reply.json["id"]
+    before = site.space.task("Every knob")
+    assert before["columns"] == RICH_COLUMNS and before["chart"] == RICH_CHART
+    with as_user(browser, site, "editor-user") as (page, _):
+        page.goto(f"{site.url}/tasks/{task_id}/edit")
+        assert page.input_value("#f-col_1_highlight") == "<0=negative; >=1000.5=fill"
+        assert page.input_value("#f-col_1_thousands") == "off"
+        assert page.input_value("#f-col_2_true") == "paid"
+        assert page.input_value("#f-chart_y") == "amount, share"
+        assert page.input_value("#f-locale") == "de_CH"
+        page.click("#save")
+        page.wait_for_url("**?done=saved")
+    # without script: the task's rows and three empty ones, and no button that needs it
+    context = browser.new_context(
+        storage_state=login_cookies(browser, site, "editor-user"), java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}/tasks/{task_id}/edit")
+        assert page.locator("fieldset.column-row").count() == len(RICH_COLUMNS) + 3
+        assert not page.locator("#add-column").is_visible()
+    finally:
+        context.close()
+    after = site.space.task("Every knob")
+    assert after.pop("updated_at", None) is not None
+    before.pop("updated_at", None)
+    assert after == before

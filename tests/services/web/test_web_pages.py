@@ -95,12 +95,21 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: Site, brow
         for label, path in _pages(site).items():
             page.goto(site.url + path)
             problems[label] = _serious(page)
-        # the form showing its messages, and the login page (logged out)
+        # the form showing its messages (one in a column row, one in a row the script
+        # added), and the login page (logged out)
         page.goto(site.url + "/tasks/new")
         page.fill("#f-name", "x")
         page.fill("#f-schedule_value", "61 * * * *")
+        page.fill("#f-col_0_name", "amount")
+        page.select_option("#f-col_0_format", "currency")
+        page.fill("#f-col_0_currency", "EURO")
+        page.click("#add-column")
+        page.fill("#f-col_3_label", "No name")
+        page.select_option("#f-chart_type", "pie")
         page.click("#save")
         page.locator("#error-summary").wait_for()
+        for beside in ("err-schedule_value", "err-col_0_currency", "err-col_3_name"):
+            assert page.locator(f"#{beside}").is_visible(), beside
         problems["form-with-errors"] = _serious(page)
         page.context.clear_cookies()
         page.goto(site.url + "/login")

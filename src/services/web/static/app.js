@@ -4,7 +4,9 @@
  *    (GET /tasks/schedule-preview, the parser the save uses);
  *  - the runs list puts fresh rows in place every 2 s (GET /runs/rows);
  *  - a run's page reloads itself until the run ends;
- *  - the filters' menus apply at once.
+ *  - the filters' menus apply at once;
+ *  - the task form's "Add a column" button adds a row of column inputs (without the
+ *    script, the form has a few empty rows; save, and it shows more).
  */
 "use strict";
 
@@ -68,6 +70,28 @@ function schedulePreview() {
   }
 }
 
+function columnRows() {
+  const button = document.getElementById("add-column");
+  const template = document.getElementById("column-row-template");
+  const rows = document.getElementById("column-rows");
+  if (!button || !template || !rows) return;
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    const row = rows.querySelectorAll("fieldset.column-row").length;
+    const copy = template.content.cloneNode(true);
+    const number = (text) => text.replaceAll("__ROW__", String(row)).replaceAll("__NUMBER__", String(row + 1));
+    for (const element of copy.querySelectorAll("*")) {
+      for (const attribute of Array.from(element.attributes)) {
+        element.setAttribute(attribute.name, number(attribute.value));
+      }
+    }
+    const walker = document.createTreeWalker(copy, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) walker.currentNode.nodeValue = number(walker.currentNode.nodeValue);
+    rows.append(copy);
+    document.getElementById("f-col_" + row + "_name").focus();
+  });
+}
+
 function liveRuns() {
   const box = document.getElementById("runs-live");
   if (!box) return;
@@ -107,6 +131,7 @@ function autoSubmit() {
 
 document.addEventListener("DOMContentLoaded", () => {
   schedulePreview();
+  columnRows();
   liveRuns();
   refreshWhileGoing();
   autoSubmit();
