@@ -19,8 +19,9 @@ side by side, so a new format is one change in one file.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -31,6 +32,7 @@ from src.core.cell_text import cell_text, is_number, number_text
 from src.core.currencies import ISO_4217, SYMBOLS
 from src.core.errors import ValidationError
 from src.core.result import Column, Row
+from src.core.text_batch import TextBatch, column_values
 from src.core.vocabulary import ColumnType, TotalKind, ValueFormat
 
 #: Decimals a number, currency or percent format may ask for (Excel shows at most 30;
@@ -320,28 +322,37 @@ class Totals:
         self.min: dict[int, Any] = {}
         self.max: dict[int, Any] = {}
 
-    def add(self, rows: Iterable[Row]) -> None:
-        if not self.kinds:
+    def add(self, rows: Sequence[Row]) -> None:
+        """Count a batch in, a column at a time (a text batch decodes only the columns
+        that have a total)."""
+        for i in self.kinds:
+            self._add_column(i, [v for v in column_values(rows, i) if v is not None and v != ""])
+
+    def _add_column(self, i: int, values: list[Any]) -> None:
+        if not values:
             return
-        columns = list(self.kinds)
-        for row in rows:
-            for i in columns:
-                value = row[i]
-                if value is None or value == "":
-                    continue
-                self.count[i] += 1
-                if is_number(value):
-                    self.numbers[i] += 1
-                    try:
-                        self.sum[i] += value
-                    except TypeError:  # Decimal + float
-                        self.sum[i] = float(self.sum[i]) + float(value)
+        self.count[i] += len(values)
+        numbers = [v for v in values if is_number(v)]
+        if numbers:
+            self.numbers[i] += len(numbers)
+            try:
+                self.sum[i] = sum(numbers, self.sum[i])
+            except TypeError:  # Decimal + float: the sum goes on as a float
+                self.sum[i] = sum(map(float, numbers), float(self.sum[i]))
+        # min() and max() fold as the loop below does (a NaN stays where it lands)
+        seen_min = [self.min[i]] if i in self.min else []
+        seen_max = [self.max[i]] if i in self.max else []
+        try:
+            self.min[i] = min(itertools.chain(seen_min, values))
+            self.max[i] = max(itertools.chain(seen_max, values))
+        except TypeError:  # values that do not compare (text among numbers): one by one
+            for value in values:
                 try:
                     if i not in self.min or value < self.min[i]:
                         self.min[i] = value
                     if i not in self.max or value > self.max[i]:
                         self.max[i] = value
-                except TypeError:  # values that do not compare (text among numbers)
+                except TypeError:  # a value that does not compare with those seen
                     pass
 
     def value(self, index: int) -> Any:
@@ -396,11 +407,14 @@ class ReportColumns:
     def has_totals(self) -> bool:
         return bool(self.totals.kinds)
 
-    def project(self, rows: Sequence[Row]) -> list[Row]:
-        """The rows with only the shown columns (the rows themselves when all show)."""
+    def project(self, rows: Sequence[Row]) -> Sequence[Row]:
+        """The rows with only the shown columns (the rows themselves when all show; a
+        text batch stays one, with fewer columns)."""
         if len(self.visible) == len(self.all):
-            return list(rows)
+            return rows
         keep = self.visible
+        if isinstance(rows, TextBatch):
+            return rows.select(keep)
         return [[row[i] for i in keep] for row in rows]
 
     def add_to_totals(self, shown_rows: Sequence[Row]) -> None:

@@ -1,0 +1,216 @@
+"""Sheet cells from database text, a column at a time (the xlsx writer's fast path).
+
+A :class:`~src.core.text_batch.TextBatch` holds each column as the database wrote it.
+Most of that text is already what a cell needs (an integer's digits, a numeric's exact
+decimal digits, plain text), so a column becomes cells with a few whole-column string
+operations instead of a Python call per value; dates and times become Excel serials
+through small caches (a report's dates repeat). Whatever is not plainly one of those
+(NULL aside) goes to the per-value rules of ``xlsx_cells.py`` through the writer's
+``value_cell``, so both paths write the same cells:
+
+* integers of up to 15 characters; longer ones per value (16+ digits are text);
+* numeric and double digits; a column holding NaN or Infinity per value (text cells);
+  a double's integral text gets ``.0`` (``100`` -> ``100.0``), as Python writes it, so
+  it reads back as a float;
+* booleans, dates and values of other types (time, interval, json...) by their text,
+  each distinct text rendered once per column;
+* timestamps (and timestamptz, written by the database in the task's zone) as serial
+  days computed like ``Cells.datetime_``; a date before 1900-03-01, a BC date or
+  ``infinity`` per value;
+* text without ``& < >``, backslash escapes, characters XML cannot carry, a leading or
+  trailing space, a formula's first character or more than Excel's 32,767 characters;
+  the others per value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from itertools import repeat
+from operator import methodcaller, sub, truediv
+from typing import Any
+
+from src.core.text_batch import NULL, TextBatch, TextKind, unescape
+from src.services.export.xlsx_cells import (
+    EPOCH_DATETIME,
+    EXCEL_MAX_CELL_CHARS,
+    FORMULA_START,
+    MIN_DATE,
+)
+from src.services.export.xlsx_package import S_DATETIME
+
+#: Per column: (index, value) -> the cell of that value, by the writer's rules.
+ValueCell = Callable[[int, Any], str]
+
+EMPTY = "<c/>"
+#: Distinct texts remembered per column; past this a cache starts again.
+CACHE_SIZE = 100_000
+#: Text longer than this is not cached (it may be cut, which the writer counts per cell).
+CACHE_TEXT = 64
+_DAY = timedelta(days=1)
+#: The first timestamp text that becomes a serial; a text after "9..." is no timestamp.
+_FIRST_SERIAL = MIN_DATE.isoformat()
+_WALL_CLOCK = methodcaller("replace", tzinfo=None)
+# NUL joins a column's fields: PostgreSQL text cannot hold it, and COPY escapes tabs and
+# line breaks, so it never appears in a field.
+_SEP = "\x00"
+# A printable field holds no character XML cannot carry and no white space but " ".
+_FIRST_NOT_PLAIN = (*FORMULA_START, " ")
+_NUMBERS = (TextKind.INTEGER, TextKind.DECIMAL, TextKind.FLOAT)
+_NEXT_ROW = '</row><row r="'
+_TEXT_OPEN, _TEXT_CLOSE = '<c t="inlineStr"><is><t>', "</t></is></c>"
+
+
+class TextCells:
+    """Cell XML for the columns of text batches; one instance per writer (its caches)."""
+
+    def __init__(self, zone: Any, styles: Sequence[int | None], value_cell: ValueCell) -> None:
+        self.zone = zone
+        #: Per shown column: the style of its number format, None for the cell's own
+        self.styles = list(styles)
+        self.value_cell = value_cell
+        self._caches: dict[int, dict[str, str]] = {}
+
+    def sheet_rows(self, batch: TextBatch, first: int) -> str:
+        """The ``<row>`` elements of a batch, numbered from ``first``."""
+        n, width = len(batch), len(batch.fields)
+        if n == 0:
+            return ""
+        # '</row><row r="N">' before each row's cells (the first without '</row>'): the
+        # rows are put together by slice assignment and one join, not a call per row
+        tags = _NEXT_ROW + ('">' + _SEP + _NEXT_ROW).join(map(str, range(first, first + n)))
+        stride = width + 1
+        parts: list[str] = [""] * (n * stride + 1)
+        parts[:-1:stride] = (tags + '">').split(_SEP)
+        parts[0] = parts[0].removeprefix("</row>")
+        parts[-1] = "</row>"
+        for i in range(width):
+            parts[i + 1 : -1 : stride] = self.column(batch, i)
+        return "".join(parts)
+
+    def column(self, batch: TextBatch, i: int) -> list[str]:
+        """The cells of column ``i`` of ``batch``."""
+        fields = batch.fields[i]
+        kind = batch.kind_of(i)
+        style = self.styles[i]
+        if kind in _NUMBERS:
+            # an integer of 16+ characters may be past Excel's 15 digits: per value
+            short = kind is not TextKind.INTEGER or max(map(len, fields), default=0) <= 15
+            cells = self._numbers(fields, style, floats=kind is TextKind.FLOAT) if short else None
+            if cells is not None:
+                return cells
+        elif kind is TextKind.TEXT:
+            return self._text(batch, i)
+        elif kind is TextKind.TIMESTAMP or (
+            kind is TextKind.TIMESTAMPTZ and batch.form.zone == self.zone
+        ):
+            return self._timestamps(batch, i, S_DATETIME if style is None else style)
+        elif kind is not TextKind.TIMESTAMPTZ:  # BOOLEAN, DATE, OTHER
+            return self._by_text(batch, i)
+        return self._per_value(batch, i)
+
+    # -- the kinds
+
+    def _numbers(
+        self, fields: list[str], style: int | None, floats: bool = False
+    ) -> list[str] | None:
+        open_ = "<c><v>" if style is None else f'<c s="{style}"><v>'
+        if floats:  # 100 -> 100.0, as Python writes a float (it reads back as one)
+            fields = [f if "." in f or "e" in f or f == NULL else f + ".0" for f in fields]
+        text = open_ + ("</v></c>" + _SEP + open_).join(fields) + "</v></c>"
+        if NULL in fields:
+            text = text.replace(open_ + NULL + "</v></c>", EMPTY)
+        if "N" in text or "I" in text:  # NaN, Infinity: text cells, per value
+            return None
+        return text.split(_SEP) if fields else []
+
+    def _text(self, batch: TextBatch, i: int) -> list[str]:
+        fields = batch.fields[i]
+        joined = _SEP.join(fields)
+        if _plain_column(fields, joined):
+            text = _TEXT_OPEN + joined.replace(_SEP, _TEXT_CLOSE + _SEP + _TEXT_OPEN) + _TEXT_CLOSE
+            if NULL in fields:  # a cell starts only where a field does: no false match
+                text = text.replace(_TEXT_OPEN + NULL + _TEXT_CLOSE, EMPTY)
+            return text.split(_SEP) if fields else []
+        value_cell = self.value_cell
+        return [
+            EMPTY
+            if f == NULL
+            else _TEXT_OPEN + f + _TEXT_CLOSE
+            if _plain(f)
+            else value_cell(i, unescape(f))
+            for f in fields
+        ]
+
+    def _by_text(self, batch: TextBatch, i: int) -> list[str]:
+        """Each distinct text rendered once (booleans, dates, times, intervals...)."""
+        cache = self._caches.setdefault(i, {NULL: EMPTY})
+        if len(cache) > CACHE_SIZE:
+            cache.clear()
+            cache[NULL] = EMPTY
+        cells: list[Any] = list(map(cache.get, batch.fields[i]))
+        if None in cells:
+            for n, (cell, field) in enumerate(zip(cells, batch.fields[i], strict=True)):
+                if cell is None:
+                    cell = cells[n] = self.value_cell(i, batch.value(i, field))
+                    if len(field) <= CACHE_TEXT:
+                        cache[field] = cell
+        return cells
+
+    def _timestamps(self, batch: TextBatch, i: int, style: int) -> list[str]:
+        """Serial days as ``Cells.datetime_`` computes them, the operations mapped over
+        the column; a column with a value that is not a plain timestamp from 1900-03-01
+        on (``infinity``, a BC date) per value."""
+        fields = batch.fields[i]
+        values = [f for f in fields if f != NULL] if NULL in fields else fields
+        plain = bool(values) and min(values) >= _FIRST_SERIAL and max(values) < ":"
+        if not plain or any(map(str.endswith, values, repeat("BC"))):
+            return self._per_value(batch, i)
+        try:
+            moments = list(map(datetime.fromisoformat, values))
+        except ValueError:  # a year past 9999
+            return self._per_value(batch, i)
+        if batch.kind_of(i) is TextKind.TIMESTAMPTZ:  # written in the zone: its wall clock
+            moments = list(map(_WALL_CLOCK, moments))
+        serials = map(repr, map(truediv, map(sub, moments, repeat(EPOCH_DATETIME)), repeat(_DAY)))
+        open_ = f'<c s="{style}"><v>'
+        text = open_ + ("</v></c>" + _SEP + open_).join(serials) + "</v></c>"
+        cells = text.split(_SEP)
+        if values is fields:
+            return cells
+        rendered = iter(cells)
+        return [EMPTY if f == NULL else next(rendered) for f in fields]
+
+    def _per_value(self, batch: TextBatch, i: int) -> list[str]:
+        value_cell = self.value_cell
+        return [value_cell(i, v) for v in batch.column(i)]
+
+
+def _plain_column(fields: list[str], joined: str) -> bool:
+    """Whether every field of a text column (``joined`` by NUL) goes into its cell as it
+    is: no ``& < >``, no escape (every backslash starts a NULL), only printable characters
+    (none that XML cannot carry, no white space but " "), no formula's first character or
+    space first, no space last, none longer than a cell holds."""
+    if "&" in joined or "<" in joined or ">" in joined:
+        return False
+    if "\\" in joined and joined.count("\\") != fields.count(NULL):
+        return False
+    if len(joined) > EXCEL_MAX_CELL_CHARS and max(map(len, fields)) > EXCEL_MAX_CELL_CHARS:
+        return False
+    if not all(map(str.isprintable, fields)):
+        return False
+    return not (
+        any(map(str.startswith, fields, repeat(_FIRST_NOT_PLAIN)))
+        or any(map(str.endswith, fields, repeat(" ")))
+    )
+
+
+def _plain(field: str) -> bool:
+    """:func:`_plain_column` for one field (not NULL)."""
+    return (
+        len(field) <= EXCEL_MAX_CELL_CHARS
+        and field.isprintable()
+        and not ("&" in field or "<" in field or ">" in field or "\\" in field)
+        and not field.startswith(_FIRST_NOT_PLAIN)
+        and not field.endswith(" ")
+    )
