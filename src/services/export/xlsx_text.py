@@ -24,10 +24,11 @@ through small caches (a report's dates repeat). Whatever is not plainly one of t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import repeat
-from operator import methodcaller, sub, truediv
+from operator import floordiv, methodcaller, sub, truediv
 from typing import Any
 
 from src.core.text_batch import NULL, TextBatch, TextKind, unescape
@@ -47,7 +48,8 @@ EMPTY = "<c/>"
 CACHE_SIZE = 100_000
 #: Text longer than this is not cached (it may be cut, which the writer counts per cell).
 CACHE_TEXT = 64
-_DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
+_DAY_US = timedelta(days=1) // _MICROSECOND
 #: The first timestamp text that becomes a serial; a text after "9..." is no timestamp.
 _FIRST_SERIAL = MIN_DATE.isoformat()
 _WALL_CLOCK = methodcaller("replace", tzinfo=None)
@@ -56,6 +58,7 @@ _WALL_CLOCK = methodcaller("replace", tzinfo=None)
 _SEP = "\x00"
 # A printable field holds no character XML cannot carry and no white space but " ".
 _FIRST_NOT_PLAIN = (*FORMULA_START, " ")
+_NOT_PLAIN_FIRST = re.compile(_SEP + "[" + re.escape("".join(_FIRST_NOT_PLAIN)) + "]")
 _NUMBERS = (TextKind.INTEGER, TextKind.DECIMAL, TextKind.FLOAT)
 _NEXT_ROW = '</row><row r="'
 _TEXT_OPEN, _TEXT_CLOSE = '<c t="inlineStr"><is><t>', "</t></is></c>"
@@ -76,16 +79,17 @@ class TextCells:
         n, width = len(batch), len(batch.fields)
         if n == 0:
             return ""
-        # '</row><row r="N">' before each row's cells (the first without '</row>'): the
-        # rows are put together by slice assignment and one join, not a call per row
-        tags = _NEXT_ROW + ('">' + _SEP + _NEXT_ROW).join(map(str, range(first, first + n)))
-        stride = width + 1
+        # Put together by slice assignment and one join, not a call per row: each row is
+        # '</row><row r="', its number, '">' (the first without '</row>'), its cells.
+        stride = width + 3
         parts: list[str] = [""] * (n * stride + 1)
-        parts[:-1:stride] = (tags + '">').split(_SEP)
-        parts[0] = parts[0].removeprefix("</row>")
-        parts[-1] = "</row>"
+        parts[:-1:stride] = [_NEXT_ROW] * n
+        parts[0] = _NEXT_ROW.removeprefix("</row>")
+        parts[1:-1:stride] = map(str, range(first, first + n))
+        parts[2:-1:stride] = ['">'] * n
         for i in range(width):
-            parts[i + 1 : -1 : stride] = self.column(batch, i)
+            parts[i + 3 : -1 : stride] = self.column(batch, i)
+        parts[-1] = "</row>"
         return "".join(parts)
 
     def column(self, batch: TextBatch, i: int) -> list[str]:
@@ -172,7 +176,9 @@ class TextCells:
             return self._per_value(batch, i)
         if batch.kind_of(i) is TextKind.TIMESTAMPTZ:  # written in the zone: its wall clock
             moments = list(map(_WALL_CLOCK, moments))
-        serials = map(repr, map(truediv, map(sub, moments, repeat(EPOCH_DATETIME)), repeat(_DAY)))
+        # (moment - epoch) / 1 day is microseconds / 86,400,000,000: the same division
+        micros = map(floordiv, map(sub, moments, repeat(EPOCH_DATETIME)), repeat(_MICROSECOND))
+        serials = map(repr, map(truediv, micros, repeat(_DAY_US)))
         open_ = f'<c s="{style}"><v>'
         text = open_ + ("</v></c>" + _SEP + open_).join(serials) + "</v></c>"
         cells = text.split(_SEP)
@@ -197,11 +203,13 @@ def _plain_column(fields: list[str], joined: str) -> bool:
         return False
     if len(joined) > EXCEL_MAX_CELL_CHARS and max(map(len, fields)) > EXCEL_MAX_CELL_CHARS:
         return False
-    if not all(map(str.isprintable, fields)):
+    if not joined.replace(_SEP, " ").isprintable():
         return False
     return not (
-        any(map(str.startswith, fields, repeat(_FIRST_NOT_PLAIN)))
-        or any(map(str.endswith, fields, repeat(" ")))
+        fields[0].startswith(_FIRST_NOT_PLAIN)
+        or fields[-1].endswith(" ")
+        or _NOT_PLAIN_FIRST.search(joined)
+        or " " + _SEP in joined
     )
 
 
