@@ -169,6 +169,7 @@ class XlsxWriter:
             context.zone,
             [styles[0] if styles else None for styles in self.column_styles],
             self._styled_cell if self._styled else self._plain_cell,
+            [s.format is ValueFormat.BOOLEAN and bool(s.words) for s in self.layout.shown_specs],
         )
         self.rows_total = 0
         self.widths: list[float] | None = None

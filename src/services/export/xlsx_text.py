@@ -67,11 +67,20 @@ _TEXT_OPEN, _TEXT_CLOSE = '<c t="inlineStr"><is><t>', "</t></is></c>"
 class TextCells:
     """Cell XML for the columns of text batches; one instance per writer (its caches)."""
 
-    def __init__(self, zone: Any, styles: Sequence[int | None], value_cell: ValueCell) -> None:
+    def __init__(
+        self,
+        zone: Any,
+        styles: Sequence[int | None],
+        value_cell: ValueCell,
+        by_value: Sequence[bool] = (),
+    ) -> None:
         self.zone = zone
         #: Per shown column: the style of its number format, None for the cell's own
         self.styles = list(styles)
         self.value_cell = value_cell
+        #: Per shown column: whether its cells depend on the value, not only its type (a
+        #: boolean format's words, for 0 / 1 too): each distinct text through value_cell
+        self.by_value = list(by_value) or [False] * len(self.styles)
         self._caches: dict[int, dict[str, str]] = {}
 
     def sheet_rows(self, batch: TextBatch, first: int) -> str:
@@ -97,6 +106,8 @@ class TextCells:
         fields = batch.fields[i]
         kind = batch.kind_of(i)
         style = self.styles[i]
+        if self.by_value[i]:
+            return self._by_text(batch, i)
         if kind in _NUMBERS:
             # an integer of 16+ characters may be past Excel's 15 digits: per value
             short = kind is not TextKind.INTEGER or max(map(len, fields), default=0) <= 15
