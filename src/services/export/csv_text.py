@@ -8,8 +8,9 @@ operations, and the records are put together with one join:
 * integers, numeric: the text (NaN, Infinity read the same);
 * booleans: ``true`` / ``false``;
 * dates: the text when every value is a plain ``YYYY-MM-DD``;
-* timestamps: parsed and written by ``datetime.isoformat`` (timestamptz in the task's
-  zone, with its offset), the steps mapped over the column;
+* timestamps: whole seconds with a ``T`` for the space, others parsed and written by
+  ``datetime.isoformat`` (timestamptz in the task's zone, with its offset), the steps
+  mapped over the column;
 * floats: :func:`~src.core.cell_text.number_text`, the rule every text output shares;
 * text: unescaped;
 * anything else, and any column with a value the above cannot take (``infinity``, a
@@ -137,4 +138,7 @@ def _floats(values: list[str]) -> list[str]:
 
 
 def _timestamps(values: list[str]) -> list[str]:
+    if values and set(map(len, values)) == {19} and min(values) >= "0" and max(values) < ":":
+        # whole seconds: isoformat's text is the database's with a "T"
+        return "\x00".join(values).replace(" ", "T").split("\x00")
     return list(map(datetime.isoformat, map(datetime.fromisoformat, values)))
