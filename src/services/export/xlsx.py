@@ -27,9 +27,11 @@ Options (``sheet_name``: the first sheet's name, by default the task's name made
 for Excel; further sheets are ``<name> 2``, ``<name> 3``...) are declared, with their
 defaults and checks, in ``src/core/export_options.py``.
 
-The parts around the sheets (styles, workbook, content types) are in xlsx_package.py;
-sheet-level additions (conditional formats, drawings) go in ``_end_sheet`` and
-``_write_package``, whatever path wrote the rows.
+Longer than ~400 lines on purpose: a sheet's parts (header, rows, totals row, tail) and
+the rollover between sheets are one streaming writer. Around it: the cell rules
+(xlsx_cells.py), cells from text (xlsx_text.py), the package parts (xlsx_package.py) and
+the zip (zip_stream.py). Sheet-level additions (conditional formats, drawings) go in
+``_end_sheet`` and ``_write_package``, whatever path wrote the rows.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ on PostgreSQL (psycopg2) from ``COPY (query) TO STDOUT`` as text batches
 cursor (MySQL/MariaDB unbuffered cursor; a PostgreSQL named cursor with
 ``use_copy=False``). The timeout is enforced by the server where it has one, with a
 client-side watchdog as a backstop; both end in QueryTimeout.
+
+Longer than ~400 lines on purpose: ``execute`` and ``copy_csv`` share the connection, the
+transaction's set-up (read-only, timeout), the watchdog and the error translation, and
+read best side by side; what COPY itself needs is in copy.py and copy_rows.py.
 """
 
 from __future__ import annotations
