@@ -11,7 +11,8 @@ operations, and the records are put together with one join:
 * timestamps: whole seconds with a ``T`` for the space, others parsed and written by
   ``datetime.isoformat`` (timestamptz in the task's zone, with its offset), the steps
   mapped over the column;
-* floats: :func:`~src.core.cell_text.number_text`, the rule every text output shares;
+* floats: :func:`~src.core.cell_text.number_text`, the rule every text output shares
+  (``number_texts``: its steps mapped over the column);
 * text: unescaped;
 * anything else, and any column with a value the above cannot take (``infinity``, a
   BC date), per value through the writer's ``csv_value``.
@@ -28,7 +29,7 @@ from datetime import datetime
 from operator import methodcaller
 from typing import Any
 
-from src.core.cell_text import number_text
+from src.core.cell_text import SIGNIFICANT_DIGITS, number_texts
 from src.core.text_batch import NULL, TextBatch, TextKind, unescape
 
 #: (value) -> the field of a value, by the writer's rules.
@@ -134,7 +135,17 @@ def _plain_dates(values: list[str]) -> list[str] | None:
 
 
 def _floats(values: list[str]) -> list[str]:
-    return list(map(number_text, map(float, values)))
+    # A double's text from the database is its shortest exact form: with at most 15
+    # characters, no exponent and no NaN / Infinity it has at most 15 digits, which is
+    # what number_text's 15 significant digits give (bar "-0", which it writes "0").
+    joined = "\x00".join(values)
+    if (
+        max(map(len, values), default=0) <= SIGNIFICANT_DIGITS
+        and not ("e" in joined or "N" in joined or "I" in joined)
+        and "\x00-0\x00" not in f"\x00{joined}\x00"
+    ):
+        return values
+    return number_texts(list(map(float, values)))
 
 
 def _timestamps(values: list[str]) -> list[str]:

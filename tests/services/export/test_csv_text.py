@@ -72,6 +72,17 @@ def test_timestamps_are_written_as_isoformat(
         both(tmp, batch_of(TextKind.TIMESTAMPTZ, tz_texts))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=False) | st.sampled_from([0.1 + 0.2, -0.0, 1e15, 13.7]),
+                min_size=1, max_size=8))  # fmt: skip
+def test_floats_are_number_text(
+    tmp_path_factory: pytest.TempPathFactory, values: list[float]
+) -> None:
+    # PostgreSQL writes a double in its shortest exact form: Python's repr, without ".0"
+    texts = [repr(v).removesuffix(".0").replace("inf", "Infinity") for v in values]
+    both(tmp_path_factory.mktemp("t"), batch_of(TextKind.FLOAT, texts))
+
+
 @pytest.mark.parametrize(
     ("kind", "texts"),
     [
