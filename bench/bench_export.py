@@ -495,6 +495,10 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="a checkout of other code to run side by side (@base)"
     )
+    parser.add_argument(
+        "--baseline-contenders", help="the contenders run @base too (default: all of ours)"
+    )
+    parser.add_argument("--once", default="", help="contenders run in the first round only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -513,12 +517,22 @@ def main() -> None:
         parser.error(f"unknown contenders {sorted(unknown)}; known: {', '.join(ALL_CONTENDERS)}")
     if any(c.endswith(("_mariadb", "_sqlite")) for c in contenders):
         setup_others(args.dsn, args.setup)
-    codes = [ROOT] + ([args.baseline.resolve()] if args.baseline else [])
+    based = set(args.baseline_contenders.split(",")) if args.baseline_contenders else None
+    once = set(args.once.split(","))
     results = []
     for rows in args.rows:
-        for _ in range(args.repeat):
+        for round_ in range(args.repeat):
             for contender in contenders:
-                for code in codes if contender not in NOT_OURS else [ROOT]:
+                if round_ and contender in once:
+                    continue
+                codes = [ROOT]
+                if (
+                    args.baseline
+                    and contender not in NOT_OURS
+                    and (based is None or contender in based)
+                ):
+                    codes.append(args.baseline.resolve())
+                for code in codes:
                     result = measure(contender, args.dsn, rows, code)
                     print(json.dumps(result), file=sys.stderr, flush=True)
                     results.append(result)
