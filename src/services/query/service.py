@@ -209,6 +209,8 @@ class QueryService:
             else:
                 state["exhausted"] = True
                 yield QueryResult([], iter(()), result.rowcount, notes)
+            if reader is not None:
+                reader.stop()  # a reader that left before the end: the COPY ends first
             self._finish(conn, backend, read_only=read_only, clean=state["exhausted"])
         except BaseException:
             if reader is not None:

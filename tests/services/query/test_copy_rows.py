@@ -226,6 +226,16 @@ def test_a_reader_that_stops_early_cancels_the_statement(pg: QueryService, pg_ur
     assert read(pg, "SELECT 3")[1] == [(3,)]
 
 
+def test_a_reader_that_leaves_before_the_end_ends_the_copy(pg: QueryService) -> None:
+    with pg.execute(
+        "DATABASE_URL", "SELECT n FROM generate_series(1, 5000000) AS n",
+        run_at=RUN_AT, zone=BERLIN, timeout_seconds=60, batch_size=1000,
+    ) as result:  # fmt: skip
+        assert len(next(result.batches)) == 1000
+    assert not [t for t in threading.enumerate() if t.name == "copy-rows"]
+    assert read(pg, "SELECT 4")[1] == [(4,)]
+
+
 def test_errors_read_like_the_cursor_path(pg: QueryService) -> None:
     for sql in ("SELECT * FROM no_such_table", "SELEC 1", "SELECT 1/0"):
         with pytest.raises(QueryError) as copied:
