@@ -15,8 +15,9 @@ through small caches (a report's dates repeat). Whatever is not plainly one of t
 * booleans, dates and values of other types (time, interval, json...) by their text,
   each distinct text rendered once per column;
 * timestamps (and timestamptz, written by the database in the task's zone) as serial
-  days computed like ``Cells.datetime_``; a date before 1900-03-01, a BC date or
-  ``infinity`` per value;
+  days computed like ``Cells.datetime_``; whole seconds as the day's number and the time
+  of day's fraction to 18 decimals (the same double once read: ``_fraction`` says why);
+  a date before 1900-03-01, a BC date or ``infinity`` per value;
 * text without ``& < >``, backslash escapes, characters XML cannot carry, a leading or
   trailing space, a formula's first character or more than Excel's 32,767 characters;
   the others per value.
@@ -25,14 +26,15 @@ through small caches (a report's dates repeat). Whatever is not plainly one of t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta
 from itertools import repeat
-from operator import floordiv, methodcaller, sub, truediv
+from operator import add, floordiv, itemgetter, methodcaller, sub, truediv
 from typing import Any
 
 from src.core.text_batch import NULL, TextBatch, TextKind, unescape
 from src.services.export.xlsx_cells import (
+    EPOCH_DATE,
     EPOCH_DATETIME,
     EXCEL_MAX_CELL_CHARS,
     FORMULA_START,
@@ -53,6 +55,7 @@ _DAY_US = timedelta(days=1) // _MICROSECOND
 #: The first timestamp text that becomes a serial; a text after "9..." is no timestamp.
 _FIRST_SERIAL = MIN_DATE.isoformat()
 _WALL_CLOCK = methodcaller("replace", tzinfo=None)
+_DAY_TEXT, _CLOCK_TEXT = itemgetter(slice(0, 10)), itemgetter(slice(11, 19))
 # NUL joins a column's fields: PostgreSQL text cannot hold it, and COPY escapes tabs and
 # line breaks, so it never appears in a field.
 _SEP = "\x00"
@@ -82,6 +85,9 @@ class TextCells:
         #: boolean format's words, for 0 / 1 too): each distinct text through value_cell
         self.by_value = list(by_value) or [False] * len(self.styles)
         self._caches: dict[int, dict[str, str]] = {}
+        #: ``YYYY-MM-DD`` -> its serial day, ``HH:MM:SS`` -> its fraction of a day
+        self._days: dict[str, str] = {}
+        self._clocks: dict[str, str] = {}
 
     def sheet_rows(self, batch: TextBatch, first: int) -> str:
         """The ``<row>`` elements of a batch, numbered from ``first``."""
@@ -182,14 +188,12 @@ class TextCells:
         if not plain or any(map(str.endswith, values, repeat("BC"))):
             return self._per_value(batch, i)
         try:
-            moments = list(map(datetime.fromisoformat, values))
+            if batch.kind_of(i) is TextKind.TIMESTAMP and set(map(len, values)) == {19}:
+                serials = self._whole_seconds(values)
+            else:
+                serials = self._serials(values, batch.kind_of(i) is TextKind.TIMESTAMPTZ)
         except ValueError:  # a year past 9999
             return self._per_value(batch, i)
-        if batch.kind_of(i) is TextKind.TIMESTAMPTZ:  # written in the zone: its wall clock
-            moments = list(map(_WALL_CLOCK, moments))
-        # (moment - epoch) / 1 day is microseconds / 86,400,000,000: the same division
-        micros = map(floordiv, map(sub, moments, repeat(EPOCH_DATETIME)), repeat(_MICROSECOND))
-        serials = map(repr, map(truediv, micros, repeat(_DAY_US)))
         open_ = f'<c s="{style}"><v>'
         text = open_ + ("</v></c>" + _SEP + open_).join(serials) + "</v></c>"
         cells = text.split(_SEP)
@@ -198,9 +202,57 @@ class TextCells:
         rendered = iter(cells)
         return [EMPTY if f == NULL else next(rendered) for f in fields]
 
+    @staticmethod
+    def _serials(values: list[str], zoned: bool) -> Iterator[str]:
+        """Serial days as ``Cells.datetime_`` computes them: each step mapped over the
+        column (a timestamptz written in the zone: its wall clock)."""
+        moments = list(map(datetime.fromisoformat, values))
+        if zoned:
+            moments = list(map(_WALL_CLOCK, moments))
+        # (moment - epoch) / 1 day is microseconds / 86,400,000,000: the same division
+        micros = map(floordiv, map(sub, moments, repeat(EPOCH_DATETIME)), repeat(_MICROSECOND))
+        return map(repr, map(truediv, micros, repeat(_DAY_US)))
+
+    def _whole_seconds(self, values: list[str]) -> Iterator[str]:
+        """Serial days of whole-second timestamps, written without a division: the day's
+        number and the time of day's fraction, each from a cache (see _fraction)."""
+        if len(self._days) > CACHE_SIZE or len(self._clocks) > CACHE_SIZE:
+            self._days.clear()
+            self._clocks.clear()
+        days = list(map(self._days.get, map(_DAY_TEXT, values)))
+        if None in days:
+            for day in set(map(_DAY_TEXT, values)).difference(self._days):
+                self._days[day] = str((date.fromisoformat(day) - EPOCH_DATE).days)
+            days = list(map(self._days.__getitem__, map(_DAY_TEXT, values)))
+        clocks = list(map(self._clocks.get, map(_CLOCK_TEXT, values)))
+        if None in clocks:
+            for clock in set(map(_CLOCK_TEXT, values)).difference(self._clocks):
+                self._clocks[clock] = _fraction(clock)
+            clocks = list(map(self._clocks.__getitem__, map(_CLOCK_TEXT, values)))
+        return map(add, days, clocks)
+
     def _per_value(self, batch: TextBatch, i: int) -> list[str]:
         value_cell = self.value_cell
         return [value_cell(i, v) for v in batch.column(i)]
+
+
+def _fraction(clock: str) -> str:
+    """``HH:MM:SS`` as the fraction of a day, to 18 decimals (no trailing zeros).
+
+    Why the day's number and these digits read as the same number as
+    ``Cells.datetime_``'s division: the division gives the double nearest to the serial
+    (day + seconds / 86,400). Written to 18 decimals the serial is off by at most 5E-19,
+    and it lies at least 5.2E-18 from any point halfway between two doubles: from 61
+    (1900-03-01) on, such a point is an odd multiple of 2^-48 or of a larger power of
+    two, and 86,400 = 2^7 * 675, so the distance is a nonzero multiple of
+    2^7 / (86,400 * 2^48). A reader rounding the text to the nearest double (Python,
+    LibreOffice, Excel) gets that same double.
+    """
+    seconds = (int(clock[:2]) * 60 + int(clock[3:5])) * 60 + int(clock[6:8])
+    if not seconds:
+        return ""
+    digits = (seconds * 10**18 * 2 + 86_400) // (2 * 86_400)  # rounded half up
+    return ("." + str(digits).rjust(18, "0")).rstrip("0")
 
 
 def _plain_column(fields: list[str], joined: str) -> bool:
