@@ -311,6 +311,10 @@ def format_value(value: Any, spec: ColumnSpec | None, zone: ZoneInfo | None = No
 # --- a run: the specs applied to a result --------------------------------------------------
 
 
+#: Types every value of which is_number() says is a number.
+_NUMBER_TYPES = {int, float, Decimal}
+
+
 class Totals:
     """Running count, sum, min and max of the columns that have a total."""
 
@@ -326,13 +330,26 @@ class Totals:
         """Count a batch in, a column at a time (a text batch decodes only the columns
         that have a total)."""
         for i in self.kinds:
-            self._add_column(i, [v for v in column_values(rows, i) if v is not None and v != ""])
+            values = list(column_values(rows, i))
+            # (by type, not `None in values`: comparing a Decimal with None is slow)
+            types = set(map(type, values))
+            if type(None) in types:
+                values = [v for v in values if v is not None]
+                types.discard(type(None))
+            if str in types:
+                values = [v for v in values if v != ""]
+            self._add_column(i, values, types)
 
-    def _add_column(self, i: int, values: list[Any]) -> None:
+    def _add_column(self, i: int, values: list[Any], types: set[type]) -> None:
         if not values:
             return
         self.count[i] += len(values)
-        numbers = [v for v in values if is_number(v)]
+        if types <= _NUMBER_TYPES:  # a column of numbers, as usual
+            numbers = values
+        elif any(issubclass(t, (int, float, Decimal)) for t in types):
+            numbers = [v for v in values if is_number(v)]
+        else:  # dates, text: no number to sum
+            numbers = []
         if numbers:
             self.numbers[i] += len(numbers)
             try:

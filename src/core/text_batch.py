@@ -59,6 +59,9 @@ class TextKind(StrEnum):
     OTHER = "other"
 
 
+#: Kinds whose text never holds a backslash (digits, signs, points, letters, dashes).
+_UNESCAPED_KINDS = frozenset({"integer", "decimal", "float", "boolean", "date"})
+
 #: Turns a field (unescaped, never NULL) into the Python value a driver would give.
 Decoder = Callable[[str], Any]
 
@@ -81,9 +84,13 @@ class TextForm:
 
     def decode(self, index: int, fields: Sequence[str]) -> list[Any]:
         """The Python values of ``fields`` of the column ``index``."""
-        if self.kinds[index] is TextKind.TEXT:
+        kind, decode = self.kinds[index], self.decoders[index]
+        if kind is TextKind.TEXT:
             return [None if f == NULL else unescape(f) for f in fields]
-        decode = self.decoders[index]
+        if kind in _UNESCAPED_KINDS:  # no escapes in their text: the decoder mapped over it
+            if NULL not in fields:
+                return list(map(decode, fields))
+            return [None if f == NULL else decode(f) for f in fields]
         return [None if f == NULL else decode(unescape(f)) for f in fields]
 
     def value(self, index: int, field: str) -> Any:

@@ -29,7 +29,7 @@ from typing import IO
 from zlib_ng import zlib_ng
 
 #: Chunks waiting for the compressing thread (each one batch of rendered rows).
-QUEUE_CHUNKS = 4
+QUEUE_CHUNKS = 2
 _LOCAL = struct.Struct("<4s5H3L2H")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _END = struct.Struct("<4s4H2LH")
