@@ -2,7 +2,9 @@
 
 Every contender runs in its own child process; the parent measures the child's wall
 time and reads its peak RSS from ``os.wait4`` (the rusage of that one child), so
-one contender's memory never hides another's.
+one contender's memory never hides another's. With ``--repeat N`` every contender runs
+N times, the rounds interleaved (each round runs every contender once), and the tables
+show the median of each; the load average before each round is printed with it.
 
 Contenders (same query, same table, ``ORDER BY id``):
 
@@ -10,13 +12,22 @@ Contenders (same query, same table, ``ORDER BY id``):
 * ``csv_copy`` - this tool's CSV fast path (QueryService.copy_csv: ``COPY ... TO STDOUT``
   through psycopg2 into the file, CRLF record ends, preview read back), what a
   CSV-only PostgreSQL task runs.
-* ``fetch_raw`` - psycopg2 named cursor, rows fetched and dropped: the floor for Python.
-* ``fetch``  - the same through this tool's QueryService (SQLAlchemy): the floor for a run.
+* ``fetch_raw`` - psycopg2 named cursor, rows fetched and dropped: the old floor for Python.
+* ``fetch``  - the rows through this tool's QueryService (``COPY`` text batches on
+  PostgreSQL), fetched and dropped: the floor for a run.
 * ``csv`` / ``xlsx`` / ``pdf`` - this tool's exporters fed by QueryService
-  (server-side cursor, batches of 10,000 rows; pdf capped at its default 5,000 rows).
+  (batches of 10,000 rows; pdf capped at its default 5,000 rows).
+* ``xlsx_formats`` - xlsx with a task's column formats and totals (currency, number,
+  date and date-time patterns, boolean words, sum / avg / max / count totals).
 * ``all``    - xlsx + csv + pdf written from ONE pass over the rows (how a run does it).
 * ``pandas`` - ``pandas.read_sql`` + ``DataFrame.to_excel`` (openpyxl): what a user
   would write by hand.
+* ``xlsx_mariadb`` / ``csv_mariadb`` / ``xlsx_sqlite`` / ``csv_sqlite`` - the same table
+  in MariaDB (``TEST_MARIADB_URL``) and in a SQLite file (``var/bench_export.db``).
+
+``--baseline DIR`` runs every contender but ``copy`` and ``pandas`` a second time with
+the code of DIR (a checkout of another commit: ``git worktree add /tmp/base main``), as
+``<contender>@base``, in the same rounds: before and after, side by side.
 
 Usage (from the repository root)::
 
@@ -26,7 +37,7 @@ Usage (from the repository root)::
 The database comes from ``BENCH_DSN``, else ``TEST_PG_URL`` in .test-services.env
 (the ``dbsched`` role and ``dbsched_test`` database made by scripts/setup-services.sh).
 The 1,000,000-row table ``bench_export`` is created there when missing (``--setup``
-recreates it).
+recreates it), and so are its MariaDB and SQLite copies.
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +60,22 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DSN = "postgresql://dbsched:dbsched@127.0.0.1:5432/dbsched_test"
 TABLE = "bench_export"
 BATCH = 10_000
-ALL_CONTENDERS = ("copy", "csv_copy", "fetch_raw", "fetch", "csv", "xlsx", "pdf", "all", "pandas")
+ALL_CONTENDERS = (
+    "copy", "csv_copy", "fetch_raw", "fetch", "csv", "xlsx", "xlsx_formats", "pdf", "all",
+    "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite",
+)  # fmt: skip
+#: Contenders that are not this tool's code (no "@base" run for them).
+NOT_OURS = ("copy", "pandas", "fetch_raw")
+SQLITE_FILE = ROOT / "var" / "bench_export.db"
+#: The task's columns for ``xlsx_formats``.
+FORMATS = {
+    "customer_id": {"format": "integer", "total": "count"},
+    "created_at": {"format": "datetime", "pattern": "dd.mm.yyyy hh:mm"},
+    "order_date": {"format": "date", "pattern": "dd.mm.yyyy", "total": "max"},
+    "amount": {"label": "Amount", "format": "currency", "currency": "EUR", "total": "sum"},
+    "ratio": {"format": "number", "decimals": 2, "total": "avg"},
+    "paid": {"format": "boolean", "words": ["paid", "open"]},
+}
 
 # Ten columns: ints (with NULLs), timestamps, dates, text (with NULLs), numeric, float,
 # booleans. Timestamps are without zone so the pandas baseline can write them at all
@@ -82,6 +110,51 @@ ANALYZE {TABLE};
 """
 
 
+MARIADB_SETUP_SQL = f"""
+DROP TABLE IF EXISTS {TABLE};
+CREATE TABLE {TABLE} (
+    id integer PRIMARY KEY, customer_id bigint, created_at datetime, order_date date,
+    customer text, note text, amount decimal(12, 2), ratio double, paid boolean, status text
+) CHARACTER SET utf8mb4;
+INSERT INTO {TABLE}
+SELECT seq, IF(seq % 10 = 0, NULL, (seq * 7919) % 100000),
+       TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (seq * 37) SECOND,
+       DATE '2020-01-01' + INTERVAL (seq % 2000) DAY, CONCAT('customer ', seq),
+       IF(seq % 3 = 0, NULL, MD5(seq)), ROUND(((seq * 31) % 1000000) / 7.0, 2), seq / 7.0,
+       seq % 2 = 0, ELT(seq % 4 + 1, 'new', 'paid', 'shipped', 'cancelled')
+FROM seq_1_to_1000000
+"""
+
+SQLITE_SETUP_SQL = f"""
+CREATE TABLE {TABLE} (
+    id integer PRIMARY KEY, customer_id bigint, created_at timestamp, order_date date,
+    customer text, note text, amount numeric(12, 2), ratio double precision, paid boolean,
+    status text
+);
+WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000000)
+INSERT INTO {TABLE}
+SELECT n, CASE WHEN n % 10 = 0 THEN NULL ELSE (n * 7919) % 100000 END,
+       datetime('2024-01-01', '+' || (n * 37) || ' seconds'),
+       date('2020-01-01', '+' || (n % 2000) || ' days'), 'customer ' || n,
+       CASE WHEN n % 3 = 0 THEN NULL ELSE lower(hex(randomblob(16))) END,
+       round(((n * 31) % 1000000) / 7.0, 2), n / 7.0, n % 2 = 0,
+       CASE n % 4 WHEN 0 THEN 'new' WHEN 1 THEN 'paid' WHEN 2 THEN 'shipped' ELSE 'cancelled' END
+FROM g;
+"""
+
+
+def mariadb_url() -> str | None:
+    """TEST_MARIADB_URL from .test-services.env (BENCH_MARIADB_URL wins), if set."""
+    if os.environ.get("BENCH_MARIADB_URL"):
+        return os.environ["BENCH_MARIADB_URL"]
+    env_file = ROOT / ".test-services.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            if line.startswith("TEST_MARIADB_URL="):
+                return line.partition("=")[2].strip()
+    return None
+
+
 def default_dsn() -> str:
     """BENCH_DSN, else TEST_PG_URL from .test-services.env, else the dbsched default."""
     if os.environ.get("BENCH_DSN"):
@@ -109,14 +182,19 @@ def query(rows: int) -> str:
 # --------------------------------------------------------------------------- children
 
 
-def _stream(dsn: str, sql: str) -> tuple[list[Any], Any]:
-    """Columns and row batches through this tool's QueryService (server-side cursor)."""
+def _stream(dsn: str, sql: str, source: str = "postgresql") -> tuple[list[Any], Any]:
+    """Columns and row batches through this tool's QueryService."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from src.services.query import QueryService
 
-    service = QueryService({"DB_BENCH_URL": sqlalchemy_url(dsn)})
+    url = {
+        "postgresql": sqlalchemy_url(dsn),
+        "mariadb": mariadb_url() or "",
+        "sqlite": f"sqlite:///{SQLITE_FILE}",
+    }[source]
+    service = QueryService({"DB_BENCH_URL": url})
     block = service.execute(
         "bench", sql, run_at=datetime.now(UTC), zone=ZoneInfo("UTC"),
         timeout_seconds=3600, read_only=True, batch_size=BATCH,
@@ -168,14 +246,23 @@ def child_csv_copy(dsn: str, rows: int, out: Path) -> int:
     return copied.rows
 
 
-def child_tool(dsn: str, rows: int, out: Path, formats: list[str]) -> int:
+def child_tool(
+    dsn: str, rows: int, out: Path, formats: list[str], source: str = "postgresql",
+    columns_spec: dict[str, Any] | None = None,
+) -> int:  # fmt: skip
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
+    from src.core.column_format import read_columns
     from src.services.export import ExportContext, get_exporter
 
-    columns, batches = _stream(dsn, query(rows))
-    context = ExportContext(title="bench", run_at=datetime.now(UTC), zone=ZoneInfo("Europe/Berlin"))
+    specs, errors = read_columns(columns_spec or {})
+    if errors:
+        raise SystemExit(f"bad columns: {errors}")
+    columns, batches = _stream(dsn, query(rows), source)
+    context = ExportContext(
+        title="bench", run_at=datetime.now(UTC), zone=ZoneInfo("Europe/Berlin"), columns=specs
+    )
     writers = []
     for name in formats:
         exporter = get_exporter(name)
@@ -214,6 +301,11 @@ def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
         return child_csv_copy(dsn, rows, out)
     if contender in ("csv", "xlsx", "pdf"):
         return child_tool(dsn, rows, out, [contender])
+    if contender == "xlsx_formats":
+        return child_tool(dsn, rows, out, ["xlsx"], columns_spec=FORMATS)
+    if contender in ("xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite"):
+        fmt, source = contender.split("_")
+        return child_tool(dsn, rows, out, [fmt], source=source)
     if contender == "all":
         return child_tool(dsn, rows, out, ["xlsx", "csv", "pdf"])
     if contender == "pandas":
@@ -224,8 +316,10 @@ def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
 # --------------------------------------------------------------------------- parent
 
 
-def measure(contender: str, dsn: str, rows: int) -> dict[str, Any]:
-    """Run one contender in a child process; wall time, peak RSS of that child, file sizes."""
+def measure(contender: str, dsn: str, rows: int, code: Path = ROOT) -> dict[str, Any]:
+    """Run one contender in a child process; wall time, peak RSS of that child, file sizes.
+    ``code``: the checkout whose ``src`` the child imports (another one for ``@base``)."""
+    name = contender if code == ROOT else f"{contender}@base"
     out = Path(tempfile.mkdtemp(prefix=f"bench-{contender}-"))
     try:
         if contender == "copy":
@@ -240,60 +334,93 @@ def measure(contender: str, dsn: str, rows: int) -> dict[str, Any]:
                 "--rows", str(rows), "--out", str(out), "--dsn", dsn,
             ]  # fmt: skip
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        load = os.getloadavg()[0]
+        proc = subprocess.Popen(argv, cwd=code, env={**os.environ, "PYTHONPATH": str(code)})
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            raise SystemExit(f"{contender} at {rows} rows failed (exit {proc.returncode})")
+            raise SystemExit(f"{name} at {rows} rows failed (exit {proc.returncode})")
         sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
         return {
-            "contender": contender,
+            "contender": name,
             "rows": rows,
             "seconds": round(wall, 2),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
             "files": sizes,
+            "load": round(load, 2),
         }
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (rows, contender): the median time and peak RSS of its runs."""
+    grouped: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in results:
+        grouped.setdefault((r["rows"], r["contender"]), []).append(r)
+    out = []
+    for (rows, contender), runs in grouped.items():
+        out.append({
+            "rows": rows, "contender": contender, "runs": len(runs),
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "all_seconds": [r["seconds"] for r in runs],
+            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
+            "files": runs[-1]["files"],
+        })  # fmt: skip
+    return out
+
+
 def report(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| rows | contender | wall time (s) | peak RSS (MB) | output |",
-        "|---:|---|---:|---:|---|",
+        "| rows | contender | wall time (s), median | runs (s) | peak RSS (MB) | output |",
+        "|---:|---|---:|---|---:|---|",
     ]
-    for r in results:
+    table = medians(results)
+    for r in table:
         files = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in r["files"].items())
+        runs = " / ".join(f"{s:.2f}" for s in r["all_seconds"])
         lines.append(
-            f"| {r['rows']:,} | {r['contender']} | {r['seconds']:.2f} | {r['peak_rss_mb']:.0f}"
-            f" | {files} |"
+            f"| {r['rows']:,} | {r['contender']} | {r['seconds']:.2f} | {runs} "
+            f"| {r['peak_rss_mb']:.0f} | {files} |"
         )
-    by = {(r["rows"], r["contender"]): r for r in results}
+    loads = [r["load"] for r in results if "load" in r]
+    if loads:
+        lines += [
+            "",
+            f"Load average (1 min) when a contender started: median "
+            f"{statistics.median(loads):.1f}, from {min(loads):.1f} to {max(loads):.1f}.",
+        ]
+    by = {(r["rows"], r["contender"]): r for r in table}
     lines.append("")
-    for rows in sorted({r["rows"] for r in results}):
-        pandas, xlsx = by.get((rows, "pandas")), by.get((rows, "xlsx"))
-        copy, csv_ = by.get((rows, "copy")), by.get((rows, "csv"))
-        csv_copy = by.get((rows, "csv_copy"))
-        if pandas and xlsx:
-            lines.append(
-                f"- {rows:,} rows: xlsx is {pandas['seconds'] / xlsx['seconds']:.1f}x faster "
-                f"than pandas (target >= 5x)"
-            )
-        if copy and csv_:
-            lines.append(
-                f"- {rows:,} rows: csv takes {csv_['seconds'] / copy['seconds']:.2f}x the time "
-                f"of \\copy (target <= 2x)"
-            )
-        if copy and csv_copy:
-            lines.append(
-                f"- {rows:,} rows: csv (COPY path) takes "
-                f"{csv_copy['seconds'] / copy['seconds']:.2f}x the time of \\copy (target <= 2x)"
-            )
-    sizes = sorted({r["rows"] for r in results})
+
+    def ratio(rows: int, a: str, b: str) -> float | None:
+        if (rows, a) in by and (rows, b) in by:
+            return float(by[(rows, a)]["seconds"]) / float(by[(rows, b)]["seconds"])
+        return None
+
+    checks = [
+        ("xlsx", "copy", "xlsx takes {:.2f}x the time of \\copy (target <= 5x at 1M)"),
+        ("pandas", "xlsx", "xlsx is {:.1f}x faster than pandas (target >= 30x at 1M)"),
+        ("all", "xlsx", "all three formats take {:.2f}x the xlsx alone (target <= 1.3x)"),
+        ("xlsx_formats", "xlsx", "formats, totals: {:.2f}x the plain xlsx (target <= 1.15x)"),
+        ("csv_copy", "copy", "csv (COPY path) takes {:.2f}x the time of \\copy (target <= 1.5x)"),
+        ("csv", "copy", "csv takes {:.2f}x the time of \\copy (target <= 3x)"),
+    ]  # fmt: skip
+    contenders = {r["contender"] for r in table}
+    checks += [
+        (f"{c}@base", c, f"{c}: before takes {{:.2f}}x the time of now")
+        for c in sorted(contenders) if f"{c}@base" in contenders
+    ]  # fmt: skip
+    for rows in sorted({r["rows"] for r in table}):
+        for a, b, words in checks:
+            value = ratio(rows, a, b)
+            if value is not None:
+                lines.append(f"- {rows:,} rows: " + words.format(value))
+    sizes = sorted({r["rows"] for r in table})
     if len(sizes) >= 2:
         small, big = sizes[0], sizes[-1]
-        for name in ("csv_copy", "csv", "xlsx", "pdf", "all"):
+        for name in sorted(contenders - set(NOT_OURS)):
             a, b = by.get((small, name)), by.get((big, name))
             if a and b:
                 growth = b["peak_rss_mb"] / a["peak_rss_mb"] - 1
@@ -310,6 +437,35 @@ def setup(dsn: str) -> None:
         ["psql", dsn, "-q", "-v", "ON_ERROR_STOP=1"], input=SETUP_SQL, text=True, check=True,
         timeout=600,
     )  # fmt: skip
+
+
+def setup_others(dsn: str, force: bool) -> None:
+    """The same table in MariaDB (when configured) and in a SQLite file, when missing."""
+    url = mariadb_url()
+    if url:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url)
+        with engine.begin() as conn:
+            try:
+                ready = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar() == 1_000_000
+            except sqlalchemy.exc.ProgrammingError:  # no such table yet
+                ready = False
+        if force or not ready:
+            print(f"creating {TABLE} in MariaDB...", file=sys.stderr, flush=True)
+            with engine.begin() as conn:
+                for statement in MARIADB_SETUP_SQL.split(";"):
+                    if statement.strip():
+                        conn.exec_driver_sql(statement.replace("%", "%%"))  # pyformat
+        engine.dispose()
+    if force or not SQLITE_FILE.exists():
+        print(f"creating {SQLITE_FILE}...", file=sys.stderr, flush=True)
+        SQLITE_FILE.parent.mkdir(exist_ok=True)
+        SQLITE_FILE.unlink(missing_ok=True)
+        db = sqlite3.connect(SQLITE_FILE)
+        db.executescript(SQLITE_SETUP_SQL)
+        db.commit()
+        db.close()
 
 
 def table_ready(dsn: str) -> bool:
@@ -335,6 +491,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--contenders", default=",".join(ALL_CONTENDERS))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; tables show medians")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of other code to run side by side (@base)"
+    )
+    parser.add_argument(
+        "--baseline-contenders", help="the contenders run @base too (default: all of ours)"
+    )
+    parser.add_argument("--once", default="", help="contenders run in the first round only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -351,12 +515,27 @@ def main() -> None:
     unknown = set(contenders) - set(ALL_CONTENDERS)
     if unknown:
         parser.error(f"unknown contenders {sorted(unknown)}; known: {', '.join(ALL_CONTENDERS)}")
+    if any(c.endswith(("_mariadb", "_sqlite")) for c in contenders):
+        setup_others(args.dsn, args.setup)
+    based = set(args.baseline_contenders.split(",")) if args.baseline_contenders else None
+    once = set(args.once.split(","))
     results = []
     for rows in args.rows:
-        for contender in contenders:
-            result = measure(contender, args.dsn, rows)
-            print(json.dumps(result), file=sys.stderr, flush=True)
-            results.append(result)
+        for round_ in range(args.repeat):
+            for contender in contenders:
+                if round_ and contender in once:
+                    continue
+                codes = [ROOT]
+                if (
+                    args.baseline
+                    and contender not in NOT_OURS
+                    and (based is None or contender in based)
+                ):
+                    codes.append(args.baseline.resolve())
+                for code in codes:
+                    result = measure(contender, args.dsn, rows, code)
+                    print(json.dumps(result), file=sys.stderr, flush=True)
+                    results.append(result)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))

@@ -33,6 +33,8 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import le, lt, mul, sub
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,6 +62,26 @@ def number_text(value: float) -> str:
     if "e" in text:  # 1e+20 -> 1E+20, 1.5e-07 -> 1.5E-07, as Excel writes them
         return text.upper()
     return "0" if text == "-0" else text
+
+
+def number_texts(values: Sequence[float]) -> list[str]:
+    """:func:`number_text` of each value: the same rule, its steps mapped over the column
+    (the CSV writes a column of floats this way)."""
+    texts = list(map(format, values, repeat(_FLOAT_FORMAT)))
+    # All 15 digits used: the ones that may carry noise (a shorter text has no 15th digit)
+    long = list(compress(range(len(texts)), map(lt, repeat(SIGNIFICANT_DIGITS), map(len, texts))))
+    if long:
+        numbers = list(map(values.__getitem__, long))
+        shorts = list(map(format, numbers, repeat(_SHORT_FORMAT)))
+        errors = map(abs, map(sub, map(float, shorts), numbers))
+        limits = map(mul, map(abs, numbers), repeat(_NOISE))
+        for k in compress(range(len(long)), map(le, errors, limits)):  # the close ones
+            if _all_digits_used(texts[long[k]]) and not numbers[k].is_integer():
+                texts[long[k]] = shorts[k]
+    joined = "\x00".join(texts)  # one look at the whole column
+    if "e" in joined or "\x00-0\x00" in f"\x00{joined}\x00":
+        return [text.upper() if "e" in text else "0" if text == "-0" else text for text in texts]
+    return texts
 
 
 def _all_digits_used(text: str) -> bool:

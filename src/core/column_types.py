@@ -28,6 +28,7 @@ from typing import Any
 
 from src.core.errors import ValidationError
 from src.core.result import Column, Row
+from src.core.text_batch import column_values, may_hold_text
 from src.core.vocabulary import ColumnType
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -122,7 +123,7 @@ class ColumnTyper:
         self.kinds: dict[int, ColumnType] = {}
         self._rows_seen = 0
 
-    def batches(self, batches: Iterable[list[Row]]) -> Iterator[list[Row]]:
+    def batches(self, batches: Iterable[Sequence[Row]]) -> Iterator[Sequence[Row]]:
         """The batches with dates typed; decided on the first non-empty batch."""
         decided = False
         for batch in batches:
@@ -141,12 +142,16 @@ class ColumnTyper:
                 if declared != ColumnType.TEXT:
                     self.kinds[i] = ColumnType(declared)
             elif column.type_name is None:
-                kind = recognise(row[i] for row in batch)
+                kind = recognise(column_values(batch, i))
                 if kind is not None:
                     self.kinds[i] = kind
 
-    def _convert(self, batch: list[Row]) -> list[Row]:
-        kinds = list(self.kinds.items())
+    def _convert(self, batch: Sequence[Row]) -> Sequence[Row]:
+        # A column the database wrote as a date, a number... holds no text to type: a
+        # text batch is only turned into rows when a typed column may hold text.
+        kinds = [(i, kind) for i, kind in self.kinds.items() if may_hold_text(batch, i)]
+        if not kinds:
+            return batch
         out: list[Row] = []
         for n, row in enumerate(batch):
             values = list(row)

@@ -2,7 +2,9 @@
 
 Rows stream: a ``QueryResult`` holds an iterator, consumed once, so a million-row
 result never sits in memory. Exporters are sinks fed batches of rows in one pass,
-so xlsx, pdf and csv are written from the same single read of the result.
+so xlsx, pdf and csv are written from the same single read of the result. A batch is
+a sequence of rows: a list of tuples, or a ``TextBatch`` (``src/core/text_batch.py``)
+that keeps the database's text and decodes values only where they are read.
 """
 
 from __future__ import annotations
@@ -28,6 +30,6 @@ class QueryResult:
     that return no rows (rows affected), else None."""
 
     columns: list[Column]
-    batches: Iterator[list[Row]]
+    batches: Iterator[Sequence[Row]]
     rowcount: int | None = None
     notes: list[str] = field(default_factory=list)

@@ -7,8 +7,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from src.core.cell_text import cell_text, number_text, numeric_columns
+from src.core.cell_text import cell_text, number_text, number_texts, numeric_columns
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,17 @@ def test_other_values() -> None:
 def test_numeric_columns_hold_numbers_and_nulls_only() -> None:
     rows = [[1, "a", None, 2.5, True], [None, "b", None, "n/a", False], [Decimal(3), 1, None, 1, 0]]
     assert numeric_columns(rows, 5) == [True, False, False, False, False]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.floats()
+        | st.sampled_from(
+            [0.1 + 0.2, 60603.460000000094, -0.0, 1e15, 290001.55999999994, 1 / 7, 1e-7]
+        ),
+        max_size=20,
+    )
+)
+def test_number_texts_is_number_text_over_a_column(values: list[float]) -> None:
+    assert number_texts(values) == [number_text(v) for v in values]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email import message_from_bytes
@@ -316,6 +317,23 @@ def test_server_side_timeout_is_recorded_as_timeout(harness, pg_url):
     assert record["status"] == "timeout"
     assert record["error"]["type"] == "timeout"
     assert h.outbox() == [] and h.export_files() == []
+
+
+def test_a_timeout_while_rows_stream_from_copy_leaves_no_file(harness, pg_url):
+    # rows come fast (COPY), the files are half written when the time limit cuts them
+    query = (
+        "SELECT g, repeat('x', 50) AS pad, CASE WHEN g % 1000 = 0 THEN pg_sleep(0.02) END"
+        " FROM generate_series(1, 200000) AS g"
+    )
+    h = harness({"DATABASE_URL": pg_url}, query=query, timeout_seconds=1)
+    progress: list[str] = []
+    outcome = h.runner.run(h.task, progress=progress.append)
+    assert outcome.status == "timeout", outcome.error
+    assert any(line.startswith("fetched ") for line in progress)  # it was writing
+    (record,) = h.history()
+    assert record["error"]["type"] == "timeout"
+    assert h.outbox() == [] and h.export_files() == []
+    assert not [t for t in threading.enumerate() if t.name in ("copy-rows", "zip-deflate")]
 
 
 def test_smtp_down_keeps_exports_and_says_where(harness, refusing_port, tmp_path):

@@ -29,6 +29,9 @@ PostgreSQL's own text forms where they differ from the list above: booleans ``t`
 ``f``, timestamps with a space and a short offset (``2026-01-02 03:04:05+01``),
 floats without a trailing ``.0``, empty strings as ``""``; copy.py lists them all.
 Integers, numeric, dates, text and NULL are the same on both paths.
+
+Rows from PostgreSQL arrive as text (``TextBatch``) and are written a column at a time
+(``csv_text.py``) in the forms above, the same as rows of Python values.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from zoneinfo import ZoneInfo
 from src.core.cell_text import number_text, scalar_text
 from src.core.errors import ExportError
 from src.core.result import Column, Row
+from src.core.text_batch import TextBatch
 from src.services.export.base import (
     AtomicFile,
     ExportContext,
@@ -53,6 +57,7 @@ from src.services.export.base import (
     ExportFile,
     io_error,
 )
+from src.services.export.csv_text import TextFields
 
 # Types the csv module already writes as wanted (None -> "").
 _PASS_THROUGH = frozenset({str, int, type(None)})
@@ -123,6 +128,7 @@ class CsvWriter:
             write_through=True,
         )  # fmt: skip
         self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\r\n")
+        self._text_fields = TextFields(context.zone, delimiter, self._slow)
         try:
             self._csv.writerow(self.layout.labels)
         except OSError as exc:
@@ -131,23 +137,25 @@ class CsvWriter:
     def write_batch(self, rows: Sequence[Row]) -> None:
         if self._done:
             raise ExportError(f"{self.path}: write after close/abort", permanent=True)
-        passing, conv = _PASS_THROUGH, self._conv
+        passing, conv, slow = _PASS_THROUGH, self._conv, self._slow
         rows = self.layout.project(rows)
-        if self.formatted:
+        if self.formatted:  # the text a person reads: rows of str (a text batch decoded)
             text, zone = self.layout.text, self.zone
             rows = [[text(i, v, zone) for i, v in enumerate(row)] for row in rows]
-
-        def slow(value: Any) -> Any:
-            return csv_value(value, self.zone)
-
         try:
-            self._csv.writerows(
-                [[v if type(v) in passing else conv.get(type(v), slow)(v) for v in row]
-                 for row in rows]
-            )  # fmt: skip
+            if isinstance(rows, TextBatch):
+                self._text.write(self._text_fields.records(rows))
+            else:
+                self._csv.writerows(
+                    [[v if type(v) in passing else conv.get(type(v), slow)(v) for v in row]
+                     for row in rows]
+                )  # fmt: skip
         except OSError as exc:
             self._fail(exc)
         self.rows_total += len(rows)
+
+    def _slow(self, value: Any) -> Any:
+        return csv_value(value, self.zone)
 
     def close(self) -> ExportFile:
         if self._done:

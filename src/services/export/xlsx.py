@@ -6,21 +6,13 @@ the workbook parts (content types, workbook, styles) are written on ``close()``.
 A hand-written writer was chosen over xlsxwriter / openpyxl for speed (see
 docs/performance.md); tests read every feature back with openpyxl and LibreOffice.
 
-Cells keep their types:
-
-* int, float, Decimal -> numbers. Integers of 16 digits or more are written as text,
-  because Excel keeps only 15 significant digits and would silently change them;
-  NaN and infinities (which a sheet cannot hold) are written as text too.
-* date -> a date (``yyyy-mm-dd``), datetime -> a date-time (``yyyy-mm-dd hh:mm:ss``),
-  time -> a time (``hh:mm:ss``). Excel has no time zones: an aware datetime is
-  converted to the run's zone and written without its zone. Dates before
-  1900-03-01 (outside Excel's date range) are written as ISO text.
-* bool -> a boolean; None -> an empty cell.
-* bytes -> ``0x`` + hex (up to 64 bytes), else ``<N bytes>``.
-* dict / list (json columns) -> JSON text; anything else (UUID, timedelta, ...) -> ``str``.
-* Text that Excel would read as a formula (``=``, ``+``, ``-``, ``@``) stays text (a
-  string cell, marked with a quote prefix). Control characters XML cannot carry are
-  removed; text longer than Excel's 32,767 characters per cell is cut (said in a note).
+Cells keep their types (the rules, per value, are ``xlsx_cells.py``): numbers stay
+numbers (integers of 16+ digits, NaN and infinities become text), dates and times
+become Excel serials with a date format (an aware datetime in the run's zone), booleans
+stay booleans, NULL is an empty cell, and text Excel would read as a formula stays text.
+Rows from PostgreSQL arrive as text (``TextBatch``) and are written a column at a time
+(``xlsx_text.py``) to the same cells. The sheet XML is deflated in a second thread while
+the next rows are rendered (``zip_stream.py``).
 
 The header row is bold, frozen and carries an autofilter, and repeats on every printed
 page (print titles); column widths come from the header and the first rows. Printed, a
@@ -35,24 +27,24 @@ Options (``sheet_name``: the first sheet's name, by default the task's name made
 for Excel; further sheets are ``<name> 2``, ``<name> 3``...) are declared, with their
 defaults and checks, in ``src/core/export_options.py``.
 
-Longer than ~400 lines on purpose: the cell writer and its type rules are one
-hot loop; the package parts (zip, styles, workbook) already live in xlsx_package.py.
+Longer than ~400 lines on purpose: a sheet's parts (header, rows, totals row, tail) and
+the rollover between sheets are one streaming writer. Around it: the cell rules
+(xlsx_cells.py), cells from text (xlsx_text.py), the package parts (xlsx_package.py) and
+the zip (zip_stream.py). Sheet-level additions (conditional formats, drawings) go in
+``_end_sheet`` and ``_write_package``, whatever path wrote the rows.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from src.core.chart import ChartData
 from src.core.column_format import ColumnSpec, excel_format
@@ -60,6 +52,7 @@ from src.core.errors import ExportError
 from src.core.export_options import DEFAULT_SHEET_NAME, SHEET_NAME_MAX, sheet_name_for
 from src.core.highlight import STYLE_COLORS, excel_rule_formula
 from src.core.result import Column, Row
+from src.core.text_batch import TextBatch
 from src.core.vocabulary import HighlightStyle, TotalKind, ValueFormat
 from src.services.export.base import (
     AtomicFile,
@@ -68,21 +61,29 @@ from src.services.export.base import (
     ExportFile,
     io_error,
 )
+from src.services.export.xlsx_cells import (
+    EPOCH_DATE,
+    EXCEL_MAX_CELL_CHARS,
+    MAX_EXACT_INT,
+    MIN_DATE,
+    Cells,
+)
 from src.services.export.xlsx_chart import chart_sheet
 from src.services.export.xlsx_package import (
-    ILLEGAL_XML,
     NS,
     NS_R,
     S_DATE,
     S_DATETIME,
     S_HEADER,
-    S_QUOTED,
-    S_TIME,
     clean_text,
     column_letter,
     format_style,
     package_parts,
 )
+from src.services.export.xlsx_text import TextCells
+from src.services.export.zip_stream import EntryStream, ZipStream
+
+__all__ = ["EXCEL_MAX_CELL_CHARS", "XlsxExporter", "XlsxWriter", "column_letter"]
 
 #: Rows per sheet in Excel, header included.
 EXCEL_MAX_ROWS = 1_048_576
@@ -91,8 +92,6 @@ EXCEL_MAX_ROWS = 1_048_576
 MAX_SHEET_BYTES = 2_000_000_000
 #: Columns per sheet in Excel (A..XFD).
 EXCEL_MAX_COLUMNS = 16_384
-#: Characters per cell in Excel.
-EXCEL_MAX_CELL_CHARS = 32_767
 #: Rows sampled (with the header) to size the columns.
 WIDTH_SAMPLE_ROWS = 200
 MIN_WIDTH, MAX_WIDTH = 6, 60
@@ -100,17 +99,13 @@ MIN_WIDTH, MAX_WIDTH = 6, 60
 #: at 100%: ~6.9 in between the default 0.7 in margins, at ~7 pixels a character. A
 #: wider sheet prints landscape; every sheet prints scaled to one page wide.
 PORTRAIT_MAX_WIDTH = 90
-#: zlib level. Measured on sheet XML: level 1 writes ~15% faster but files ~40% larger
-#: than the default 6; attachments have size limits, so the default stays.
-COMPRESS_LEVEL = 6
+#: Deflate level (zlib-ng). Measured on 1M rows of sheet XML (docs/performance.md):
+#: PLACEHOLDER
+COMPRESS_LEVEL = 4
 
 
 #: Characters of the first sheet's name kept for the next ones, leaving room for " 99".
 _SHEET_STEM = SHEET_NAME_MAX - 3
-_EPOCH_DATE = date(1899, 12, 30)
-_EPOCH_DT = datetime(1899, 12, 30)
-_MIN_DATE = date(1900, 3, 1)  # before this Excel's serials are off by its 1900 leap-year bug
-_MAX_INT = 10**15  # Excel keeps 15 significant digits
 #: SUBTOTAL's function numbers that skip rows hidden by a filter (the 100s), per total.
 SUBTOTAL_CODES = {
     TotalKind.SUM: 109,
@@ -122,103 +117,6 @@ SUBTOTAL_CODES = {
 _VALUE = re.compile(r"<v>([^<]*)</v>")
 _PLAIN_CELL = "<c><v>"
 _DATE_CELLS = (f'<c s="{S_DATE}">', f'<c s="{S_DATETIME}">')
-
-
-class _Cells:
-    """Turns Python values into ``<c>`` elements; one instance per writer (zone, counters)."""
-
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self.cut_cells = 0
-        conv: dict[type, Callable[[Any], str]] = {
-            str: self.text,
-            int: self.integer,
-            float: self.floating,
-            Decimal: self.decimal,
-            bool: self.boolean,
-            type(None): self.empty,
-            datetime: self.datetime_,
-            date: self.date_,
-            time: self.time_,
-            bytes: self.binary,
-            bytearray: self.binary,
-            memoryview: self.binary,
-            dict: self.json_,
-            list: self.json_,
-        }
-        self.conv = conv
-
-    def cell(self, value: Any) -> str:
-        fn = self.conv.get(type(value))
-        if fn is None:
-            fn = self._for_subclass(value)
-        return fn(value)
-
-    def _for_subclass(self, value: Any) -> Callable[[Any], str]:
-        for kind in (bool, int, float, Decimal, str, datetime, date, time, dict, list):
-            if isinstance(value, kind):
-                return self.conv[kind]
-        return self.other
-
-    def text(self, value: str) -> str:
-        if len(value) > EXCEL_MAX_CELL_CHARS:
-            value = value[: EXCEL_MAX_CELL_CHARS - 1] + "…"
-            self.cut_cells += 1
-        value = escape(ILLEGAL_XML.sub("", value))
-        space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
-        style = f' s="{S_QUOTED}"' if value[:1] in ("=", "+", "-", "@") else ""
-        return f'<c t="inlineStr"{style}><is><t{space}>{value}</t></is></c>'
-
-    @staticmethod
-    def empty(_value: None) -> str:
-        return "<c/>"
-
-    def integer(self, value: int) -> str:
-        if -_MAX_INT < value < _MAX_INT:
-            return f"<c><v>{value}</v></c>"
-        return self.text(str(value))
-
-    def floating(self, value: float) -> str:
-        if math.isfinite(value):
-            return f"<c><v>{value!r}</v></c>"
-        return self.text(str(value))
-
-    def decimal(self, value: Decimal) -> str:
-        if value.is_finite():
-            return f"<c><v>{value}</v></c>"
-        return self.text(str(value))
-
-    @staticmethod
-    def boolean(value: bool) -> str:
-        return f'<c t="b"><v>{int(value)}</v></c>'
-
-    def datetime_(self, value: datetime) -> str:
-        if value.tzinfo is not None:
-            value = value.astimezone(self.zone).replace(tzinfo=None)
-        if value.date() < _MIN_DATE:
-            return self.text(value.isoformat(sep=" "))
-        serial = (value - _EPOCH_DT) / timedelta(days=1)
-        return f'<c s="{S_DATETIME}"><v>{serial!r}</v></c>'
-
-    def date_(self, value: date) -> str:
-        if value < _MIN_DATE:
-            return self.text(value.isoformat())
-        return f'<c s="{S_DATE}"><v>{(value - _EPOCH_DATE).days}</v></c>'
-
-    @staticmethod
-    def time_(value: time) -> str:
-        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
-        return f'<c s="{S_TIME}"><v>{seconds / 86400!r}</v></c>'
-
-    def binary(self, value: bytes | bytearray | memoryview) -> str:
-        data = bytes(value)
-        return self.text("0x" + data.hex() if len(data) <= 64 else f"<{len(data)} bytes>")
-
-    def json_(self, value: Any) -> str:
-        return self.text(json.dumps(value, ensure_ascii=False, default=str))
-
-    def other(self, value: Any) -> str:
-        return self.text(str(value))
 
 
 def _display_width(value: Any) -> int:
@@ -264,7 +162,7 @@ class XlsxWriter:
         self.first_sheet_name = sheet_name
         self.max_data_rows = max_rows_per_sheet - 1
         self.max_sheet_bytes = max_sheet_bytes
-        self.cells = _Cells(context.zone)
+        self.cells = Cells(context.zone)
         #: Excel number format codes of the task's columns, each once (styles.xml)
         self.formats: list[str] = []
         #: Per shown column: its style index (None: the cell's own) and regular / bold
@@ -291,20 +189,21 @@ class XlsxWriter:
         self.chart = (
             ChartData(context.chart, self.layout.labels, shown_names) if context.chart else None
         )
+        self.text_cells = TextCells(
+            context.zone,
+            [styles[0] if styles else None for styles in self.column_styles],
+            self._styled_cell if self._styled else self._plain_cell,
+            [s.format is ValueFormat.BOOLEAN and bool(s.words) for s in self.layout.shown_specs],
+        )
         self.rows_total = 0
         self.widths: list[float] | None = None
-        self._sheet: IO[bytes] | None = None
+        self._sheet: EntryStream | None = None
         self._sheet_rows = 0  # data rows in the current sheet
         self._sheet_bytes = 0  # uncompressed bytes of rows in the current sheet
         self._sheet_last_rows: list[int] = []  # last row number of each finished sheet
         self._done = False
         self._file = AtomicFile(path)
-        try:
-            self._zip = zipfile.ZipFile(
-                self._file.file, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-            )
-        except OSError as exc:
-            self._fail(exc)
+        self._zip = ZipStream(self._file.file, COMPRESS_LEVEL)
 
     # -- the ExportWriter protocol
 
@@ -325,7 +224,7 @@ class XlsxWriter:
                 if self._sheet is None or self._sheet_rows >= self.max_data_rows:
                     self._next_sheet()
                 take = min(len(rows) - start, self.max_data_rows - self._sheet_rows)
-                self._write_rows(rows[start : start + take] if start or take < len(rows) else rows)
+                self._write_rows(_part(rows, start, start + take))
                 start += take
         except OSError as exc:
             self._fail(exc)
@@ -362,11 +261,7 @@ class XlsxWriter:
 
     def abort(self) -> None:
         self._done = True
-        zf = getattr(self, "_zip", None)
-        if zf is not None:
-            # The temp file is discarded: nothing is left for the zip to finish, and its
-            # __del__ must not try to write a central directory into a closed file.
-            zf.fp = None
+        self._zip.abandon()  # the compressing thread stops before the file goes
         self._file.discard()
 
     # -- internals
@@ -388,7 +283,7 @@ class XlsxWriter:
         number = len(self.sheet_names) + 1
         name = self.first_sheet_name if number == 1 else f"{self.sheet_base} {number}"
         self.sheet_names.append(name)
-        self._sheet = self._zip.open(f"xl/worksheets/sheet{number}.xml", "w")
+        self._sheet = self._zip.open(f"xl/worksheets/sheet{number}.xml")
         self._sheet_rows = 0
         self._sheet_bytes = 0
         assert self.widths is not None
@@ -418,6 +313,22 @@ class XlsxWriter:
 
     def _write_rows(self, rows: Sequence[Row]) -> None:
         assert self._sheet is not None
+        data = self._render(rows)
+        if self._sheet_rows and self._sheet_bytes + len(data) > self.max_sheet_bytes:
+            # Keep each sheet part under 2 GiB so the zip never needs zip64 entries,
+            # which some Excel versions refuse: continue on a new sheet instead.
+            self._next_sheet()
+            data = self._render(rows)
+        self._sheet.write(data)
+        self._sheet_bytes += len(data)
+        self._sheet_rows += len(rows)
+        self.rows_total += len(rows)
+
+    def _render(self, rows: Sequence[Row]) -> bytes:
+        """The rows' ``<row>`` elements, numbered on from the current sheet's last row."""
+        first = self._sheet_rows + 2  # row 1 is the header
+        if isinstance(rows, TextBatch):
+            return self.text_cells.sheet_rows(rows, first).encode()
         cell = self.cells.cell
         conv = self.cells.conv
         if self._styled:  # per column: its converters by type, else the general rule
@@ -428,16 +339,12 @@ class XlsxWriter:
             ]
         else:
             rendered = ["".join([(conv.get(type(v)) or cell)(v) for v in row]) for row in rows]
-        data = self._numbered(rendered)
-        if self._sheet_rows and self._sheet_bytes + len(data) > self.max_sheet_bytes:
-            # Keep each sheet part under 2 GiB so the zip never needs zip64 entries,
-            # which some Excel versions refuse: continue on a new sheet instead.
-            self._next_sheet()
-            data = self._numbered(rendered)
-        self._sheet.write(data)
-        self._sheet_bytes += len(data)
-        self._sheet_rows += len(rows)
-        self.rows_total += len(rows)
+        return "".join(
+            [f'<row r="{n}">{cells}</row>' for n, cells in enumerate(rendered, start=first)]
+        ).encode()
+
+    def _plain_cell(self, index: int, value: Any) -> str:
+        return self.cells.cell(value)
 
     def _cell_writers(
         self,
@@ -466,7 +373,7 @@ class XlsxWriter:
         cells, head = self.cells, f'<c s="{style}"><v>'
 
         def integer(value: int) -> str:
-            if -_MAX_INT < value < _MAX_INT:
+            if -MAX_EXACT_INT < value < MAX_EXACT_INT:
                 return f"{head}{value}</v></c>"
             return cells.text(str(value))
 
@@ -479,9 +386,9 @@ class XlsxWriter:
         restyled = self._restyled(cells.date_, style)
 
         def day(value: date) -> str:
-            if value < _MIN_DATE:
+            if value < MIN_DATE:
                 return restyled(value)
-            return f"{head}{(value - _EPOCH_DATE).days}</v></c>"
+            return f"{head}{(value - EPOCH_DATE).days}</v></c>"
 
         return {**cells.conv, int: integer, float: floating, Decimal: decimal, date: day,
                 datetime: self._restyled(cells.datetime_, style)}  # fmt: skip
@@ -550,12 +457,6 @@ class XlsxWriter:
             cells.append(f'<c s="{style}"><f>{escape(formula)}</f>{v}</c>')
         return f'<row r="{row_number}">{"".join(cells)}</row>'
 
-    def _numbered(self, rendered: list[str]) -> bytes:
-        first = self._sheet_rows + 2  # row 1 is the header
-        return "".join(
-            [f'<row r="{n}">{cells}</row>' for n, cells in enumerate(rendered, start=first)]
-        ).encode()
-
     def _end_sheet(self, totals: bool = False) -> None:
         assert self._sheet is not None
         last_row = self._sheet_rows + 1
@@ -616,6 +517,13 @@ class XlsxWriter:
         )  # fmt: skip
         for name, text in [*parts, *(chart.parts if chart else [])]:
             self._zip.writestr(name, text.encode())
+
+
+def _part(rows: Sequence[Row], start: int, stop: int) -> Sequence[Row]:
+    """Rows ``start`` to ``stop`` (a text batch stays one)."""
+    if isinstance(rows, TextBatch):
+        return rows.between(start, stop)
+    return rows[start:stop] if start or stop < len(rows) else rows
 
 
 class XlsxExporter(Exporter):

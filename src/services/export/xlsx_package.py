@@ -15,7 +15,9 @@ NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 
-ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: The characters XML 1.0 cannot carry (most C0 controls, lone surrogates, U+FFFE/F).
+ILLEGAL_XML_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+ILLEGAL_XML = re.compile(f"[{ILLEGAL_XML_CHARS}]")
 
 #: The parts of a chart sheet (written by xlsx_chart.py) and their content types.
 CHART_CONTENT_TYPES = {

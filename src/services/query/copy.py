@@ -107,11 +107,22 @@ def copy_statement(cursor: Any, dialect: Dialect, prepared: PreparedSql, delimit
     by the same SQLAlchemy dialect as ``QueryService.execute`` does (``:name`` ->
     ``%(name)s``, ``%`` doubled), so the server sees the query exactly as it would there.
     """
-    compiled = sa.text(_strip_statement_end(prepared.text)).compile(dialect=dialect)
-    query: bytes = cursor.mogrify(compiled.string, compiled.construct_params(prepared.params))
     options: bytes = cursor.mogrify(
         "FORMAT csv, HEADER true, DELIMITER %s, ENCODING 'UTF8'", (delimiter,)
     )
+    return copy_of(query_text(cursor, dialect, prepared), options)
+
+
+def query_text(cursor: Any, dialect: Dialect, prepared: PreparedSql) -> bytes:
+    """The task's query with its values, as psycopg2 would send it (see copy_statement),
+    without the trailing semicolons and comments that cannot sit inside ``COPY ( ... )``."""
+    compiled = sa.text(_strip_statement_end(prepared.text)).compile(dialect=dialect)
+    query: bytes = cursor.mogrify(compiled.string, compiled.construct_params(prepared.params))
+    return query
+
+
+def copy_of(query: bytes, options: bytes) -> bytes:
+    """``COPY (<query>) TO STDOUT WITH (<options>)``."""
     # The newline before ")" keeps a trailing "-- comment" from swallowing it.
     return b"COPY (\n" + query + b"\n) TO STDOUT WITH (" + options + b")"
 

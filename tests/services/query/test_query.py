@@ -117,6 +117,7 @@ def test_mariadb_types(maria: QueryService) -> None:
 
 @pytest.mark.postgres
 def test_postgres_streams_from_a_server_side_cursor(pg: QueryService, pg_url: str) -> None:
+    # (without use_copy=False, rows come from COPY: tests/services/query/test_copy_rows.py)
     batch_size = 1237  # unusual, so the FETCH below is ours
     with pg.execute(
         "DATABASE_URL",
@@ -125,6 +126,7 @@ def test_postgres_streams_from_a_server_side_cursor(pg: QueryService, pg_url: st
         zone=BERLIN,
         timeout_seconds=30,
         batch_size=batch_size,
+        use_copy=False,
     ) as result:
         first = next(result.batches)
         assert len(first) == batch_size
@@ -302,7 +304,9 @@ def test_run_variables_are_bound_values(
         "SELECT label FROM days WHERE day = {yesterday} OR day = :today"
         " OR day = {start_of_month} ORDER BY day"
     )
-    _, rows, _ = run(service, "DATABASE_URL", sql)
+    # through the cursor, where SQLAlchemy sees the statement and its values (COPY sends the
+    # text psycopg2 quotes from the same values: test_copy_rows.py checks what it reads)
+    _, rows, _ = run(service, "DATABASE_URL", sql, use_copy=False)
     assert rows == [("month start",), ("yesterday",), ("today",)]
     (statement, params), *_ = [s for s in sent_statements if "FROM days" in s[0]]
     assert "2024-03" not in statement
