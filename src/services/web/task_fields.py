@@ -19,6 +19,7 @@ from src.core import defaults
 from src.core.errors import ValidationError
 from src.core.schedule import SCHEDULE_KINDS, format_period
 from src.core.task import Task
+from src.core.task_reader import TASK_FIELDS
 from src.core.vocabulary import ExportFormat, SendIf
 from src.services.api.context import context
 from src.services.task_changes import definition_form
@@ -31,29 +32,10 @@ from src.services.web.report_fields import (
     report_input_for,
 )
 
-#: The fields of tasks.json the form writes; an edit keeps every other field as it is.
-FORM_FIELDS = (
-    "name",
-    "description",
-    "enabled",
-    "connection",
-    "query",
-    "query_file",
-    "params",
-    "types",
-    "columns",
-    "locale",
-    "chart",
-    "schedule",
-    "timezone",
-    "exports",
-    "email",
-    "timeout_seconds",
-    "read_only",
-    "catch_up",
-    "catch_up_window",
-    "webhook",
-    "retry",
+#: The fields of tasks.json the form writes (every definition field but the id, kept by
+#: the server, and steps, edited by import/export or the API); an edit keeps the rest.
+FORM_FIELDS = tuple(
+    name for name in TASK_FIELDS[: TASK_FIELDS.index("created_at")] if name not in ("id", "steps")
 )
 JSON_INPUTS = ("params", "types")
 EXPORTS = tuple(ExportFormat.values())
