@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from PIL import Image, ImageChops
 
 from src.core.chart import PALETTE
 from src.core.highlight import NEGATIVE_COLOR
-from src.services.demo import build_demo_database
+from tests.fixtures.demo_project import demo_project, manage_tasks
 from tests.servers import ROOT, require
 
 pytestmark = pytest.mark.pictures
@@ -52,15 +50,8 @@ def test_the_demo_reports_first_page(tmp_path: Path) -> None:
     """docs/reports.md's picture: the first page of the bundled demo's PDF, as `make run`
     writes it (the demo task of examples/demo-tasks.json on the demo database)."""
     require(shutil.which("pdftoppm"), "pdftoppm is not installed (apt-get install poppler-utils)")
-    build_demo_database(tmp_path / "data" / "demo.db", date.today())
-    (tmp_path / "tasks.json").write_bytes((ROOT / "examples" / "demo-tasks.json").read_bytes())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SMTP_"))}
-    for key in ("DATABASE_URL", "TASKS_FILE", "DATA_DIR", "OUTBOX_DIR"):
-        env.pop(key, None)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage_tasks.py"), "run", "Demo sales", "--dry-run"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    demo_project(tmp_path)
+    result = manage_tasks(tmp_path, "run", "Demo sales", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     (pdf,) = (tmp_path / "data" / "exports").rglob("*.pdf")
     subprocess.run(

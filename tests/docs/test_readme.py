@@ -8,15 +8,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import zipfile
-from datetime import date
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from src.services.demo import build_demo_database
+from tests.fixtures.demo_project import demo_project, manage_tasks
 from tests.servers import ROOT
 
 
@@ -130,19 +128,8 @@ def test_make_tasks_starts_an_untracked_tasks_json_once(tmp_path):
 def test_the_bundled_demo_task_runs_on_the_demo_database(tmp_path):
     """What `make run` runs: examples/demo-tasks.json (copied to tasks.json) on
     data/demo.db, mail to the outbox."""
-    build_demo_database(tmp_path / "data" / "demo.db", date.today())
-    (tmp_path / "tasks.json").write_bytes((ROOT / "examples" / "demo-tasks.json").read_bytes())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SMTP_"))}
-    for key in ("DATABASE_URL", "TASKS_FILE", "DATA_DIR", "OUTBOX_DIR"):
-        env.pop(key, None)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage_tasks.py"), "run", "Demo sales"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    demo_project(tmp_path)
+    result = manage_tasks(tmp_path, "run", "Demo sales")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = int(re.search(r"^Rows: (\d+)$", result.stdout, re.M).group(1))
     assert rows > 0  # the demo data covers "yesterday" for a year after it is built

@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import re
 import struct
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from src.services.demo import build_demo_database
+from tests.fixtures.demo_project import demo_project, manage_tasks
 from tests.servers import ROOT
 
 pytestmark = pytest.mark.pictures
@@ -39,19 +37,8 @@ def png_size(path: Path) -> tuple[int, int]:
 def preview_demo(folder: Path) -> Path:
     """`manage_tasks.py preview "Demo sales"` in a project folder as `make run` leaves it;
     the preview's folder."""
-    build_demo_database(folder / "data" / "demo.db", date.today())
-    (folder / "tasks.json").write_bytes((ROOT / "examples" / "demo-tasks.json").read_bytes())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SMTP_"))}
-    for key in ("DATABASE_URL", "TASKS_FILE", "DATA_DIR", "EXPORTS_DIR", "ENV_FILE"):
-        env.pop(key, None)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage_tasks.py"), "preview", "Demo sales"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    demo_project(folder)
+    result = manage_tasks(folder, "preview", "Demo sales")
     assert result.returncode == 0, result.stdout + result.stderr
     match = re.match(r"Preview of 'Demo sales' \(nothing sent, nothing recorded\): (.+)\n",
                      result.stdout)  # fmt: skip
