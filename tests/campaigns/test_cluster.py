@@ -286,10 +286,11 @@ def test_three_nodes_under_chaos_send_each_occurrence_once(
     print(f"chaos ({CHAOS_SECONDS:g} s, seed {SEED}): {actions}\noutcomes: {outcomes}")
     assert outcomes.get("success", 0) > 0 and len(smtp_server.messages) > 0
     # the survivors carried on: occurrences kept being decided (run or skipped), never a
-    # pause much longer than the dead limit while a node was stopped or dead (the limit,
-    # a beat, and as much again for a CPU shared with the rest of the suite on 2 cores)
+    # pause much longer than the dead limit while a node was stopped or dead (the limit
+    # and a beat, three times over: the suite's other worker shares the 2 cores, and CI
+    # measured 9.2 s once; a cluster that stopped deciding would show the whole window)
     gap = _claims_gap(cluster_url, start, end)
-    assert gap < 2 * (DEAD_AFTER + HEARTBEAT), (gap, outcomes)
+    assert gap < 3 * (DEAD_AFTER + HEARTBEAT), (gap, outcomes)
     # and took a dead node's runs over within the limit (plus a run's length and a beat)
     delays = _takeover_delays(cluster_url)
     assert all(delay < DEAD_AFTER + 8 for delay in delays), delays
