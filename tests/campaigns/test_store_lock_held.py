@@ -1,6 +1,6 @@
 """A person's command stopped while it holds tasks.json's lock (Ctrl-Z in a terminal, a
 prompt left open) must not stall the daemon's runs: their summaries are queued and
-written when the lock is free; no occurrence is skipped for it and no count drifts."""
+written when the lock is free; runs keep finishing while it is held and no count drifts."""
 
 from __future__ import annotations
 
@@ -36,10 +36,12 @@ def test_a_stopped_command_holding_the_lock_costs_no_run(tmp_path: Path) -> None
         )
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         before = daemon.count("finished: success")
-        skipped = daemon.count("skipped")  # a slow first run may overlap the next slot
+        # Three runs finish while the lock is held: had a run waited for the lock to write
+        # its summary, none would finish until SIGCONT. (An occurrence may still be skipped
+        # under the no-overlap rule when a loaded machine makes a run outlast 5 s; that is
+        # the task's policy, not the lock.)
         daemon.wait_for("finished: success", count=before + 3, timeout=2 * WAIT)
-        # no run waited out its slot while the lock was held
-        assert daemon.count("skipped") == skipped, daemon.output
+        assert holder.poll() is None  # still stopped, the lock still held
         assert space.tasks_file.with_name("tasks.json.pending").exists()
         holder.send_signal(signal.SIGCONT)  # the command goes on, ends, frees the lock
         holder.wait(WAIT)
