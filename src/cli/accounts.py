@@ -13,9 +13,10 @@ from typing import Any
 import click
 
 from src.cli.context import data_dir, env_of
-from src.services.audit import Actor, AuditLog
+from src.services.audit import Actor
 from src.services.auth.accounts import AccountError, AccountStore, accounts_path
 from src.services.auth.roles import ROLE_HELP, Role
+from src.services.cluster.stores import open_audit_log
 
 _ROLES = click.Choice([role.value for role in Role])
 _ROLE_HELP = "; ".join(f"{role.value}: {text}" for role, text in ROLE_HELP.items())
@@ -26,7 +27,7 @@ def _store() -> AccountStore:
 
 
 def _audit(action: str, **details: Any) -> None:
-    AuditLog.from_env(env_of(), data_dir()).record(Actor.os_user(), action, **details)
+    open_audit_log(env_of(), data_dir()).record(Actor.os_user(), action, **details)
 
 
 def _password(from_stdin: bool) -> str:

@@ -29,7 +29,7 @@ from src.core.errors import SchedulerError, TaskValidationErrors
 from src.core.task import Task
 from src.core.task_edit import TaskEdit
 from src.core.vocabulary import Trigger
-from src.services.cluster.stores import open_run_log, open_task_store
+from src.services.cluster.stores import open_audit_log, open_run_log, open_task_store
 from src.services.connections import resolve_connection
 from src.services.envparse import load_env
 from src.services.task_store import TaskFile, TaskStore
@@ -125,10 +125,11 @@ def cli(ctx: click.Context, tasks_file: Path, env_file: Path) -> None:
 
 
 def _audit_change(before: Task | None, after: Task | None) -> None:
-    from src.services.audit import Actor, AuditLog, TaskAudit
+    from src.services.audit import Actor, TaskAudit
 
     ctx = _context()
-    TaskAudit(AuditLog.from_env(ctx.env, _settings(ctx).data_dir), Actor.os_user())(before, after)
+    audit = open_audit_log(ctx.env, _settings(ctx).data_dir)
+    TaskAudit(audit, Actor.os_user())(before, after)
 
 
 def _context() -> Context:

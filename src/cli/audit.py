@@ -7,7 +7,7 @@ import json
 import click
 
 from src.cli.context import data_dir, env_of
-from src.services.audit import AuditLog
+from src.services.cluster.stores import open_audit_log
 
 
 def _line(entry: dict[str, object]) -> str:
@@ -43,7 +43,7 @@ def audit(task: str | None, limit: int, as_json: bool) -> None:
             task_id = store.load().find(task).id
         except TaskNotFound:
             task_id = task
-    entries, total = AuditLog.from_env(env_of(), data_dir()).newest(task_id, limit)
+    entries, total = open_audit_log(env_of(), data_dir()).newest(task_id, limit)
     if as_json:
         click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
         return

@@ -10,14 +10,14 @@ import click
 
 from src.cli.context import data_dir, env_of
 from src.core.clock import now as clock_now
-from src.services.audit import Actor, AuditLog
-from src.services.cluster.stores import open_pause
+from src.services.audit import Actor
+from src.services.cluster.stores import open_audit_log, open_pause
 
 
 def _set(paused: bool) -> None:
     actor = Actor.os_user()
     state = open_pause(data_dir(), env_of()).write(paused, actor.name, clock_now())
-    AuditLog.from_env(env_of(), data_dir()).record(
+    open_audit_log(env_of(), data_dir()).record(
         actor, "scheduler.pause" if paused else "scheduler.resume"
     )
     if paused:

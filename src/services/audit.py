@@ -36,7 +36,6 @@ from src.core.clock import now as clock_now
 from src.core.clock import parse_instant, to_utc_iso
 from src.core.task import SUMMARY_FIELDS, Task
 from src.services.atomic import atomic_write_bytes
-from src.services.envparse import env_int
 from src.services.permissions import make_private_dir
 from src.services.retention import GATE, RetentionGate
 
@@ -124,10 +123,6 @@ class AuditLog:
         self.gate = gate
         self._lock = FileLock(str(path) + ".lock", timeout=30, mode=0o640)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], data_dir: Path) -> AuditLog:
-        return cls(data_dir / "audit.jsonl", env_int(env, "AUDIT_KEEP_DAYS", AUDIT_KEEP_DAYS, 1))
-
     def record(
         self,
         actor: Actor,
@@ -153,6 +148,12 @@ class AuditLog:
         entry.update(mask_secrets(details))
         if changes:
             entry["changes"] = mask_secrets(dict(changes))
+        self._write(entry)
+        self._maybe_prune(moment)
+        return entry
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        """Append ``entry`` whole, fsynced."""
         data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         make_private_dir(self.path.parent)
         with self._lock:
@@ -164,8 +165,6 @@ class AuditLog:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        self._maybe_prune(moment)
-        return entry
 
     def entries(self, task: str | None = None) -> Iterator[dict[str, Any]]:
         """Entries oldest first (of one task id, when given); a torn line is skipped."""

@@ -60,6 +60,31 @@ class RunRecord:
             return True
         return "emailing" in self.steps and self.data.get("email_sent") is not False
 
+    def state(self) -> dict[str, Any]:
+        """Everything folded so far, as JSON (what a run index keeps between lines)."""
+        return {
+            "run_id": self.run_id,
+            "task_id": self.task_id,
+            "task_name": self.task_name,
+            "status": self.status,
+            "steps": self.steps,
+            "data": self.data,
+            "step_results": self.step_results,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunRecord:
+        """The record :meth:`state` wrote (``step_results`` absent: an older index's)."""
+        return cls(
+            str(state["run_id"]),
+            str(state["task_id"]),
+            str(state["task_name"]),
+            str(state["status"]),
+            list(state["steps"]),
+            dict(state["data"]),
+            list(state.get("step_results") or []),
+        )
+
     def to_json(self) -> dict[str, Any]:
         out = dict(self.data)
         out.update(

@@ -20,13 +20,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from src.core.clock import parse_instant, to_utc_iso
 from src.core.vocabulary import RunStatus
 from src.services.history import RunRecord, fold_line
 
-SCHEMA_VERSION = "1"
+#: 2: records keep their steps' results (``step_results``); an index of 1 is rebuilt
+SCHEMA_VERSION = "2"
 #: Lines folded per transaction while catching up (bounded memory on a first build).
 BATCH_LINES = 20_000
 _SCHEMA = """
@@ -63,6 +64,30 @@ class RunQuery:
 class IndexUnavailable(Exception):
     """The index cannot be opened or brought up to date (a full disk, a permission): the
     history is intact; the index catches up by itself once it can write again."""
+
+
+class HistoryIndex(Protocol):
+    """What the API and the pages read runs through: :class:`RunIndex` (runs.jsonl's
+    index), or in cluster mode the cluster's runs table
+    (:class:`~src.services.cluster.run_index.ClusterRunIndex`); chosen by
+    :func:`~src.services.cluster.stores.open_run_index`. A failure to read is
+    :class:`IndexUnavailable` (the API's 503) saying what to do."""
+
+    def page(self, query: RunQuery) -> tuple[list[dict[str, Any]], int]: ...
+
+    def newest(self, query: RunQuery) -> list[dict[str, Any]]: ...
+
+    def status_counts(self, since: str) -> dict[str, int]: ...
+
+    def get(self, run_id: str) -> RunRecord | None: ...
+
+    def lines_of(self, run_id: str) -> tuple[RunRecord, list[dict[str, Any]]] | None: ...
+
+    def latest(self, task_id: str, count: int) -> list[RunRecord]: ...
+
+    def refresh(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class RunIndex:
@@ -250,19 +275,7 @@ class RunIndex:
                         r.status,
                         r.data.get("trigger"),
                         _instant(r.data.get("started_at") or r.data.get("at")),
-                        json.dumps(
-                            {
-                                "run_id": r.run_id,
-                                "task_id": r.task_id,
-                                "task_name": r.task_name,
-                                "status": r.status,
-                                "steps": r.steps,
-                                "data": r.data,
-                                "lines": lines,
-                            },
-                            ensure_ascii=False,
-                            default=str,
-                        ),
+                        json.dumps({**r.state(), "lines": lines}, ensure_ascii=False, default=str),
                     )
                     for r, lines in records.values()
                 ],
@@ -286,15 +299,7 @@ def _instant(value: object) -> str:
 
 
 def _record(text: str) -> RunRecord:
-    data = json.loads(text)
-    return RunRecord(
-        data["run_id"],
-        data["task_id"],
-        data["task_name"],
-        data["status"],
-        data["steps"],
-        data["data"],
-    )
+    return RunRecord.from_state(json.loads(text))
 
 
 def _where(query: RunQuery) -> tuple[str, list[Any]]:

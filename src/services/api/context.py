@@ -1,4 +1,8 @@
-"""What the API's routes share: the daemon, the files, the accounts, the audit log."""
+"""What the API's routes share: the daemon, the stores, the accounts, the audit log.
+
+The tasks, the run index and the audit log are the ones
+:mod:`src.services.cluster.stores` chooses: the files, or in cluster mode the cluster
+database, so every node's API reads and writes what every other node sees."""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from src.services.api.catalog import TaskCatalog
 from src.services.audit import Actor, AuditLog, TaskAudit
 from src.services.auth.accounts import AccountStore, accounts_path
 from src.services.auth.sessions import LoginThrottle, SessionStore
-from src.services.run_index import IndexUnavailable, RunIndex
+from src.services.cluster.settings import ClusterSettings
+from src.services.cluster.stores import open_audit_log, open_run_index, open_task_store
+from src.services.run_index import HistoryIndex, IndexUnavailable
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
 from src.services.webhook.control import DaemonControl
@@ -33,7 +39,7 @@ class ApiContext:
     webhook_token: str
     accounts: AccountStore
     audit: AuditLog
-    runs: RunIndex
+    runs: HistoryIndex
     catalog: TaskCatalog
     #: WEBHOOK_ALLOW_QUERY_TOKEN (set from the webhook's settings by create_app): a
     #: ``?token=`` in the URL is taken, for cron services that cannot send a header
@@ -52,7 +58,7 @@ class ApiContext:
         settings: Settings,
         webhook_token: str,
     ) -> ApiContext:
-        store = TaskStore(tasks_file, default_timezone=env.get("DEFAULT_TIMEZONE") or "UTC")
+        store = open_task_store(tasks_file, env)
         return cls(
             control=control,
             tasks_file=tasks_file,
@@ -60,8 +66,8 @@ class ApiContext:
             settings=settings,
             webhook_token=webhook_token,
             accounts=AccountStore(accounts_path(settings.data_dir)),
-            audit=AuditLog.from_env(env, settings.data_dir),
-            runs=RunIndex(settings.history_path),
+            audit=open_audit_log(env, settings.data_dir),
+            runs=open_run_index(settings, env),
             catalog=TaskCatalog(store, control.tasks),
         )
 
@@ -70,12 +76,14 @@ class ApiContext:
         return self.env.get("DEFAULT_TIMEZONE") or "UTC"
 
     def store(self, actor: Actor) -> TaskStore:
-        """The tasks file, with every change ``actor`` makes written to the audit log."""
-        return TaskStore(
-            self.tasks_file,
-            default_timezone=self.default_timezone,
-            on_change=TaskAudit(self.audit, actor),
-        )
+        """The tasks (the file, or the cluster's), with every change ``actor`` makes
+        written to the audit log."""
+        return open_task_store(self.tasks_file, self.env, on_change=TaskAudit(self.audit, actor))
+
+    @property
+    def cluster(self) -> ClusterSettings | None:
+        """The cluster's settings; None on a single machine."""
+        return ClusterSettings.from_env(self.env)
 
     def warm_up(self) -> threading.Thread:
         """Bring the run index up to date and work out every task's next fire time in the

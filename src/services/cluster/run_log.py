@@ -38,6 +38,7 @@ from src.core.clock import to_utc_iso
 from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus
 from src.services.cluster.claims import insert_claim
 from src.services.cluster.database import ClusterUnavailable, transaction
+from src.services.cluster.run_index import fold_in
 from src.services.history import RunRecord, fold_line
 
 log = logging.getLogger("db_scheduler.cluster")
@@ -104,10 +105,13 @@ class ClusterRunLog:
 
 
 def insert_line(conn: Connection, line: dict[str, Any]) -> None:
-    conn.execute(
+    """One line of the history, and its run folded anew (``scheduler_runs``, what the
+    API reads), in the caller's transaction: every writer of a line comes through here."""
+    text = json.dumps(line, ensure_ascii=False, default=str)
+    line_id = conn.execute(
         sa.text(
             "INSERT INTO scheduler_run_lines (run_id, task_id, event, at, node, line) "
-            "VALUES (:run_id, :task_id, :event, :at, :node, CAST(:line AS jsonb))"
+            "VALUES (:run_id, :task_id, :event, :at, :node, CAST(:line AS jsonb)) RETURNING id"
         ),
         {
             "run_id": line["run_id"],
@@ -115,9 +119,10 @@ def insert_line(conn: Connection, line: dict[str, Any]) -> None:
             "event": line["event"],
             "at": line["at"],
             "node": line.get("node"),
-            "line": json.dumps(line, ensure_ascii=False, default=str),
+            "line": text,
         },
-    )
+    ).scalar_one()
+    fold_in(conn, int(line_id), json.loads(text))  # as a reader gets it back
 
 
 def _skips_an_occurrence(line: dict[str, Any]) -> bool:

@@ -1,9 +1,11 @@
 """Which store a process works on: tasks.json and runs.jsonl, or the cluster database.
 
-``CLUSTER_DATABASE_URL`` set: the tasks, the run history and the pause are the cluster's
-(:mod:`src.services.cluster.task_store`, :mod:`~src.services.cluster.run_log`,
-:mod:`~src.services.cluster.pause`); not set: the files, exactly as before. Every entry
-point (the CLI, the daemon, a run's process, the API) asks here, so they always agree.
+``CLUSTER_DATABASE_URL`` set: the tasks, the run history (and the API's index of it), the
+pause and the audit log are the cluster's (:mod:`src.services.cluster.task_store`,
+:mod:`~src.services.cluster.run_log`, :mod:`~src.services.cluster.run_index`,
+:mod:`~src.services.cluster.pause`, :mod:`~src.services.cluster.audit`); not set: the
+files, exactly as before. Every entry point (the CLI, the daemon, a run's process, the
+API) asks here, so they always agree.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from src.core.task import Task
+from src.services.audit import AUDIT_KEEP_DAYS, AuditLog
 from src.services.cluster.settings import ClusterSettings
+from src.services.envparse import env_int
 from src.services.history import RunHistory
 from src.services.recorder import RunLog
 from src.services.retention import GATE, RetentionGate
+from src.services.run_index import HistoryIndex, RunIndex
 from src.services.scheduler.pause import PauseFile, pause_path
 from src.services.settings import Settings
 from src.services.task_store import TaskStore
@@ -65,3 +70,30 @@ def open_pause(data_dir: Path, env: Mapping[str, str]) -> PauseFile | ClusterPau
     return ClusterPause(
         engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
     )
+
+
+def open_run_index(settings: Settings, env: Mapping[str, str]) -> HistoryIndex:
+    """What the API and the pages read runs through: runs.jsonl's SQLite index, or the
+    cluster's runs (every node's)."""
+    cluster = ClusterSettings.from_env(env)
+    if cluster is None:
+        return RunIndex(settings.history_path)
+    from src.services.cluster.database import engine_for
+    from src.services.cluster.run_index import ClusterRunIndex
+
+    return ClusterRunIndex(
+        engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
+    )
+
+
+def open_audit_log(env: Mapping[str, str], data_dir: Path) -> AuditLog:
+    """The audit log: ``<data>/audit.jsonl``, or the cluster's (every node's entries)."""
+    keep_days = env_int(env, "AUDIT_KEEP_DAYS", AUDIT_KEEP_DAYS, 1)
+    cluster = ClusterSettings.from_env(env)
+    if cluster is None:
+        return AuditLog(data_dir / "audit.jsonl", keep_days)
+    from src.services.cluster.audit import ClusterAuditLog
+    from src.services.cluster.database import engine_for
+
+    engine = engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
+    return ClusterAuditLog(engine, cluster.node_name, data_dir, keep_days)

@@ -25,6 +25,7 @@ from src.core.clock import local_text, parse_instant
 from src.services.api.authn import current_session, require
 from src.services.api.context import context
 from src.services.auth.roles import Principal, Role
+from src.services.cluster.database import ClusterUnavailable
 from src.services.run_index import IndexUnavailable
 from src.services.webhook.control import Unavailable
 from src.services.webhook.errors import ApiError
@@ -191,6 +192,7 @@ def _refused(exc: ApiError) -> ResponseReturnValue:
 
 @blueprint.errorhandler(Unavailable)
 @blueprint.errorhandler(IndexUnavailable)
+@blueprint.errorhandler(ClusterUnavailable)
 def _unavailable(exc: Exception) -> ResponseReturnValue:
     response = render("error.html", 503, code=503, message=str(exc))
     response.headers["Retry-After"] = "5"

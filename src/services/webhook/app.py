@@ -21,6 +21,7 @@ from src.core.clock import now as clock_now
 from src.core.task import Task
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.auth.roles import Principal, Role
+from src.services.cluster.database import ClusterUnavailable
 from src.services.run_index import IndexUnavailable
 from src.services.webhook.control import (
     DaemonControl,
@@ -107,7 +108,7 @@ def create_app(
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        if isinstance(exc, IndexUnavailable):
+        if isinstance(exc, IndexUnavailable | ClusterUnavailable):  # the message says what to do
             response = jsonify({"error": str(exc)})
             response.status_code = 503
             response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
