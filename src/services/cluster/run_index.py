@@ -63,8 +63,9 @@ def fold_in(conn: Connection, line_id: int, line: dict[str, Any]) -> None:
 def fold_all(conn: Connection) -> int:
     """Fold every line of ``scheduler_run_lines`` into ``scheduler_runs`` (empty before);
     returns how many runs. One run's lines at a time, so memory stays small."""
-    result = conn.execution_options(stream_results=True, yield_per=FOLD_BATCH * 4).execute(
-        sa.text("SELECT id, line::text FROM scheduler_run_lines ORDER BY run_id, id")
+    result = conn.execute(  # options of this statement only: the connection is Alembic's
+        sa.text("SELECT id, line::text FROM scheduler_run_lines ORDER BY run_id, id"),
+        execution_options={"yield_per": FOLD_BATCH * 4},
     )
     batch: list[dict[str, Any]] = []
     count = 0
