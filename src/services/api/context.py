@@ -11,6 +11,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 
@@ -84,6 +85,18 @@ class ApiContext:
     def cluster(self) -> ClusterSettings | None:
         """The cluster's settings; None on a single machine."""
         return ClusterSettings.from_env(self.env)
+
+    def nodes(self) -> list[dict[str, Any]] | None:
+        """The cluster's nodes as ``manage_tasks.py nodes --json`` shows them (/api/cluster,
+        /metrics and the dashboard); None on a single machine."""
+        settings = self.cluster
+        if settings is None:
+            return None
+        from src.services.cluster.database import engine_for
+        from src.services.cluster.node import list_nodes
+
+        engine = engine_for(settings.url, settings.statement_timeout_seconds, settings.node_name)
+        return [row.to_json() for row in list_nodes(engine, settings.dead_after_seconds)]
 
     def warm_up(self) -> threading.Thread:
         """Bring the run index up to date and work out every task's next fire time in the

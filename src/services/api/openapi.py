@@ -281,6 +281,15 @@ def _paths() -> dict[str, Any]:
                 tag=sched,
             ),
         },
+        "/api/cluster": {
+            "get": op(
+                "The cluster's nodes: state, heartbeat, runs in flight, capacity "
+                "(404 when cluster mode is off)",
+                viewer,
+                {"200": answer("The cluster", ref("Cluster"))},
+                tag="cluster",
+            ),
+        },
         "/api/connections": {
             "get": op(
                 "The database connections .env names (never a password)",

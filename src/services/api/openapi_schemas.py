@@ -107,6 +107,7 @@ SCHEMAS: dict[str, Any] = {
             "files": {"type": "array", "items": {"type": "object"}},
             "email": {"type": "object"},
             "error": {"type": "object"},
+            "node": {"type": "string", "description": "The node that ran it (cluster mode)"},
         },
     },
     "RunDetail": {
@@ -239,6 +240,7 @@ SCHEMAS: dict[str, Any] = {
             "action": {"type": "string"},
             "task_id": {"type": "string"},
             "task_name": {"type": "string"},
+            "node": {"type": "string", "description": "The node that wrote it (cluster mode)"},
             "changes": {
                 "type": "object",
                 "additionalProperties": {
@@ -246,6 +248,56 @@ SCHEMAS: dict[str, Any] = {
                     "required": ["before", "after"],
                 },
             },
+        },
+    },
+    "Node": {
+        "type": "object",
+        "description": "A node as `manage_tasks.py nodes --json` shows it.",
+        "required": [
+            "name",
+            "host",
+            "pid",
+            "boot_id",
+            "address",
+            "capacity",
+            "runs_in_flight",
+            "claims_running",
+            "started_at",
+            "heartbeat_at",
+            "heartbeat_age_seconds",
+            "stopped_at",
+            "state",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "host": {"type": "string"},
+            "pid": {"type": "integer"},
+            "boot_id": {"type": "string", "description": "A new one at each start"},
+            "address": {**NULL_STR, "description": "CLUSTER_ADDRESS: where its API is"},
+            "capacity": {"type": "integer", "description": "MAX_CONCURRENT_RUNS"},
+            "runs_in_flight": {"type": "integer", "description": "At its last heartbeat"},
+            "claims_running": {"type": "integer", "description": "Occurrences it runs now"},
+            "started_at": INSTANT,
+            "heartbeat_at": INSTANT,
+            "heartbeat_age_seconds": {"type": "number"},
+            "stopped_at": NULL_INSTANT,
+            "state": {
+                "enum": ["alive", "dead", "stopped"],
+                "description": "dead: silent past dead_after_seconds (its runs are taken over)",
+            },
+        },
+    },
+    "Cluster": {
+        "type": "object",
+        "required": ["mode", "node", "dead_after_seconds", "nodes"],
+        "properties": {
+            "mode": {"const": "cluster"},
+            "node": {"type": "string", "description": "The node that answered (NODE_NAME)"},
+            "dead_after_seconds": {
+                "type": "number",
+                "description": "CLUSTER_DEAD_AFTER_SECONDS: silent this long, a node is dead",
+            },
+            "nodes": {"type": "array", "items": ref("Node")},
         },
     },
     "Session": {

@@ -68,6 +68,7 @@ class NodeRow:
     name: str
     host: str
     pid: int
+    boot_id: str
     address: str | None
     capacity: int
     running: int
@@ -83,6 +84,7 @@ class NodeRow:
             "name": self.name,
             "host": self.host,
             "pid": self.pid,
+            "boot_id": self.boot_id,
             "address": self.address,
             "capacity": self.capacity,
             "runs_in_flight": self.running,
@@ -111,6 +113,7 @@ def list_nodes(engine: Engine, dead_after: float) -> list[NodeRow]:
             name=row.name,
             host=row.host,
             pid=row.pid,
+            boot_id=row.boot_id,
             address=row.address,
             capacity=row.capacity,
             running=row.running,

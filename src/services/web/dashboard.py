@@ -1,7 +1,7 @@
 """The dashboard: task counts, the last 24 h of runs by status, the next runs, the runs
-in flight, health and pause, and a chart of the latest runs. Its figures come from the
-API's own code (:func:`src.services.api.scheduler.state`, the run index, the health
-checks /health makes)."""
+in flight, health and pause, a chart of the latest runs, and in cluster mode the nodes.
+Its figures come from the API's own code (:func:`src.services.api.scheduler.state`, the
+run index, the health checks /health makes, the nodes /api/cluster lists)."""
 
 from __future__ import annotations
 
@@ -45,4 +45,6 @@ def dashboard() -> BaseResponse:
         problems=health_problems(health, now, ctx.health_max_tick_age),
         health=health,
         chart=run_chart(latest, zone(), with_task=True),
+        nodes=ctx.nodes(),
+        this_node=ctx.cluster.node_name if ctx.cluster else None,
     )

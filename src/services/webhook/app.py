@@ -72,6 +72,8 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = metrics or Metrics(clock=clock)
     metrics.watch(control.health)
+    if context.cluster is not None:
+        metrics.watch_cluster(context.cluster.node_name, lambda: context.nodes() or [])
     limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
     keys = idempotency or IdempotencyStore(
         settings.idempotency_path, timedelta(hours=settings.idempotency_hours), clock=clock

@@ -9,6 +9,7 @@ so a restart does not make an alert on "no success for a day" fire.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ PREFIX = "db_scheduler"
 #: Report runs last from a second to an hour; buckets spread over that range.
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 _LABELS = ("task_id", "task")
+
+log = logging.getLogger("db_scheduler.webhook")
 
 
 class _SchedulerCollector:
@@ -69,6 +72,54 @@ class _SchedulerCollector:
             if value is not None:
                 family.add_metric([], float(value))
             families.append(family)
+        return families
+
+
+class _ClusterCollector:
+    """Cluster mode: each node's heartbeat age, runs in flight, capacity and whether it is
+    alive (label ``node``), this node's name, and whether the database answered, read at
+    scrape time from the rows ``manage_tasks.py nodes`` lists (``nodes()``)."""
+
+    def __init__(self, node: str, nodes: Callable[[], list[dict[str, Any]]]) -> None:
+        self.node = node
+        self.nodes = nodes
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            rows = self.nodes()
+        except OSError as exc:  # the cluster database is away: said by a gauge, not a 500
+            log.warning("/metrics: the cluster's nodes could not be read: %s", exc)
+            return self._families(None)
+        return self._families(rows)
+
+    def _families(self, rows: list[dict[str, Any]] | None) -> list[Metric]:
+        this = GaugeMetricFamily(
+            f"{PREFIX}_cluster_this_node",
+            "This node's name (NODE_NAME), as a label.",
+            labels=["node"],
+        )
+        this.add_metric([self.node], 1.0)
+        up = GaugeMetricFamily(
+            f"{PREFIX}_cluster_database_up",
+            "1 when the cluster database answered this scrape (0: the nodes below are missing).",
+        )
+        families: list[Metric] = [this, up]
+        per_node = [
+            ("heartbeat_age_seconds", "Seconds since the node's last heartbeat."),
+            ("runs_in_flight", "Runs the node had going at its last heartbeat."),
+            ("capacity", "Runs the node may have going at once (MAX_CONCURRENT_RUNS)."),
+            ("alive", "1 when the node is alive (0: dead past the limit, or stopped)."),
+        ]
+        for key, doc in per_node:
+            family = GaugeMetricFamily(f"{PREFIX}_cluster_node_{key}", doc, labels=["node"])
+            for row in rows or []:
+                value = row["state"] == "alive" if key == "alive" else row[key]
+                family.add_metric([str(row["name"])], float(value))
+            families.append(family)
+        up.add_metric([], 0.0 if rows is None else 1.0)
         return families
 
 
@@ -164,6 +215,7 @@ class Metrics:
             registry=self.registry,
         )
         self._watching = False
+        self._watching_cluster = False
         self._reading_history = False
 
     def watch(self, health: Callable[[], HealthState]) -> None:
@@ -171,6 +223,12 @@ class Metrics:
         if not self._watching:
             self.registry.register(_SchedulerCollector(health))
             self._watching = True
+
+    def watch_cluster(self, node: str, nodes: Callable[[], list[dict[str, Any]]]) -> None:
+        """Cluster mode: serve the nodes' gauges from ``nodes()`` (once)."""
+        if not self._watching_cluster:
+            self.registry.register(_ClusterCollector(node, nodes))
+            self._watching_cluster = True
 
     def observe_run(self, run: Mapping[str, Any]) -> None:
         """Count a run that ended. ``run`` is shaped like a history record
