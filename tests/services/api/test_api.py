@@ -6,7 +6,7 @@ The test of the package src/services/api/ as a whole: src/services/api/context.p
 src/services/api/catalog.py, src/services/api/authn.py, src/services/api/params.py,
 src/services/api/tasks.py, src/services/api/runs.py, src/services/api/scheduler.py,
 src/services/api/connections.py, src/services/api/audit_views.py,
-src/services/api/session.py, src/services/api/headers.py, src/services/api/openapi.py,
+src/services/api/cluster_views.py, src/services/api/session.py, src/services/api/headers.py, src/services/api/openapi.py,
 src/services/api/openapi_schemas.py.
 Security cases are in test_api_security.py, the fuzzer in test_api_fuzz.py.
 """
@@ -341,6 +341,17 @@ def test_run_now_then_list_show_and_download_its_file(api: Api) -> None:
 
 
 # --- the scheduler, connections ------------------------------------------------------------
+
+
+def test_the_cluster_on_a_single_machine_is_a_404_saying_how_to_turn_it_on(api: Api) -> None:
+    reply = api.call("GET", "/api/cluster", "/api/cluster", role=Role.VIEWER)
+    assert reply.status == 404
+    assert reply.json["error"].startswith("cluster mode is off: this daemon runs alone")
+    assert "set CLUSTER_DATABASE_URL" in reply.json["error"]
+    assert api.call("GET", "/api/cluster", "/api/cluster", role=None).status == 401
+    metrics = send(api.url, "GET", "/metrics", token=api.tokens[Role.VIEWER], timeout=WAIT)
+    assert b"db_scheduler_queue_depth" in metrics.body
+    assert b"db_scheduler_cluster_" not in metrics.body  # single mode: unchanged
 
 
 def test_pause_shows_everywhere_survives_a_restart_and_manual_runs_still_go(
