@@ -6,8 +6,8 @@ The test of the package src/services/api/ as a whole: src/services/api/context.p
 src/services/api/catalog.py, src/services/api/authn.py, src/services/api/params.py,
 src/services/api/tasks.py, src/services/api/runs.py, src/services/api/scheduler.py,
 src/services/api/connections.py, src/services/api/audit_views.py,
-src/services/api/cluster_views.py, src/services/api/session.py, src/services/api/headers.py, src/services/api/openapi.py,
-src/services/api/openapi_schemas.py.
+src/services/api/cluster_views.py, src/services/api/session.py,
+src/services/api/headers.py, src/services/api/openapi.py, src/services/api/openapi_schemas.py.
 Security cases are in test_api_security.py, the fuzzer in test_api_fuzz.py.
 """
 

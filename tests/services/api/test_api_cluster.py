@@ -72,7 +72,7 @@ def test_any_node_reads_the_whole_cluster(
     run_id = queued.json["run_id"]
     run = b.wait_run(run_id)
     assert run["status"] == "success" and run["node"] == "node-a", run
-    assert [line["event"] for line in run["lines"]][0] == "started"
+    assert run["lines"][0]["event"] == "started"
     assert all(line["node"] == "node-a" for line in run["lines"])
     runs = b.call("GET", f"/api/runs?task={task['id']}", "/api/runs")
     assert [(r["run_id"], r["node"]) for r in runs.json] == [(run_id, "node-a")]
