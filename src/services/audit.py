@@ -2,7 +2,9 @@
 
 Every change to a task (from the CLI, the HTTP API and the pages), to the scheduler's
 pause, to users and tokens, and every login, appends one line to
-``<DATA_DIR>/audit.jsonl``::
+``<DATA_DIR>/audit.jsonl`` (in cluster mode a row of the cluster database instead:
+:mod:`src.services.cluster.audit`, chosen by
+:func:`~src.services.cluster.stores.open_audit_log`)::
 
     {"at": "...Z", "actor": "user:alice", "via": "api", "from": "10.0.0.5",
      "action": "task.update", "task_id": "...", "task_name": "...",
