@@ -4,10 +4,11 @@
 months of it for one page of ``GET /api/runs`` would take seconds, so each run is also
 kept folded, one row of ``scheduler_runs`` (its record as JSON, and the columns the API
 filters and sorts on, indexed as :class:`~src.services.run_index.RunIndex` indexes its
-SQLite table). :func:`fold_in` keeps that row in the transaction that inserts the line
-(:func:`~src.services.cluster.run_log.insert_line`, whoever writes it: a run, a peer
-taking a dead node's run over, ``store copy``), so the two never disagree; the migration
-that made the table folded the lines already there (:func:`fold_all`).
+SQLite table). :func:`hold_run` and :func:`fold_in` keep that row in the transaction
+that inserts the line (:func:`~src.services.cluster.run_log.insert_line`, whoever writes
+it: a run, a peer taking a dead node's run over, ``store copy``), so the two never
+disagree; the migration that made the table folded the lines already there
+(:func:`fold_all`).
 
 :class:`ClusterRunIndex` is the :class:`~src.services.run_index.HistoryIndex` of cluster
 mode: the same answers as the file's index, for the runs of every node (each run names
@@ -20,6 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,27 +39,45 @@ FOLD_BATCH = 1000
 _ORDER = "ORDER BY at DESC, first_line DESC"
 
 
-def fold_in(conn: Connection, line_id: int, line: dict[str, Any]) -> None:
-    """Fold ``line`` (just inserted as row ``line_id``) into its run's row, in the caller's
-    transaction. The first statement creates the row or locks it: two writers of one run
-    (a stalled node and the peer taking its run over) fold one after the other."""
+@dataclass(frozen=True)
+class HeldRun:
+    """A run's row, locked for this transaction: what was folded so far (None: its first
+    line), and when it began as the row says."""
+
+    run_id: str
+    record: RunRecord | None
+    began: datetime | None
+
+
+def hold_run(conn: Connection, run_id: str, at: str) -> HeldRun:
+    """Create or lock ``run_id``'s row, before its next line is inserted: two writers of
+    one run (a stalled node and the peer taking its run over) then insert and fold one
+    after the other, and the fold follows the lines' order."""
     found = conn.execute(
         sa.text(
             "INSERT INTO scheduler_runs (run_id, task_id, status, at, first_line, record) "
-            "VALUES (:r, '', '', CAST(:at AS timestamptz), :id, 'null'::jsonb) "
+            "VALUES (:r, '', '', CAST(:at AS timestamptz), 0, 'null'::jsonb) "
             "ON CONFLICT (run_id) DO UPDATE SET run_id = EXCLUDED.run_id "
             "RETURNING record::text, at"
         ),
-        {"r": str(line["run_id"]), "at": line["at"], "id": line_id},
+        {"r": run_id, "at": at},
     ).one()
     state = json.loads(found.record)
-    record = fold_line(RunRecord.from_state(state) if state else None, line)
+    if not state:
+        return HeldRun(run_id, None, None)
+    return HeldRun(run_id, RunRecord.from_state(state), found.at)
+
+
+def fold_in(conn: Connection, held: HeldRun, line_id: int, line: dict[str, Any]) -> None:
+    """Fold ``line`` (just inserted as row ``line_id``) into the run ``held``."""
+    record = fold_line(held.record, line)
     conn.execute(
         sa.text(
             "UPDATE scheduler_runs SET task_id = :t, status = :s, trigger = :tr, at = "
-            "CAST(:at AS timestamptz), node = :n, record = CAST(:rec AS jsonb) WHERE run_id = :r"
+            "CAST(:at AS timestamptz), node = :n, record = CAST(:rec AS jsonb), first_line = "
+            "CASE WHEN first_line = 0 THEN :id ELSE first_line END WHERE run_id = :r"
         ),
-        _columns(record, found.at if state else None),
+        {**_columns(record, held.began), "id": line_id},
     )
 
 

@@ -38,7 +38,7 @@ from src.core.clock import to_utc_iso
 from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus
 from src.services.cluster.claims import insert_claim
 from src.services.cluster.database import ClusterUnavailable, transaction
-from src.services.cluster.run_index import fold_in
+from src.services.cluster.run_index import fold_in, hold_run
 from src.services.history import RunRecord, fold_line
 
 log = logging.getLogger("db_scheduler.cluster")
@@ -108,6 +108,7 @@ def insert_line(conn: Connection, line: dict[str, Any]) -> None:
     """One line of the history, and its run folded anew (``scheduler_runs``, what the
     API reads), in the caller's transaction: every writer of a line comes through here."""
     text = json.dumps(line, ensure_ascii=False, default=str)
+    held = hold_run(conn, str(line["run_id"]), str(line["at"]))
     line_id = conn.execute(
         sa.text(
             "INSERT INTO scheduler_run_lines (run_id, task_id, event, at, node, line) "
@@ -122,7 +123,7 @@ def insert_line(conn: Connection, line: dict[str, Any]) -> None:
             "line": text,
         },
     ).scalar_one()
-    fold_in(conn, int(line_id), json.loads(text))  # as a reader gets it back
+    fold_in(conn, held, int(line_id), json.loads(text))  # as a reader gets it back
 
 
 def _skips_an_occurrence(line: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ runs, the database away, 100,000 runs)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,13 +17,14 @@ import sqlalchemy as sa
 
 from src.services.cluster.database import engine_for
 from src.services.cluster.run_index import ClusterRunIndex
-from src.services.cluster.run_log import ClusterRunLog
+from src.services.cluster.run_log import ClusterRunLog, insert_line
 from src.services.cluster.stores import open_run_index
 from src.services.history import RunHistory
 from src.services.recorder import RunLog
 from src.services.retention import RetentionGate
 from src.services.run_index import HistoryIndex, IndexUnavailable, RunIndex, RunQuery
 from src.services.settings import Settings
+from tests.daemon_harness import WAIT
 from tests.services.test_run_index import START, write_runs
 
 pytestmark = pytest.mark.postgres
@@ -84,6 +86,33 @@ def test_every_nodes_runs_are_listed_with_their_node(cluster_url: str) -> None:
         ("run-node-b", "node-b"),
         ("run-node-a", "node-a"),
     ]
+
+
+def test_two_writers_of_one_run_fold_one_after_the_other(cluster_url: str) -> None:
+    engine = engine_for(cluster_url)
+    line = {"run_id": "r1", "task_id": "t", "task_name": "T", "at": "2026-03-01T00:00:00Z"}
+    first = engine.connect()
+    held = first.begin()
+    insert_line(first, {**line, "event": "started", "node": "stalled"})
+    done = threading.Event()
+
+    def peer() -> None:  # a peer records the run interrupted meanwhile
+        with engine.begin() as conn:
+            insert_line(conn, {**line, "event": "finished", "status": "interrupted"})
+        done.set()
+
+    thread = threading.Thread(target=peer)
+    thread.start()
+    try:
+        assert not done.wait(0.5)  # it waits for the first writer's lock on the run
+    finally:
+        held.commit()
+        first.close()
+    thread.join(WAIT)
+    assert done.is_set()
+    record = ClusterRunIndex(engine).get("r1")
+    assert record is not None and record.steps == ["started", "finished"]
+    assert record.status == "interrupted" and record.data["node"] == "stalled"
 
 
 def test_a_database_away_is_index_unavailable_saying_what_to_check() -> None:
