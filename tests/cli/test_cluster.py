@@ -44,7 +44,7 @@ def test_db_upgrade_then_the_usual_commands_work_on_the_cluster(
     first = run(folder, "db", "upgrade")
     assert first.exit_code == 0 and first.output.startswith("Upgraded the cluster schema in ")
     assert "dbsched:***@" in first.output
-    assert "is up to date (revision 0001)" in run(folder, "db", "upgrade").output
+    assert "is up to date (revision 0002)" in run(folder, "db", "upgrade").output
     assert run(folder, "db", "status").output.endswith("up to date\n")
     _add(folder, "Daily")
     listed = run(folder, "list").output
