@@ -2,8 +2,9 @@
 folder, users and tokens, and its own NODE_NAME) on one real PostgreSQL: any node's API
 reads the whole cluster -- a task made through node A is listed by node B, a run that
 node A ran is listed and shown by node B with its node, an audit entry written through A
-is read through B, and B's /api/cluster, /metrics and dashboard show both nodes. Every
-answer is checked against the OpenAPI document (tests/services/api/test_api.py::check).
+is read through B, and B's /api/cluster, /metrics and dashboard show both nodes (whose
+table axe-core finds no serious fault in). Every answer is checked against the OpenAPI
+document (tests/services/api/test_api.py::check).
 
 Covers src/services/api/cluster_views.py, and the cluster side of
 src/services/api/context.py (the stores chosen by src/services/cluster/stores.py).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,6 +23,8 @@ from src.services.auth.roles import Role
 from tests.daemon_harness import WAIT, DaemonProcess
 from tests.fixtures.http import send
 from tests.services.api.test_api import NEW_TASK, Api, make_space, start
+from tests.services.web.test_web import Site, as_user
+from tests.services.web.test_web_pages import serious_violations
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -114,3 +118,15 @@ def test_any_node_reads_the_whole_cluster(
     html = page.body.decode()
     assert "Nodes of the cluster" in html and "node-b (this one)" in html and "node-a" in html
     assert "Traceback" not in a.daemon.output + b.daemon.output
+
+
+def test_the_dashboard_s_nodes_table_passes_axe(
+    cluster_url: str, tmp_path: Path, daemons: list[DaemonProcess], browser: Any
+) -> None:
+    node = _node(tmp_path / "a", "node-a", cluster_url, daemons)
+    site = Site(node.url, node.space, node.daemon, node.tokens)
+    with as_user(browser, site, "viewer-user", bypass_csp=True) as (page, _):
+        page.goto(site.url + "/")
+        rows = page.locator("#nodes tbody tr")
+        assert rows.count() == 1 and "node-a (this one)" in rows.first.inner_text()
+        assert serious_violations(page) == []

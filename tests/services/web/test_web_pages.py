@@ -78,7 +78,7 @@ def _pages(site: Site) -> dict[str, str]:
     }
 
 
-def _serious(page: Any) -> list[str]:
+def serious_violations(page: Any) -> list[str]:
     page.add_script_tag(path=str(AXE))
     found = page.evaluate("async () => (await axe.run(document)).violations")
     return [
@@ -94,7 +94,7 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: Site, brow
     with as_user(browser, site, "admin-user", bypass_csp=True) as (page, _):
         for label, path in _pages(site).items():
             page.goto(site.url + path)
-            problems[label] = _serious(page)
+            problems[label] = serious_violations(page)
         # the form showing its messages (one in a column row, one in a row the script
         # added), and the login page (logged out)
         page.goto(site.url + "/tasks/new")
@@ -110,10 +110,10 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: Site, brow
         page.locator("#error-summary").wait_for()
         for beside in ("err-schedule_value", "err-col_0_currency", "err-col_3_name"):
             assert page.locator(f"#{beside}").is_visible(), beside
-        problems["form-with-errors"] = _serious(page)
+        problems["form-with-errors"] = serious_violations(page)
         page.context.clear_cookies()
         page.goto(site.url + "/login")
-        problems["login"] = _serious(page)
+        problems["login"] = serious_violations(page)
     assert len(problems) == len(_pages(site)) + 2
     assert {label: found for label, found in problems.items() if found} == {}
 
@@ -128,7 +128,7 @@ def test_axe_is_there_and_finds_what_it_should(site: Site, browser: Any) -> None
                 document.querySelector('h1').style.color = '#f4f4f4';
             }"""
         )
-        found = " ".join(_serious(page))
+        found = " ".join(serious_violations(page))
     assert "label (critical)" in found and "color-contrast (serious)" in found
 
 
