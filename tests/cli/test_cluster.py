@@ -53,6 +53,10 @@ def test_db_upgrade_then_the_usual_commands_work_on_the_cluster(
     assert "Daily" in run(other, "list").output
     assert run(other, "pause").exit_code == 0
     assert "Scheduler: paused since" in run(folder, "status").output  # cluster-wide
+    # the audit log is the cluster's: the add made here and the pause made there, in order
+    entries = json.loads(run(other, "audit", "--json").output)
+    assert [e["action"] for e in entries] == ["scheduler.pause", "task.create"]
+    assert not (folder / "data" / "audit.jsonl").exists()
 
 
 def test_nodes_lists_each_node_with_heartbeat_runs_and_capacity(
@@ -67,6 +71,7 @@ def test_nodes_lists_each_node_with_heartbeat_runs_and_capacity(
     assert lines[1].split()[:2] == ["vps-1", "alive"] and lines[1].split()[4:6] == ["0", "4"]
     [node] = json.loads(run(folder, "nodes", "--json").output)
     assert (node["name"], node["capacity"], node["state"]) == ("vps-1", 4, "alive")
+    assert node["boot_id"] and node["runs_in_flight"] == 0
 
 
 def test_store_copy_in_and_back_out_gives_the_same_tasks(cluster_url: str, tmp_path: Path) -> None:
