@@ -29,7 +29,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -72,7 +72,7 @@ class PeerFile:
     (the connection closes when the stream ends, or is closed)."""
 
     headers: dict[str, str]
-    chunks: Iterator[bytes]
+    chunks: Iterable[bytes]
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ def _get(where: Where, address: str, route: str, headers: dict[str, str]) -> Pee
             502, "refused", f"node {where.node!r} answered {response.status}: {said}", hint
         )
     passed = {name: value for name in PASSED_HEADERS if (value := response.getheader(name))}
-    return PeerFile(passed, _stream(where, response, connection))
+    return PeerFile(passed, _Body(where, response, connection))
 
 
 def _error_of(response: http.client.HTTPResponse) -> str:
@@ -236,15 +236,39 @@ def _error_of(response: http.client.HTTPResponse) -> str:
     return text[:200] or response.reason or "no explanation"
 
 
-def _stream(
-    where: Where, response: http.client.HTTPResponse, connection: http.client.HTTPConnection
-) -> Iterator[bytes]:
-    try:
-        while chunk := response.read(CHUNK_BYTES):
-            yield chunk
-    except (OSError, http.client.HTTPException) as exc:
-        # the headers (and their Content-Length) are sent: the client sees a short body,
-        # and this node's log says why
-        log.warning("%s; node %r stopped sending it: %s", where.text(), where.node, exc)
-    finally:
-        connection.close()
+class _Body:
+    """The peer's body, a chunk at a time; closing it (the WSGI server does, also after a
+    HEAD or a client gone early) closes the connection to the peer."""
+
+    def __init__(
+        self,
+        where: Where,
+        response: http.client.HTTPResponse,
+        connection: http.client.HTTPConnection,
+    ) -> None:
+        self.where = where
+        self.response = response
+        self.connection = connection
+
+    def __iter__(self) -> Iterator[bytes]:
+        # the headers (and their Content-Length) are sent by now: a body cut short reaches
+        # the client short (it sees it is), and this node's log says why
+        expected = self.response.getheader("Content-Length") or ""
+        sent = 0
+        try:
+            while chunk := self.response.read(CHUNK_BYTES):
+                sent += len(chunk)
+                yield chunk
+            # read(n) ends quietly at a closed connection: count against the length
+            if expected.isdigit() and sent < int(expected):
+                self._cut(f"the connection closed after {sent} of {expected} bytes")
+        except (OSError, http.client.HTTPException) as exc:
+            self._cut(f"{type(exc).__name__}: {exc} after {sent} bytes")
+        finally:
+            self.close()
+
+    def _cut(self, why: str) -> None:
+        log.warning("%s; node %r stopped sending it: %s", self.where.text(), self.where.node, why)
+
+    def close(self) -> None:
+        self.connection.close()

@@ -15,8 +15,10 @@ log and no answer.
 from __future__ import annotations
 
 import html
+import http.server
 import io
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,22 +32,23 @@ import sqlalchemy as sa
 
 from src.core.task import Task
 from src.services.cluster.database import engine_for
+from src.services.cluster.node import ClusterNode
 from src.services.cluster.peer_auth import (
     EXPIRES_HEADER,
     SIGNATURE_HEADER,
+    check_peer,
     peer_secret,
     signed_headers,
 )
-from src.services.cluster.peer_files import file_route
+from src.services.cluster.peer_files import CHUNK_BYTES, FileElsewhere, fetch, file_route
 from src.services.cluster.run_log import ClusterRunLog
+from src.services.cluster.settings import ClusterSettings
 from src.services.cluster.task_store import ClusterTaskStore
 from src.services.history import RunRecord
 from tests.daemon_harness import WAIT, DaemonProcess, Workspace
 from tests.fixtures.http import Reply, send
 from tests.fixtures.smtp import free_port
 from tests.services.api.test_api import LISTENING, check
-
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ROUTE = "/api/runs/{run_id}/files/{name}"
 TOKENS = {"a": "node-a-webhook-token-" + "a" * 32, "b": "node-b-webhook-token-" + "b" * 32}
@@ -153,6 +156,8 @@ def _download(node: Node, record: RunRecord, name: str, **kw: Any) -> Reply:
     return check(reply, "GET", ROUTE)
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_a_file_made_on_b_is_downloaded_through_a_byte_for_byte(pair: Pair) -> None:
     b = pair.start("b")
     a = pair.start("a")
@@ -256,8 +261,14 @@ def test_a_file_made_on_b_is_downloaded_through_a_byte_for_byte(pair: Pair) -> N
     pair.stop("b")
     text = "\n".join((node.daemon.output if node.daemon else "") for node in pair.nodes.values())
     assert secret.decode() not in text and secret.decode()[:16] not in text
+    for node in pair.nodes.values():  # nor in any file either node wrote
+        for path in node.space.folder.rglob("*"):
+            if path.is_file():
+                assert secret[:16] not in path.read_bytes(), path
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_without_b_a_says_where_the_file_is_and_what_to_do(pair: Pair, refusing_port: int) -> None:
     b = pair.start("b")
     a = pair.start("a")
@@ -313,3 +324,161 @@ def test_without_b_a_says_where_the_file_is_and_what_to_do(pair: Pair, refusing_
     pair.start("b", address=f"http://127.0.0.1:{refusing_port}")
     refused(502, "unreachable", "did not answer at http://127.0.0.1:", "Check that node 'b'")
     assert "is on node 'b'" in (a.daemon.output if a.daemon else "")  # a's log says it too
+
+
+# --- fetch() against a stand-in peer ----------------------------------------------------
+# A real HTTP server on a real port plays node b where a daemon cannot be made to: hold
+# its body half-sent, cut it off, redirect. fetch() and the node's row are the real ones.
+
+
+class Peer(http.server.ThreadingHTTPServer):
+    """Answers each GET with ``answer(handler)``; remembers the path and headers."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _PeerHandler)
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self.answer: Any = None
+        self.release = threading.Event()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/scheduler"
+
+
+class _PeerHandler(http.server.BaseHTTPRequestHandler):
+    server: Peer
+
+    def do_GET(self) -> None:
+        self.server.seen.append((self.path, dict(self.headers.items())))
+        self.server.answer(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: the test says what matters
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    server = Peer()
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _join(url: str, name: str, address: str | None) -> ClusterSettings:
+    settings = ClusterSettings(url, name, 0.5, 4, address=address)
+    ClusterNode(settings, engine_for(url), capacity=1, running=lambda: 0).join()
+    return settings
+
+
+def _fetch(url: str, settings: ClusterSettings, node: str = "b", name: str = "big.xlsx") -> Any:
+    return fetch(
+        engine_for(url),
+        settings,
+        run_id="r-1",
+        name=name,
+        path=f"/srv/b/data/exports/run/{name}",
+        node=node,
+    )
+
+
+@pytest.mark.postgres
+def test_the_file_streams_through_a_chunk_at_a_time_with_a_signed_request(
+    cluster_url: str, peer: Peer
+) -> None:
+    size = 3 * CHUNK_BYTES
+
+    def answer(handler: _PeerHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", XLSX)
+        handler.send_header("Content-Length", str(size))
+        handler.send_header("Content-Disposition", "attachment; filename=big.xlsx")
+        handler.send_header("X-Not-Passed", "1")
+        handler.end_headers()
+        handler.wfile.write(b"x" * CHUNK_BYTES)
+        handler.wfile.flush()
+        handler.server.release.wait(WAIT)  # the rest only once the first chunk is through
+        handler.wfile.write(b"y" * (size - CHUNK_BYTES))
+
+    peer.answer = answer
+    _join(cluster_url, "b", peer.address)
+    a = _join(cluster_url, "a", None)
+    got = _fetch(cluster_url, a)
+    assert got.headers == {
+        "Content-Type": XLSX,
+        "Content-Length": str(size),
+        "Content-Disposition": "attachment; filename=big.xlsx",
+    }
+    chunks = iter(got.chunks)
+    first = next(chunks)  # arrives while b still holds the rest: streamed, not gathered
+    assert first and set(first) == {ord("x")} and len(first) <= CHUNK_BYTES
+    peer.release.set()
+    rest = b"".join(chunks)
+    assert len(first) + len(rest) == size and all(len(c) <= CHUNK_BYTES for c in [first])
+    # the request: under the address's prefix, signed for the route, by node a
+    [(path, headers)] = peer.seen
+    route = file_route("r-1", "big.xlsx")
+    assert path == "/scheduler" + route
+    assert "Authorization" not in headers
+    secret = peer_secret(engine_for(cluster_url))
+    assert check_peer(secret, "GET", route, headers, time.time()) == "a"
+
+
+@pytest.mark.postgres
+def test_a_body_cut_off_ends_short_and_the_log_says_why(
+    cluster_url: str, peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def answer(handler: _PeerHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(10 * CHUNK_BYTES))
+        handler.end_headers()
+        handler.wfile.write(b"x" * 1000)
+        handler.close_connection = True
+
+    peer.answer = answer
+    _join(cluster_url, "b", peer.address)
+    got = _fetch(cluster_url, _join(cluster_url, "a", None))
+    assert b"".join(got.chunks) == b"x" * 1000
+    assert "node 'b' stopped sending it" in caplog.text
+    assert f"closed after 1000 of {10 * CHUNK_BYTES} bytes" in caplog.text
+    assert "is on node 'b'" in caplog.text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "says"),
+    [
+        (301, {"Location": "https://b.example.com/x"}, b"", "Location: https://b.example.com/x"),
+        (401, {}, b'{"error": "node-to-node request refused: expired"}', "same version"),
+        (500, {}, b"<html>proxy error</html>", "<html>proxy error</html>"),
+    ],
+)
+def test_an_answer_that_is_not_the_file_is_a_502_saying_what_the_peer_said(
+    cluster_url: str, peer: Peer, status: int, headers: dict[str, str], body: bytes, says: str
+) -> None:
+    def answer(handler: _PeerHandler) -> None:
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    peer.answer = answer
+    _join(cluster_url, "b", peer.address)
+    with pytest.raises(FileElsewhere) as refused:
+        _fetch(cluster_url, _join(cluster_url, "a", None))
+    assert refused.value.status == 502 and refused.value.fields["reason"] == "refused"
+    assert f"node 'b' answered {status}" in str(refused.value) and says in str(refused.value)
+
+
+@pytest.mark.postgres
+def test_a_node_the_cluster_never_saw_is_a_409_naming_the_path(cluster_url: str) -> None:
+    with pytest.raises(FileElsewhere) as refused:
+        _fetch(cluster_url, _join(cluster_url, "a", None), node="laptop")
+    assert refused.value.status == 409 and refused.value.fields["host"] is None
+    assert str(refused.value).startswith(
+        "run r-1's file 'big.xlsx' is on node 'laptop', at /srv/b/data/exports/run/big.xlsx "
+        "on that machine; no daemon named 'laptop' has joined the cluster"
+    )
