@@ -5,7 +5,9 @@ validator (jsonschema, draft 2020-12, as OpenAPI 3.1 says).
 The test of the package src/services/api/ as a whole: src/services/api/context.py,
 src/services/api/catalog.py, src/services/api/authn.py, src/services/api/params.py,
 src/services/api/tasks.py, src/services/api/runs.py, src/services/api/scheduler.py,
-src/services/api/connections.py, src/services/api/audit_views.py,
+src/services/api/run_files.py (single-machine; cluster mode in
+tests/services/cluster/test_peer_files.py), src/services/api/connections.py,
+src/services/api/audit_views.py,
 src/services/api/session.py, src/services/api/headers.py, src/services/api/openapi.py,
 src/services/api/openapi_schemas.py.
 Security cases are in test_api_security.py, the fuzzer in test_api_fuzz.py.
