@@ -338,6 +338,11 @@ def test_run_now_then_list_show_and_download_its_file(api: Api) -> None:
     got = api.call("GET", f"/api/runs/{run['run_id']}/files/{quote(name)}", route)
     assert got.status == 200 and got.body == Path(exported["path"]).read_bytes()
     assert got.body.startswith(b"region,revenue")
+    # single-machine mode has no peers: a node-to-node header changes nothing
+    peerish = {"X-Scheduler-Node": "b", "X-Scheduler-Signature": "f" * 64}
+    path = f"/api/runs/{run['run_id']}/files/{quote(name)}"
+    assert api.call("GET", path, route, headers=peerish).body == got.body
+    assert api.call("GET", path, route, role=None, headers=peerish).status == 401
     audit = api.call("GET", f"/api/audit?task={task['id']}&action=task.run", "/api/audit").json
     assert audit[0]["actor"] == "token:operator-bot" and audit[0]["run_id"] == run["run_id"]
 
