@@ -191,7 +191,7 @@ def _get(where: Where, address: str, route: str, headers: dict[str, str]) -> Pee
             502,
             "unreachable",
             f"node {where.node!r} did not answer at {address}: "
-            f"{getattr(exc, 'strerror', None) or exc or type(exc).__name__}",
+            f"{getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__}",
             unreachable,
         ) from None
     if response.status != 200:
