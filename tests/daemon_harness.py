@@ -29,7 +29,7 @@ from src.services.scheduler.daemon import Daemon, DaemonOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DAEMON = ROOT / "scheduler_daemon.py"
-WAIT = 30.0  # seconds: a guard against a hang, never a performance claim
+WAIT = 60.0  # seconds: a guard against a hang, never a performance claim (CI runs at load 50)
 #: ~1.4 s of pure SQLite work on this machine per 10M; a C call that holds off SIGTERM.
 SLOW_QUERY = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "

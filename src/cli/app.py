@@ -553,6 +553,10 @@ def run(ref: str, dry_run: bool, to: tuple[str, ...]) -> None:
             to=addresses,
             progress=_Progress(),
         )
+    except KeyboardInterrupt:
+        recorded = "" if dry_run else "; the history records it as interrupted"
+        click.echo(f"Stopped with Ctrl-C: the run of {task.name!r} did not finish{recorded}.")
+        raise SystemExit(130) from None  # 128 + SIGINT, as a shell reports it
     finally:
         query.close()
     if dry_run:

@@ -140,9 +140,11 @@ class Runner:
         """Run ``task`` once; always returns an outcome and leaves a final record.
 
         Any Exception -- a named error, or a bug -- ends as a ``failed`` record
-        (see :func:`_unexpected` for what a bug's record says). BaseExceptions that are
-        not Exceptions (KeyboardInterrupt, SystemExit, the worker's ``Terminated``)
-        unwind after the partial files are removed; whoever stopped the run records it.
+        (see :func:`_unexpected` for what a bug's record says). Ctrl-C (KeyboardInterrupt:
+        a person's ``manage_tasks.py run``; the daemon's workers ignore SIGINT) ends as an
+        ``interrupted`` record, then unwinds. Other BaseExceptions (SystemExit, the
+        worker's ``Terminated``) unwind after the partial files are removed; whoever
+        stopped the run records it.
 
         ``dry_run`` builds everything (query, files, message) but sends nothing and
         records nothing. ``to`` sends to these addresses instead of the task's
@@ -193,6 +195,12 @@ class Runner:
         except Exception as exc:
             outcome.error = _unexpected(exc, step, run_id)
             outcome.status = RunStatus.FAILED
+        except KeyboardInterrupt:
+            if recorder is not None:
+                recorder.ended_without_result(
+                    ref, RunStatus.INTERRUPTED, _stopped_by_hand(step), started_at=started
+                )
+            raise
         outcome.finished_at = self.clock()
         if recorder is not None:
             self._finish(recorder, ref, outcome)
@@ -482,6 +490,18 @@ class Runner:
         if note is not None:
             outcome.notes.append(note)
         prune_exports(self.settings.exports_dir, self.settings.exports_keep_days, self.clock())
+
+
+def _stopped_by_hand(step: str) -> str:
+    """What an ``interrupted`` record says of a run stopped with Ctrl-C during ``step``."""
+    if step == "email":
+        return (
+            "stopped with Ctrl-C while emailing: the email may have been sent; ask a "
+            "recipient before running the task again"
+        )
+    if step == "steps":
+        return "stopped with Ctrl-C during its steps; the steps that ended are listed with it"
+    return f"stopped with Ctrl-C during the {step}; nothing was sent"
 
 
 def _unexpected(exc: Exception, step: str, run_id: str) -> RunError:

@@ -228,7 +228,8 @@ def test_a_grandchild_ignoring_sigterm_dies_with_the_run_at_its_timeout(
             "schedule": {"interval": "1h", "start": to_utc_iso(created)},
             "created_at": to_utc_iso(created),
             "timezone": "UTC",
-            "timeout_seconds": 3,
+            # long enough for python3 to start and fork on a loaded machine (3 s was not)
+            "timeout_seconds": 10,
             "steps": [
                 {
                     "id": "fork",
@@ -242,6 +243,7 @@ def test_a_grandchild_ignoring_sigterm_dies_with_the_run_at_its_timeout(
     daemons.append(daemon)
     daemon.wait_for("finished: timeout")
     assert daemon.stop() == 0
+    assert pid_file.exists(), "the step was killed before its grandchild started"
     grandchild = int(pid_file.read_text())
     _wait(lambda: not _alive(grandchild), "the grandchild to be killed", timeout=10)
     (record,) = space.runs("t-hang")

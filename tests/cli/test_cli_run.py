@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -321,3 +322,49 @@ def test_a_dotless_domain_is_refused_by_add_and_run(folder):
     add_demo(folder)
     result = invoke(folder, "run", "Revenue", "--to", "boss@example")
     assert result.exit_code == 1 and "has no dot" in result.output
+
+
+def test_ctrl_c_during_a_run_records_it_interrupted_and_leaves_no_files(folder):
+    """A person stopping `run` with Ctrl-C: exit 130, the history says interrupted (not
+    `running` for ever), and no partial file is left in the run's folder."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT
+
+    many = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000000) "
+        "SELECT x, x * 2 AS y FROM c"
+    )
+    add_demo(folder)
+    assert invoke(folder, "edit", "Revenue", "--query", many, "--no-check").exit_code == 0
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("TASKS_FILE", "SMTP_HOST")},
+        "DATABASE_URL": f"sqlite:///{folder / 'data' / 'demo.db'}",
+        "DATA_DIR": str(folder / "data"),
+    }
+    command = [sys.executable, "manage_tasks.py", "--tasks-file", str(folder / "tasks.json")]
+    process = subprocess.Popen(
+        [*command, "--env-file", str(folder / ".env"), "run", "Revenue"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # the progress lines: rows are coming in
+        if line.startswith("... fetched"):
+            break
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, out
+    assert "Stopped with Ctrl-C" in out and "interrupted" in out
+    (record,) = RunHistory(folder / "data" / "runs.jsonl").runs()
+    assert record.status == "interrupted"
+    assert "stopped with Ctrl-C during the query and export" in json.dumps(record.data)
+    exports = folder / "data" / "exports"
+    assert not [p for p in exports.rglob("*") if p.is_file()]
+    shown = invoke(folder, "list").output
+    assert "interrupted" in shown and "running" not in shown

@@ -525,4 +525,5 @@ def test_interrupt_unwinds_and_removes_partial_files(harness, tmp_path, monkeypa
         h.run()
     assert h.export_files() == []
     (record,) = h.history()
-    assert record["steps"] == ["started"]  # whoever stopped the run records its end
+    assert record["steps"] == ["started", "finished"]  # Ctrl-C: recorded, then unwinds
+    assert record["status"] == "interrupted"

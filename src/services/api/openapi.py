@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from src.core.vocabulary import RunStatus, Trigger
-from src.services.api.openapi_schemas import INSTANT, SCHEMAS, ref
+from src.services.api.openapi_schemas import ELSEWHERE, FILE_FETCHED, INSTANT, SCHEMAS, ref
 from src.services.auth.roles import Role
 
 blueprint = Blueprint("openapi", __name__)
@@ -253,7 +253,8 @@ def _paths() -> dict[str, Any]:
             "get": op(
                 "Download one of the run's files",
                 viewer,
-                {"200": {"description": "The file", "content": {kind: {} for kind in FILE_TYPES}}},
+                {"200": {"description": FILE_FETCHED, "content": {t: {} for t in FILE_TYPES}}}
+                | {code: answer(why, ref("FileElsewhere")) for code, why in ELSEWHERE.items()},
                 tag=runs,
             ),
         },

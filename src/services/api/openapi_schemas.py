@@ -12,6 +12,14 @@ NULL_STR = {"type": ["string", "null"]}
 INSTANT = {"type": "string", "format": "date-time"}
 NULL_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 
+#: A run's file: how it is had in cluster mode, and why it could not be, by status.
+FILE_FETCHED = "The file (cluster mode: fetched from the node that made the run, if another)"
+ELSEWHERE = {
+    "409": "Cluster mode: the file is on a node with no CLUSTER_ADDRESS, or not in the cluster",
+    "502": "Cluster mode: the node with the file did not answer, or refused the request",
+    "503": "Cluster mode: the node with the file is stopped, or silent past the dead limit",
+}
+
 
 def ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -30,6 +38,32 @@ SCHEMAS: dict[str, Any] = {
                     "required": ["field", "message"],
                     "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
                 },
+            },
+        },
+    },
+    "FileElsewhere": {
+        "description": "An error; in cluster mode, when the run's file is on another node "
+        "and could not be fetched from it, error says where it is and what to do, and node, "
+        "host, path, address and reason say it for a script",
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "node": {"type": "string", "description": "The node that made the run"},
+            "host": {"type": ["string", "null"], "description": "Its host (null: unknown)"},
+            "path": {"type": "string", "description": "The file's path on that machine"},
+            "address": {"type": ["string", "null"], "description": "Its CLUSTER_ADDRESS"},
+            "reason": {
+                "enum": [
+                    "unknown-node",
+                    "no-address",
+                    "stopped",
+                    "dead",
+                    "unreachable",
+                    "refused",
+                    "gone",
+                    "not-found",
+                ]
             },
         },
     },

@@ -1,16 +1,16 @@
 """/api/runs: the run history, newest first, filtered and paged; one run with every
-line of it; a run's files to download (only that run's, by name: no path goes in)."""
+line of it; a run's files to download (only that run's, by name: no path goes in;
+:mod:`src.services.api.run_files`, which in cluster mode fetches another node's)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, Response, jsonify, send_file
+from flask import Blueprint, Response, jsonify
 
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.api.authn import require
 from src.services.api.context import context
 from src.services.api.params import choice, instant, paged, paging, query_arg
+from src.services.api.run_files import peer_caller, run_file
 from src.services.api.tasks import lookup
 from src.services.auth.roles import Role
 from src.services.run_index import RunQuery
@@ -64,30 +64,7 @@ def show_run(run_id: str) -> Response:
 
 @blueprint.get("/api/runs/<run_id>/files/<name>")
 def download(run_id: str, name: str) -> Response:
-    require(Role.VIEWER)
-    ctx = context()
-    record = ctx.runs.get(run_id)
-    if record is None:
-        fail(404, f"no run {run_id[:64]!r}")
-    files = {
-        Path(str(item.get("path", ""))).name: Path(str(item.get("path", "")))
-        for item in record.data.get("files") or []
-        if isinstance(item, dict)
-    }
-    path = files.get(name)
-    if path is None:
-        listed = ", ".join(sorted(files)) or "none"
-        fail(404, f"run {run_id[:8]} has no file {name[:80]!r}; its files: {listed}")
-    exports = ctx.settings.exports_dir.resolve()
-    real = (ctx.settings.base_dir / path).resolve()
-    if not real.is_relative_to(exports):  # a record that names a file elsewhere: never served
-        fail(404, f"run {run_id[:8]}: {name!r} is not in the exports folder")
-    if not real.is_file():
-        fail(
-            410,
-            f"run {run_id[:8]}: {name!r} is gone (exports are kept EXPORTS_KEEP_DAYS days); "
-            "run the task again for a new one",
-        )
-    response = send_file(real, as_attachment=True, download_name=name, max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    peer = peer_caller(run_id, name)  # another node, fetching for its caller: signed
+    if peer is None:
+        require(Role.VIEWER)
+    return run_file(run_id, name, peer=peer)

@@ -8,7 +8,9 @@
   :mod:`pause` -- the file stores' contracts on the database;
 * :mod:`claims` -- an occurrence claimed in one transaction, by the database's clock;
 * :mod:`node` -- this daemon as a node: heartbeats, the clock offset, dead peers' runs;
-* :mod:`copy` -- ``manage_tasks.py store copy``, in and out, all or nothing.
+* :mod:`copy` -- ``manage_tasks.py store copy``, in and out, all or nothing;
+* :mod:`peer_files` -- a run's file fetched from the node that made it (or where it is,
+  said plainly), over requests signed by :mod:`peer_auth` with the cluster's secret.
 
 See docs/cluster.md.
 """

@@ -27,6 +27,10 @@ VERSION_TABLE = "scheduler_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Any two-int key: serialises upgrades run by several nodes starting at once.
 _UPGRADE_LOCK = 0x5C4ED
+#: An upgrade is not an ordinary cluster statement (bounded by
+#: CLUSTER_STATEMENT_TIMEOUT_SECONDS, 5 s): a migration may rewrite a long history, and
+#: a node starting beside one that upgrades waits for it. A hung upgrade is still cut.
+UPGRADE_TIMEOUT_SECONDS = 900
 
 
 def _config() -> Config:
@@ -54,6 +58,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to :func:`head`; returns (revision before, revision after)."""
     config = _config()
     with transaction(engine, "upgrading the cluster schema") as conn:
+        limit = f"{UPGRADE_TIMEOUT_SECONDS}s"
+        conn.execute(sa.text("SELECT set_config('statement_timeout', :t, true)"), {"t": limit})
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": limit})
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
         before = MigrationContext.configure(
             conn, opts={"version_table": VERSION_TABLE}

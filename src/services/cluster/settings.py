@@ -7,7 +7,10 @@
 | ``CLUSTER_HEARTBEAT_SECONDS`` | ``2`` | How often a node says it is alive. |
 | ``CLUSTER_DEAD_AFTER_SECONDS`` | ``15`` | Silent this long: dead, its runs taken over. |
 | ``CLUSTER_STATEMENT_TIMEOUT_SECONDS`` | ``5`` | Longest a cluster statement may take. |
-| ``CLUSTER_ADDRESS`` | (the ``--http`` address) | Where others reach this node's API. |
+| ``CLUSTER_ADDRESS`` | (unset) | The URL other nodes reach this node's API at (its files). |
+
+Node-to-node requests (a run's file asked of one node and made by another,
+:mod:`src.services.cluster.peer_files`) have fixed limits, below.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from src.core.errors import ConfigError
 from src.services.envparse import env_number
@@ -34,6 +38,14 @@ STATEMENT_TIMEOUT_SECONDS = 5.0
 CLAIM_EARLY_SECONDS = 1.0
 #: Connecting to the database may take this long (a managed PostgreSQL across a WAN).
 CONNECT_TIMEOUT_SECONDS = 5
+#: A node's signed request for a peer's file is good this long: enough for a loaded peer
+#: to receive it, and for clocks NTP keeps within a second; short, so that one seen in a
+#: log or on the wire is soon worthless.
+PEER_REQUEST_SECONDS = 60
+#: Connecting to a peer, and each read of its answer, may take this long: a peer on the
+#: same network answers in milliseconds, a loaded one in a few seconds; a peer that says
+#: nothing longer is treated as unreachable rather than holding an API thread.
+PEER_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -73,8 +85,34 @@ class ClusterSettings:
             statement_timeout_seconds=env_number(
                 env, "CLUSTER_STATEMENT_TIMEOUT_SECONDS", STATEMENT_TIMEOUT_SECONDS, 0.1
             ),
-            address=(env.get("CLUSTER_ADDRESS") or "").strip() or None,
+            address=checked_address(env.get("CLUSTER_ADDRESS") or ""),
         )
+
+
+def checked_address(text: str) -> str | None:
+    """``CLUSTER_ADDRESS`` as a base URL without a trailing slash (None when unset); a
+    value a peer could not use is refused at start, not at the first download."""
+    value = text.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or past 65535
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"CLUSTER_ADDRESS={text.strip()!r} is not a base URL; give the URL the other nodes "
+            "reach this node's HTTP API at, e.g. http://vps-1.internal:8080 (or "
+            "https://vps-1.example.com behind a TLS proxy)"
+        )
+    return value
 
 
 def normalized_url(url: str) -> str:

@@ -1,14 +1,9 @@
 """Send a built message over SMTP, or write it to the outbox folder when no server is set.
 
 Every failure becomes an ``EmailError`` whose ``permanent`` flag says whether trying
-again can help, with the server's code and text and what to check:
-
-* transient (``permanent=False``): connection refused or reset, timeout, DNS failure,
-  the server hanging up, any 4xx reply (421 busy, 451 try later, 454 auth unavailable);
-* permanent (``permanent=True``): 5xx replies (550 unknown recipient, 535 bad login),
-  a certificate that does not verify, a server that lacks STARTTLS or AUTH when the
-  settings need it, a port that speaks TLS from the first byte reached with starttls
-  or none (it sends no greeting: probed, see ``_speaks_tls``), a value SMTP cannot carry.
+again can help, with the server's code and text and what to check
+(:mod:`src.services.mail.smtp_errors`); the session -- connect, STARTTLS, one UTF-8
+login -- is :mod:`src.services.mail.smtp_session`.
 
 Size: the ``SIZE`` a server announces in EHLO (RFC 1870), less ``SIZE_MARGIN`` for the
 headers servers add on the way, caps the message below ``EMAIL_MAX_BYTES``; a report
@@ -17,11 +12,6 @@ answer to MAIL FROM or at the end of DATA (or a 5.3.4 / 5.2.3 status: "message t
 big", RFC 3463) means too large, not a refused sender: the report is built again one
 step smaller and sent on the same connection. The delivery says which form went out
 and why.
-
-Login: one AUTH, with the best mechanism the server offers (PLAIN, else LOGIN), the
-user and password in UTF-8 (RFC 4616, RFC 4954); smtplib's ``login`` is not used as
-it encodes them as ASCII and, on a refusal, tries the next mechanism: two failed
-logins per attempt, which counts double towards a lock-out.
 
 Partly refused recipients: when the server accepts some recipients and refuses others,
 the message is sent to the accepted ones (they get their report) and the refused ones
@@ -33,19 +23,12 @@ all refusals were 4xx).
 
 Timeouts: ``SMTP_TIMEOUT`` bounds each network operation (connect, TLS handshake,
 each command and reply), so no call can hang.
-
-Longer than ~400 lines on purpose: most of it is the table of SMTP failures
-turned into what to check (``_translate``); it belongs with the sending it explains.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import re
 import smtplib
-import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +47,8 @@ from src.services.mail.message import (
 )
 from src.services.mail.outbox import prune_outbox, write_outbox
 from src.services.mail.settings import SmtpSettings
+from src.services.mail.smtp_errors import reply, text, too_large, translate
+from src.services.mail.smtp_session import close_session, open_session
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +61,6 @@ T = TypeVar("T")
 #: all of these; on a 10 MB limit it is 0.3 %. A tenth of the limit when that is less,
 #: for the tiny limits of test servers.
 SIZE_MARGIN = 32 * 1024
-
-#: The mechanisms tried, best first; one of them, once (see the module docstring).
-AUTH_MECHANISMS = ("PLAIN", "LOGIN")
-
-#: RFC 3463 statuses that mean "message too big": 5.3.4 (for the system), 5.2.3
-#: (over the mailbox's administrative limit).
-_TOO_BIG_STATUS = re.compile(r"^\s*5\.(3\.4|2\.3)\b")
 
 
 @dataclass
@@ -234,23 +212,6 @@ def send_test_message(settings: SmtpSettings, to: str, *, now: datetime | None =
 # --- SMTP ------------------------------------------------------------------------
 
 
-def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
-    """Verifying context: the system's CAs, plus ``SMTP_CA_FILE`` for a private CA.
-
-    There is deliberately no setting to turn verification off.
-    """
-    context = ssl.create_default_context()
-    if settings.ca_file is not None:
-        try:
-            context.load_verify_locations(cafile=str(settings.ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            raise EmailError(
-                f"cannot load SMTP_CA_FILE {settings.ca_file}: {exc}; give a PEM certificate",
-                permanent=True,
-            ) from None
-    return context
-
-
 def _smtp_send(
     settings: SmtpSettings, built: BuiltMessage
 ) -> tuple[dict[str, tuple[int, str]], BuiltMessage]:
@@ -258,10 +219,10 @@ def _smtp_send(
     refused recipients and the message that went out."""
     assert settings.host is not None
     where = f"{settings.host}:{settings.port}"
-    stage = ["connect"]  # where a failure happened, for its message (set by _open too)
+    stage = ["connect"]  # where a failure happened, for its message (set by open_session too)
     smtp: smtplib.SMTP | None = None
     try:
-        smtp = _open(settings, stage)
+        smtp = open_session(settings, stage)
         built = _fit_announced_size(smtp, settings, built)
         while True:
             stage[0] = "send"
@@ -270,14 +231,14 @@ def _smtp_send(
                 raw = smtp.sendmail(built.from_addr, built.recipients, built.data, options)
                 break
             except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                if not _too_large(exc) or not built.can_shrink:
+                if not too_large(exc) or not built.can_shrink:
                     raise
                 assert built.refit is not None
                 refused_size = built.size_bytes
                 built = built.refit(
                     refused_size - 1,
                     f"the mail server's size limit (it refused a {format_size(refused_size)} "
-                    f"message: {_reply(exc.smtp_code, exc.smtp_error)})",
+                    f"message: {reply(exc.smtp_code, exc.smtp_error)})",
                 )
                 log.warning(
                     "SMTP server %s refused %d bytes as too large; sending it %s",
@@ -286,10 +247,10 @@ def _smtp_send(
                     built.attachments_mode,
                 )
                 if smtp.sock is None:  # the server hung up after its answer: once more
-                    smtp = _open(settings, stage)
-        refused = {addr: (code, _text(msg)) for addr, (code, msg) in raw.items()}
+                    smtp = open_session(settings, stage)
+        refused = {addr: (code, text(msg)) for addr, (code, msg) in raw.items()}
     except OSError as exc:  # smtplib's and ssl's exceptions are OSErrors too
-        raise _translate(exc, settings, stage[0]) from exc
+        raise translate(exc, settings, stage[0]) from exc
     except UnicodeError:
         # A value smtplib cannot encode (it sends commands as ASCII). Its message would
         # show the character and its place -- part of a secret, maybe -- so it is dropped.
@@ -301,125 +262,10 @@ def _smtp_send(
         ) from None
     finally:
         if smtp is not None:
-            _close(smtp)
+            close_session(smtp)
     if refused:
         log.warning("SMTP server %s refused some recipients: %s", where, refused)
     return refused, built
-
-
-def _open(settings: SmtpSettings, stage: list[str]) -> smtplib.SMTP:
-    """Connect, EHLO, STARTTLS and log in as the settings say; ``stage[0]`` follows."""
-    assert settings.host is not None
-    where = f"{settings.host}:{settings.port}"
-    stage[0] = "connect"
-    if settings.security == "ssl":
-        stage[0] = "connect (TLS)"
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-            settings.host,
-            settings.port,
-            local_hostname=settings.helo_name,
-            timeout=settings.timeout,
-            context=tls_context(settings),
-        )
-    else:
-        try:
-            smtp = smtplib.SMTP(
-                settings.host,
-                settings.port,
-                local_hostname=settings.helo_name,
-                timeout=settings.timeout,
-            )
-        except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
-            if _timed_out(exc) and _speaks_tls(settings):
-                raise EmailError(
-                    f"SMTP server {where} sent no greeting and answers in TLS: this port "
-                    "expects TLS from the first byte (implicit TLS, usually port 465); set "
-                    f"SMTP_SECURITY=ssl (it is {settings.security})",
-                    permanent=True,
-                ) from None
-            raise
-    try:
-        stage[0] = "EHLO"
-        smtp.ehlo()
-        if settings.security == "starttls":
-            if not smtp.has_extn("starttls"):
-                raise EmailError(
-                    f"SMTP server {where} does not offer STARTTLS; use SMTP_SECURITY=ssl if "
-                    "it expects TLS from the start (port 465), or SMTP_SECURITY=none only on "
-                    "a trusted network",
-                    permanent=True,
-                )
-            stage[0] = "STARTTLS"
-            smtp.starttls(context=tls_context(settings))
-            smtp.ehlo()
-        if settings.user:
-            stage[0] = "login"
-            _login(smtp, settings, where)
-    except BaseException:
-        _close(smtp)
-        raise
-    return smtp
-
-
-def _login(smtp: smtplib.SMTP, settings: SmtpSettings, where: str) -> None:
-    """One AUTH with the best mechanism offered, credentials in UTF-8 (RFC 4954, 4616)."""
-    if not smtp.has_extn("auth"):
-        raise EmailError(
-            f"SMTP server {where} does not offer AUTH (login) "
-            f"with SMTP_SECURITY={settings.security}; most servers offer it only "
-            "over TLS (starttls or ssl), or leave SMTP_USER empty if the server "
-            "takes mail without login",
-            permanent=True,
-        )
-    offered = smtp.esmtp_features.get("auth", "").upper().split()
-    mechanism = next((m for m in AUTH_MECHANISMS if m in offered), None)
-    if mechanism is None:
-        raise EmailError(
-            f"SMTP server {where} offers login by {', '.join(offered) or 'no method'} only; "
-            f"db-scheduler logs in with {' or '.join(AUTH_MECHANISMS)}: ask for one of them",
-            permanent=True,
-        )
-    user = (settings.user or "").encode("utf-8")
-    password = (settings.password or "").encode("utf-8")
-    if mechanism == "PLAIN":
-        # authzid (empty: act as the login user) NUL authcid NUL passwd, sent as the
-        # initial response (RFC 4954 4) so the password goes in one command.
-        code, reply = smtp.docmd("AUTH", "PLAIN " + _b64(b"\0" + user + b"\0" + password))
-    else:
-        code, reply = smtp.docmd("AUTH", "LOGIN " + _b64(user))
-        if code == 334:
-            code, reply = smtp.docmd(_b64(password))
-    if code != 235:
-        raise smtplib.SMTPAuthenticationError(code, reply)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _timed_out(exc: BaseException) -> bool:
-    # smtplib reports a read timeout as "Connection unexpectedly closed: timed out".
-    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
-
-
-def _speaks_tls(settings: SmtpSettings) -> bool:
-    """Whether the port completes a TLS handshake: a server that sent no greeting may be
-    an implicit-TLS one waiting for our TLS hello. Only the handshake is made -- nothing
-    is sent over it -- so the certificate is not checked here (a real send checks it)."""
-    assert settings.host is not None
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with (
-            socket.create_connection(
-                (settings.host, settings.port), timeout=min(settings.timeout, 5.0)
-            ) as sock,
-            context.wrap_socket(sock, server_hostname=settings.host),
-        ):
-            return True
-    except (OSError, ssl.SSLError):
-        return False
 
 
 def _fit_announced_size(
@@ -449,137 +295,6 @@ def _mail_options(smtp: smtplib.SMTP, where: str, built: BuiltMessage) -> list[s
             permanent=True,
         )
     return ["SMTPUTF8", "BODY=8BITMIME"]
-
-
-def _too_large(exc: smtplib.SMTPResponseException) -> bool:
-    """A refusal of MAIL FROM or of the message that means "too large": 552 (RFC 5321
-    4.2.2 "exceeded storage allocation", RFC 1870 6.1) or a 5.3.4 / 5.2.3 status."""
-    if exc.smtp_code == 552:
-        return True
-    return exc.smtp_code >= 500 and bool(_TOO_BIG_STATUS.match(_text(exc.smtp_error)))
-
-
-def _close(smtp: smtplib.SMTP) -> None:
-    # The outcome is already decided (sent, or an error is on its way); a failing QUIT
-    # must not turn a delivered message into a failure, so its errors are ignored.
-    try:
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        smtp.close()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _reply(code: int, msg: bytes | str) -> str:
-    return f"{code} {_text(msg)}".strip()
-
-
-def _translate(exc: OSError, settings: SmtpSettings, stage: str) -> EmailError:
-    """Turn what smtplib / ssl / socket raised into an EmailError saying what to check."""
-    where = f"SMTP server {settings.host}:{settings.port}"
-    # Order matters: SMTP exceptions and SSL errors are OSErrors too.
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refusals = {a: (c, _text(m)) for a, (c, m) in exc.recipients.items()}
-        permanent = any(c >= 500 for c, _ in refusals.values())
-        listed = "; ".join(f"{a}: {c} {m}" for a, (c, m) in refusals.items())
-        hint = (
-            "check the addresses in the task's email.to / cc / bcc"
-            if permanent
-            else "the server asks to try again later"
-        )
-        return EmailError(
-            f"{where} refused every recipient ({listed}); {hint}", permanent=permanent
-        )
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return EmailError(
-            f"{where} refused the login (authentication failed) for user {settings.user!r}: "
-            f"{_reply(exc.smtp_code, exc.smtp_error)}; check SMTP_USER and SMTP_PASSWORD",
-            permanent=exc.smtp_code >= 500,
-        )
-    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError) and _too_large(exc):
-        return EmailError(
-            f"{where} refused the message as too large: {_reply(exc.smtp_code, exc.smtp_error)}"
-            "; it has no attachments left to zip or leave off, so shorten the body template "
-            "or ask the server's administrator for a higher limit",
-            permanent=True,
-        )
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        return EmailError(
-            f"{where} refused the sender {_text(exc.sender)}: "
-            f"{_reply(exc.smtp_code, exc.smtp_error)}; check SMTP_FROM (many servers only "
-            "accept the address of the login user)",
-            permanent=exc.smtp_code >= 500,
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        what = {
-            "connect": "answered the connection with",
-            "EHLO": "refused EHLO with",
-            "STARTTLS": "refused STARTTLS with",
-            "send": "refused the message with",
-        }.get(stage, f"answered {stage} with")
-        permanent = exc.smtp_code >= 500
-        hint = (
-            "the server says the message cannot be accepted; see its answer"
-            if permanent
-            else "the server is busy or asks to try again later"
-        )
-        return EmailError(
-            f"{where} {what} {_reply(exc.smtp_code, exc.smtp_error)}; {hint}", permanent=permanent
-        )
-    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(
-        exc.__context__, TimeoutError
-    ):
-        # smtplib reports a read timeout as "Connection unexpectedly closed: timed out".
-        exc = exc.__context__
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return EmailError(
-            f"{where} closed the connection during {stage}: {exc}; it may be restarting or "
-            "overloaded",
-            permanent=False,
-        )
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return EmailError(f"{where} does not support what {stage} needs: {exc}", permanent=True)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return EmailError(
-            f"the TLS certificate of {where} could not be verified: "
-            f"{exc.verify_message or exc}; if the server uses a private CA, set SMTP_CA_FILE "
-            "to that CA's certificate (PEM); check SMTP_HOST is the name in the certificate",
-            permanent=True,
-        )
-    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return EmailError(f"{where} closed the TLS connection during {stage}: {exc}")
-    if isinstance(exc, ssl.SSLError):
-        return EmailError(
-            f"TLS with {where} failed during {stage}: {exc}; check SMTP_SECURITY matches the "
-            "port (ssl for 465, starttls for 587, none for 25)",
-            permanent=True,
-        )
-    if isinstance(exc, socket.gaierror):
-        return EmailError(
-            f"cannot resolve SMTP_HOST {settings.host!r}: {exc}; check the host name",
-            permanent=False,
-        )
-    if isinstance(exc, TimeoutError):
-        return EmailError(
-            f"{where} did not answer within {settings.timeout:g} s (SMTP_TIMEOUT) during "
-            f"{stage}; check SMTP_HOST, SMTP_PORT and the network",
-            permanent=False,
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return EmailError(
-            f"cannot connect to {where}: connection refused; check SMTP_HOST and SMTP_PORT "
-            "and that the mail server is running",
-            permanent=False,
-        )
-    if isinstance(exc, smtplib.SMTPException):
-        return EmailError(f"{where} failed during {stage}: {exc}", permanent=True)
-    return EmailError(
-        f"network error talking to {where} during {stage}: {exc}; check SMTP_HOST, "
-        "SMTP_PORT and the network",
-        permanent=False,
-    )
 
 
 def _delivery(

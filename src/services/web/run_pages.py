@@ -1,7 +1,9 @@
 """The runs: a list filtered by task, status, trigger and day, with the runs in flight
 on top, that updates itself while runs go (``static/app.js`` asks :func:`run_rows`, the
 same rows as HTML, every 2 s; without script the page is whole as served); and a run's
-page: its lines (and steps), error, duration, rows, files and email."""
+page: its lines (and steps), error, duration, rows, files and email. A file's link is
+:func:`run_file_page`: the API's download, with its refusals as a page a person reads
+(in cluster mode: which node has the file, where, and what to do)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from src.core.clock import to_utc_iso
 from src.core.vocabulary import FINAL_STATUSES, RunStatus, Trigger
 from src.services.api.context import context
+from src.services.api.run_files import run_file
 from src.services.api.tasks import lookup
 from src.services.run_index import RunQuery
 from src.services.web.common import PAGE_SIZE, blueprint, looking, render, zone
@@ -137,6 +140,12 @@ def run_page(run_id: str) -> BaseResponse:
         files=files,
         going=record.status not in FINAL_STATUSES,
     )
+
+
+@blueprint.get("/runs/<run_id>/files/<name>")
+def run_file_page(run_id: str, name: str) -> BaseResponse:
+    looking()
+    return run_file(run_id, name)
 
 
 def _line(line: dict[str, Any]) -> dict[str, Any]:

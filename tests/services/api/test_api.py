@@ -5,9 +5,11 @@ validator (jsonschema, draft 2020-12, as OpenAPI 3.1 says).
 The test of the package src/services/api/ as a whole: src/services/api/context.py,
 src/services/api/catalog.py, src/services/api/authn.py, src/services/api/params.py,
 src/services/api/tasks.py, src/services/api/runs.py, src/services/api/scheduler.py,
-src/services/api/connections.py, src/services/api/audit_views.py,
-src/services/api/cluster_views.py, src/services/api/session.py,
-src/services/api/headers.py, src/services/api/openapi.py, src/services/api/openapi_schemas.py.
+src/services/api/run_files.py (single-machine; cluster mode in
+tests/services/cluster/test_peer_files.py), src/services/api/connections.py,
+src/services/api/audit_views.py, src/services/api/cluster_views.py,
+src/services/api/session.py, src/services/api/headers.py, src/services/api/openapi.py,
+src/services/api/openapi_schemas.py.
 Security cases are in test_api_security.py, the fuzzer in test_api_fuzz.py.
 """
 
@@ -336,6 +338,11 @@ def test_run_now_then_list_show_and_download_its_file(api: Api) -> None:
     got = api.call("GET", f"/api/runs/{run['run_id']}/files/{quote(name)}", route)
     assert got.status == 200 and got.body == Path(exported["path"]).read_bytes()
     assert got.body.startswith(b"region,revenue")
+    # single-machine mode has no peers: a node-to-node header changes nothing
+    peerish = {"X-Scheduler-Node": "b", "X-Scheduler-Signature": "f" * 64}
+    path = f"/api/runs/{run['run_id']}/files/{quote(name)}"
+    assert api.call("GET", path, route, headers=peerish).body == got.body
+    assert api.call("GET", path, route, role=None, headers=peerish).status == 401
     audit = api.call("GET", f"/api/audit?task={task['id']}&action=task.run", "/api/audit").json
     assert audit[0]["actor"] == "token:operator-bot" and audit[0]["run_id"] == run["run_id"]
 

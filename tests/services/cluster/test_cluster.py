@@ -47,6 +47,20 @@ def test_settings_are_checked_with_their_reasons() -> None:
     assert ClusterSettings.from_env({"CLUSTER_DATABASE_URL": "postgresql://db/r"}).node_name  # type: ignore[union-attr]
 
 
+def test_the_cluster_address_is_a_base_url_or_refused_with_an_example() -> None:
+    env = {"CLUSTER_DATABASE_URL": "postgres://u:p@db/r", "NODE_NAME": "vps-1"}
+    for given, kept in (
+        ("", None),
+        ("http://vps-1.internal:8080/", "http://vps-1.internal:8080"),
+        ("https://vps-1.example.com/scheduler", "https://vps-1.example.com/scheduler"),
+    ):
+        settings = ClusterSettings.from_env({**env, "CLUSTER_ADDRESS": given})
+        assert settings is not None and settings.address == kept
+    for bad in ("vps-1:8080", "ftp://vps-1", "http://", "http://vps-1:99999", "http://h/?a=1"):
+        with pytest.raises(ConfigError, match=r"CLUSTER_ADDRESS=.* is not a base URL; give"):
+            ClusterSettings.from_env({**env, "CLUSTER_ADDRESS": bad})
+
+
 @pytest.mark.postgres
 def test_upgrade_creates_the_schema_once_and_the_check_says_what_to_run(
     pg_fresh_url: str,

@@ -170,8 +170,8 @@ def test_rows_stream_while_the_server_still_sends(pg: QueryService, pg_url: str)
 def test_the_server_cancels_a_statement_past_the_timeout(pg: QueryService) -> None:
     started = time.monotonic()
     with pytest.raises(QueryTimeout) as caught:
-        read(pg, "SELECT pg_sleep(5)", timeout_seconds=1)
-    assert time.monotonic() - started < 4
+        read(pg, "SELECT pg_sleep(30)", timeout_seconds=1)
+    assert time.monotonic() - started < 15  # uncut, it sleeps 30 s
     assert caught.value.permanent is False and "longer than 1 s" in str(caught.value)
     assert read(pg, "SELECT 1")[1] == [(1,)]  # the pooled connection works afterwards
 
@@ -189,7 +189,7 @@ def test_a_result_read_slowly_is_cut_at_the_timeout(pg: QueryService) -> None:
     ):  # fmt: skip
         for _ in result.batches:
             time.sleep(0.05)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 15  # uncut, the 1,000 batches take 50 s
     assert read(pg, "SELECT 2")[1] == [(2,)]
 
 

@@ -232,7 +232,7 @@ def test_a_result_read_slowly_is_cut_at_the_timeout_between_fetches(lite: QueryS
     ):
         for _ in result.batches:  # each fetch is instant; the reader is slow
             time.sleep(0.1)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # uncut, the 100 batches take 10 s
 
 
 # --- read-only, statements without rows, commit -----------------------------------------

@@ -433,7 +433,7 @@ def test_an_editor_creates_runs_downloads_edits_disables_and_deletes_a_task(
 
         # its xlsx, downloaded from the task's page, opens in openpyxl with the rows
         page.goto(task_page)
-        link = page.locator("#task-runs a[download]", has_text=".xlsx")
+        link = page.locator("#task-runs a[href*='/files/']", has_text=".xlsx")
         with page.expect_download() as download:
             link.click()
         saved = site.space.folder / "downloaded.xlsx"

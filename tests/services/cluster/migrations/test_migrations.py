@@ -6,6 +6,8 @@ fold of the history lines already there."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -13,9 +15,16 @@ from alembic import command
 from alembic.config import Config
 
 from src.services.cluster import run_index
-from src.services.cluster.database import engine_for
+from src.services.cluster.database import dispose_engines, engine_for
 from src.services.cluster.run_index import ClusterRunIndex
-from src.services.cluster.schema import MIGRATIONS, VERSION_TABLE, current, head, upgrade
+from src.services.cluster.schema import (
+    _UPGRADE_LOCK,
+    MIGRATIONS,
+    VERSION_TABLE,
+    current,
+    head,
+    upgrade,
+)
 from src.services.history import RunRecord, fold_line
 from src.services.run_index import RunQuery
 
@@ -110,3 +119,34 @@ def test_0002_folds_the_lines_a_0001_cluster_already_holds(
         audit = conn.execute(sa.text("SELECT node, task_id, action FROM scheduler_audit")).one()
         assert tuple(audit) == ("node-0", "task-1", "login")
         assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0002"
+
+
+def test_an_upgrade_waits_past_the_statement_timeout_for_another_nodes_upgrade(
+    pg_fresh_url: str,
+) -> None:
+    """Nodes starting together upgrade one after another under one lock; the second waits
+    as long as the first takes, not the 5 s (here 1 s) of an ordinary cluster statement."""
+    engine = engine_for(pg_fresh_url, statement_timeout=1.0)
+    holder = sa.create_engine(pg_fresh_url, poolclass=sa.NullPool)
+    locked, release = threading.Event(), threading.Event()
+
+    def first_node_upgrading() -> None:
+        with holder.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
+            locked.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=first_node_upgrading)
+    thread.start()
+    try:
+        assert locked.wait(30)
+        threading.Timer(3.0, release.set).start()  # three statement timeouts
+        started = time.monotonic()
+        assert upgrade(engine) == (None, head())
+        assert time.monotonic() - started >= 2.5  # it did wait for the lock
+        assert current(engine) == head()
+    finally:
+        release.set()
+        thread.join()
+        holder.dispose()
+        dispose_engines()

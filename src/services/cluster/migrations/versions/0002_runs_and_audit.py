@@ -45,11 +45,7 @@ def upgrade() -> None:
         )
     from src.services.cluster.run_index import fold_all  # the fold the writers use
 
-    # Reading months of history in line order is one long statement: the node's statement
-    # timeout (CLUSTER_STATEMENT_TIMEOUT_SECONDS, a few seconds, meant for claims and
-    # records) does not apply to this one-off upgrade, for the rest of its transaction.
-    op.execute("SET LOCAL statement_timeout = 0")
-    fold_all(op.get_bind())
+    fold_all(op.get_bind())  # a long read: schema.upgrade's timeout, not a node's, holds
     # The audit log (unused before this revision): who wrote each entry, and what the
     # log's page filters on, as columns of their own.
     op.add_column("scheduler_audit", sa.Column("node", sa.Text, nullable=True))
