@@ -5,7 +5,8 @@
   database failures as :class:`~src.services.cluster.database.ClusterUnavailable`;
 * :mod:`schema` and ``migrations/`` -- the tables, created and upgraded by Alembic;
 * :mod:`stores` -- which store a process works on; :mod:`task_store`, :mod:`run_log`,
-  :mod:`pause` -- the file stores' contracts on the database;
+  :mod:`run_index`, :mod:`pause`, :mod:`audit` -- the file stores' contracts on the
+  database (the run index: every node's runs, folded, for the read API);
 * :mod:`claims` -- an occurrence claimed in one transaction, by the database's clock;
 * :mod:`node` -- this daemon as a node: heartbeats, the clock offset, dead peers' runs;
 * :mod:`copy` -- ``manage_tasks.py store copy``, in and out, all or nothing;
