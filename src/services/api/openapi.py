@@ -284,8 +284,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/cluster": {
             "get": op(
-                "The cluster's nodes: state, heartbeat, runs in flight, capacity "
-                "(404 when cluster mode is off)",
+                "The cluster's nodes, their heartbeats and load; 404 in single mode",
                 viewer,
                 {"200": answer("The cluster", ref("Cluster"))},
                 tag="cluster",
