@@ -2,7 +2,9 @@
 
 Every contender runs in its own child process; the parent measures the child's wall
 time and reads its peak RSS from ``os.wait4`` (the rusage of that one child), so
-one contender's memory never hides another's. With ``--repeat N`` every contender runs
+one contender's memory never hides another's, and its CPU time (user + system, all its
+threads; the database server's work is not in it), which the machine's load sways far
+less than the wall clock. With ``--repeat N`` every contender runs
 N times, the rounds interleaved (each round runs every contender once), and the tables
 show the median of each; the load average before each round is printed with it.
 
@@ -346,6 +348,7 @@ def measure(contender: str, dsn: str, rows: int, code: Path = ROOT) -> dict[str,
             "contender": name,
             "rows": rows,
             "seconds": round(wall, 2),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
             "files": sizes,
             "load": round(load, 2),
@@ -365,6 +368,7 @@ def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "rows": rows, "contender": contender, "runs": len(runs),
             "seconds": statistics.median(r["seconds"] for r in runs),
             "all_seconds": [r["seconds"] for r in runs],
+            "cpu_seconds": statistics.median(r.get("cpu_seconds", 0.0) for r in runs),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
             "files": runs[-1]["files"],
         })  # fmt: skip
@@ -373,8 +377,9 @@ def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def report(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| rows | contender | wall time (s), median | runs (s) | peak RSS (MB) | output |",
-        "|---:|---|---:|---|---:|---|",
+        "| rows | contender | wall time (s), median | runs (s) | CPU (s), median "
+        "| peak RSS (MB) | output |",
+        "|---:|---|---:|---|---:|---:|---|",
     ]
     table = medians(results)
     for r in table:
@@ -382,7 +387,7 @@ def report(results: list[dict[str, Any]]) -> str:
         runs = " / ".join(f"{s:.2f}" for s in r["all_seconds"])
         lines.append(
             f"| {r['rows']:,} | {r['contender']} | {r['seconds']:.2f} | {runs} "
-            f"| {r['peak_rss_mb']:.0f} | {files} |"
+            f"| {r['cpu_seconds']:.2f} | {r['peak_rss_mb']:.0f} | {files} |"
         )
     loads = [r["load"] for r in results if "load" in r]
     if loads:
@@ -394,9 +399,9 @@ def report(results: list[dict[str, Any]]) -> str:
     by = {(r["rows"], r["contender"]): r for r in table}
     lines.append("")
 
-    def ratio(rows: int, a: str, b: str) -> float | None:
-        if (rows, a) in by and (rows, b) in by:
-            return float(by[(rows, a)]["seconds"]) / float(by[(rows, b)]["seconds"])
+    def ratio(rows: int, a: str, b: str, measure: str = "seconds") -> float | None:
+        if (rows, a) in by and (rows, b) in by and by[(rows, b)][measure]:
+            return float(by[(rows, a)][measure]) / float(by[(rows, b)][measure])
         return None
 
     checks = [
@@ -416,7 +421,11 @@ def report(results: list[dict[str, Any]]) -> str:
         for a, b, words in checks:
             value = ratio(rows, a, b)
             if value is not None:
-                lines.append(f"- {rows:,} rows: " + words.format(value))
+                line = f"- {rows:,} rows: " + words.format(value)
+                cpu = ratio(rows, a, b, "cpu_seconds")
+                if cpu is not None and "copy" not in (a, b):  # psql's CPU is not the server's
+                    line += f"; CPU time {cpu:.2f}x"
+                lines.append(line)
     sizes = sorted({r["rows"] for r in table})
     if len(sizes) >= 2:
         small, big = sizes[0], sizes[-1]
