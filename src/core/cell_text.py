@@ -44,6 +44,7 @@ SIGNIFICANT_DIGITS = 15
 BYTES_SHOWN = 32
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]+")
+_NUMBER_TYPES = frozenset({int, float, Decimal})
 _FLOAT_FORMAT = f".{SIGNIFICANT_DIGITS}g"
 #: Digits tried when all 15 are used, and how close (relative) they must come: the noise
 #: of summing cents (~1E-15) passes; a 14th and 15th digit of real data do not.
@@ -109,7 +110,13 @@ def _all_digits_used(text: str) -> bool:
 
 def is_number(value: Any) -> bool:
     """True for int, float and Decimal values (a bool is not a number here)."""
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    return is_number_type(type(value))
+
+
+def is_number_type(kind: type) -> bool:
+    """True for int, float and Decimal and their subclasses, but bool: the values of
+    such a type are numbers (a column's values are checked once per type this way)."""
+    return kind in _NUMBER_TYPES or (issubclass(kind, int | float | Decimal) and kind is not bool)
 
 
 def numeric_columns(rows: Sequence[Sequence[Any]], width: int) -> list[bool]:
