@@ -503,7 +503,10 @@ class ReportColumns:
         columns: Sequence[Column],
         specs: Mapping[str, ColumnSpec] | None = None,
         locale: ReportLocale | None = None,
+        counted: Totals | None = None,
     ):
+        """``counted``: the totals of the same result, counted by someone else (a run
+        counts them once for all its files); :meth:`add_to_totals` then adds nothing."""
         self.all = list(columns)
         self.specs = dict(specs or {})
         #: The task's locale (None: the default): separators, symbol places, month names
@@ -525,6 +528,14 @@ class ReportColumns:
         self.columns = [Column(label, self.all[i].type_name)
                         for i, label in zip(self.visible, self.labels, strict=True)]  # fmt: skip
         self.totals = Totals({i: s.total for i, s in enumerate(self.shown_specs) if s.total})
+        #: Whether :meth:`add_to_totals` counts (False: the totals are counted elsewhere)
+        self.counts = counted is None
+        if counted is not None:
+            if counted.kinds != self.totals.kinds:
+                raise ValueError(
+                    f"totals of other columns: {counted.kinds} for {self.totals.kinds}"
+                )
+            self.totals = counted
         self.trivial = not self.specs or (
             len(self.visible) == len(self.all) and self.labels == names
         )
@@ -547,8 +558,10 @@ class ReportColumns:
         return [[row[i] for i in keep] for row in rows]
 
     def add_to_totals(self, shown_rows: Sequence[Row]) -> None:
-        """Count rows already projected to the shown columns into the totals."""
-        self.totals.add(shown_rows)
+        """Count rows already projected to the shown columns into the totals (unless they
+        are counted elsewhere: ``counted``)."""
+        if self.counts:
+            self.totals.add(shown_rows)
 
     def text(self, index: int, value: Any, zone: ZoneInfo | None = None) -> str:
         """A value of the shown column ``index`` as text."""

@@ -281,3 +281,16 @@ def test_a_numeric_nan_does_not_fail_a_min_or_max_total() -> None:
     totals.add([[Decimal("2"), Decimal("2")], [Decimal("NaN"), Decimal("NaN")]])
     totals.add([[Decimal("1"), Decimal("3")]])
     assert (totals.value(0), totals.value(1)) == (Decimal("1"), Decimal("3"))
+
+
+def test_a_layout_whose_totals_are_counted_elsewhere_adds_nothing() -> None:
+    # A run counts the totals once and hands them to its files' layouts (ExportContext.totals)
+    specs, _ = read_columns({"a": {"total": "sum"}})
+    run = ReportColumns([Column("a")], specs)
+    run.add_to_totals([[1], [2]])
+    shared = ReportColumns([Column("a")], specs, counted=run.totals)
+    shared.add_to_totals([[1], [2]])  # the same rows, seen by a file: not counted again
+    assert shared.totals is run.totals and shared.totals.value(0) == 3
+    others, _ = read_columns({"b": {"total": "max"}})
+    with pytest.raises(ValueError, match="totals of"):
+        ReportColumns([Column("a"), Column("b")], others, counted=run.totals)
