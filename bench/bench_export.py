@@ -26,6 +26,8 @@ Contenders (same query, same table, ``ORDER BY id``):
   would write by hand.
 * ``xlsx_mariadb`` / ``csv_mariadb`` / ``xlsx_sqlite`` / ``csv_sqlite`` - the same table
   in MariaDB (``TEST_MARIADB_URL``) and in a SQLite file (``var/bench_export.db``).
+* ``csv_cursor`` - csv from PostgreSQL through the cursor path (``use_copy=False``: rows
+  of Python values, what a query COPY cannot take gets).
 
 ``--baseline DIR`` runs every contender but ``copy`` and ``pandas`` a second time with
 the code of DIR (a checkout of another commit: ``git worktree add /tmp/base main``), as
@@ -64,7 +66,7 @@ TABLE = "bench_export"
 BATCH = 10_000
 ALL_CONTENDERS = (
     "copy", "csv_copy", "fetch_raw", "fetch", "csv", "xlsx", "xlsx_formats", "pdf", "all",
-    "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite",
+    "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite", "csv_cursor",
 )  # fmt: skip
 #: Contenders that are not this tool's code (no "@base" run for them).
 NOT_OURS = ("copy", "pandas", "fetch_raw")
@@ -184,7 +186,9 @@ def query(rows: int) -> str:
 # --------------------------------------------------------------------------- children
 
 
-def _stream(dsn: str, sql: str, source: str = "postgresql") -> tuple[list[Any], Any]:
+def _stream(
+    dsn: str, sql: str, source: str = "postgresql", use_copy: bool = True
+) -> tuple[list[Any], Any]:
     """Columns and row batches through this tool's QueryService."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
@@ -199,7 +203,7 @@ def _stream(dsn: str, sql: str, source: str = "postgresql") -> tuple[list[Any], 
     service = QueryService({"DB_BENCH_URL": url})
     block = service.execute(
         "bench", sql, run_at=datetime.now(UTC), zone=ZoneInfo("UTC"),
-        timeout_seconds=3600, read_only=True, batch_size=BATCH,
+        timeout_seconds=3600, read_only=True, batch_size=BATCH, use_copy=use_copy,
     )  # fmt: skip
     result = block.__enter__()
 
@@ -250,7 +254,7 @@ def child_csv_copy(dsn: str, rows: int, out: Path) -> int:
 
 def child_tool(
     dsn: str, rows: int, out: Path, formats: list[str], source: str = "postgresql",
-    columns_spec: dict[str, Any] | None = None,
+    columns_spec: dict[str, Any] | None = None, use_copy: bool = True,
 ) -> int:  # fmt: skip
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
@@ -261,7 +265,7 @@ def child_tool(
     specs, errors = read_columns(columns_spec or {})
     if errors:
         raise SystemExit(f"bad columns: {errors}")
-    columns, batches = _stream(dsn, query(rows), source)
+    columns, batches = _stream(dsn, query(rows), source, use_copy)
     context = ExportContext(
         title="bench", run_at=datetime.now(UTC), zone=ZoneInfo("Europe/Berlin"), columns=specs
     )
@@ -310,6 +314,8 @@ def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
         return child_tool(dsn, rows, out, [fmt], source=source)
     if contender == "all":
         return child_tool(dsn, rows, out, ["xlsx", "csv", "pdf"])
+    if contender == "csv_cursor":
+        return child_tool(dsn, rows, out, ["csv"], use_copy=False)
     if contender == "pandas":
         return child_pandas(dsn, rows, out)
     raise SystemExit(f"unknown contender {contender!r}")
@@ -411,6 +417,9 @@ def report(results: list[dict[str, Any]]) -> str:
         ("xlsx_formats", "xlsx", "formats, totals: {:.2f}x the plain xlsx (target <= 1.15x)"),
         ("csv_copy", "copy", "csv (COPY path) takes {:.2f}x the time of \\copy (target <= 1.5x)"),
         ("csv", "copy", "csv takes {:.2f}x the time of \\copy (target <= 3x)"),
+        ("csv_cursor", "copy", "csv (cursor path) takes {:.2f}x the time of \\copy (target <= 3x)"),
+        ("csv_sqlite", "copy", "csv from SQLite takes {:.2f}x the time of \\copy (target <= 3x)"),
+        ("csv_mariadb", "copy", "csv from MariaDB takes {:.2f}x the time of \\copy (target <= 3x)"),
     ]  # fmt: skip
     contenders = {r["contender"] for r in table}
     checks += [
