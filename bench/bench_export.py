@@ -2,7 +2,9 @@
 
 Every contender runs in its own child process; the parent measures the child's wall
 time and reads its peak RSS from ``os.wait4`` (the rusage of that one child), so
-one contender's memory never hides another's. With ``--repeat N`` every contender runs
+one contender's memory never hides another's, and its CPU time (user + system, all its
+threads; the database server's work is not in it), which the machine's load sways far
+less than the wall clock. With ``--repeat N`` every contender runs
 N times, the rounds interleaved (each round runs every contender once), and the tables
 show the median of each; the load average before each round is printed with it.
 
@@ -24,6 +26,8 @@ Contenders (same query, same table, ``ORDER BY id``):
   would write by hand.
 * ``xlsx_mariadb`` / ``csv_mariadb`` / ``xlsx_sqlite`` / ``csv_sqlite`` - the same table
   in MariaDB (``TEST_MARIADB_URL``) and in a SQLite file (``var/bench_export.db``).
+* ``csv_cursor`` - csv from PostgreSQL through the cursor path (``use_copy=False``: rows
+  of Python values, what a query COPY cannot take gets).
 
 ``--baseline DIR`` runs every contender but ``copy`` and ``pandas`` a second time with
 the code of DIR (a checkout of another commit: ``git worktree add /tmp/base main``), as
@@ -62,7 +66,7 @@ TABLE = "bench_export"
 BATCH = 10_000
 ALL_CONTENDERS = (
     "copy", "csv_copy", "fetch_raw", "fetch", "csv", "xlsx", "xlsx_formats", "pdf", "all",
-    "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite",
+    "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite", "csv_cursor",
 )  # fmt: skip
 #: Contenders that are not this tool's code (no "@base" run for them).
 NOT_OURS = ("copy", "pandas", "fetch_raw")
@@ -182,7 +186,9 @@ def query(rows: int) -> str:
 # --------------------------------------------------------------------------- children
 
 
-def _stream(dsn: str, sql: str, source: str = "postgresql") -> tuple[list[Any], Any]:
+def _stream(
+    dsn: str, sql: str, source: str = "postgresql", use_copy: bool = True
+) -> tuple[list[Any], Any]:
     """Columns and row batches through this tool's QueryService."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
@@ -197,7 +203,7 @@ def _stream(dsn: str, sql: str, source: str = "postgresql") -> tuple[list[Any], 
     service = QueryService({"DB_BENCH_URL": url})
     block = service.execute(
         "bench", sql, run_at=datetime.now(UTC), zone=ZoneInfo("UTC"),
-        timeout_seconds=3600, read_only=True, batch_size=BATCH,
+        timeout_seconds=3600, read_only=True, batch_size=BATCH, use_copy=use_copy,
     )  # fmt: skip
     result = block.__enter__()
 
@@ -248,7 +254,7 @@ def child_csv_copy(dsn: str, rows: int, out: Path) -> int:
 
 def child_tool(
     dsn: str, rows: int, out: Path, formats: list[str], source: str = "postgresql",
-    columns_spec: dict[str, Any] | None = None,
+    columns_spec: dict[str, Any] | None = None, use_copy: bool = True,
 ) -> int:  # fmt: skip
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
@@ -259,7 +265,7 @@ def child_tool(
     specs, errors = read_columns(columns_spec or {})
     if errors:
         raise SystemExit(f"bad columns: {errors}")
-    columns, batches = _stream(dsn, query(rows), source)
+    columns, batches = _stream(dsn, query(rows), source, use_copy)
     context = ExportContext(
         title="bench", run_at=datetime.now(UTC), zone=ZoneInfo("Europe/Berlin"), columns=specs
     )
@@ -308,6 +314,8 @@ def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
         return child_tool(dsn, rows, out, [fmt], source=source)
     if contender == "all":
         return child_tool(dsn, rows, out, ["xlsx", "csv", "pdf"])
+    if contender == "csv_cursor":
+        return child_tool(dsn, rows, out, ["csv"], use_copy=False)
     if contender == "pandas":
         return child_pandas(dsn, rows, out)
     raise SystemExit(f"unknown contender {contender!r}")
@@ -346,6 +354,7 @@ def measure(contender: str, dsn: str, rows: int, code: Path = ROOT) -> dict[str,
             "contender": name,
             "rows": rows,
             "seconds": round(wall, 2),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
             "files": sizes,
             "load": round(load, 2),
@@ -365,6 +374,7 @@ def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "rows": rows, "contender": contender, "runs": len(runs),
             "seconds": statistics.median(r["seconds"] for r in runs),
             "all_seconds": [r["seconds"] for r in runs],
+            "cpu_seconds": statistics.median(r.get("cpu_seconds", 0.0) for r in runs),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
             "files": runs[-1]["files"],
         })  # fmt: skip
@@ -373,8 +383,9 @@ def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def report(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| rows | contender | wall time (s), median | runs (s) | peak RSS (MB) | output |",
-        "|---:|---|---:|---|---:|---|",
+        "| rows | contender | wall time (s), median | runs (s) | CPU (s), median "
+        "| peak RSS (MB) | output |",
+        "|---:|---|---:|---|---:|---:|---|",
     ]
     table = medians(results)
     for r in table:
@@ -382,7 +393,7 @@ def report(results: list[dict[str, Any]]) -> str:
         runs = " / ".join(f"{s:.2f}" for s in r["all_seconds"])
         lines.append(
             f"| {r['rows']:,} | {r['contender']} | {r['seconds']:.2f} | {runs} "
-            f"| {r['peak_rss_mb']:.0f} | {files} |"
+            f"| {r['cpu_seconds']:.2f} | {r['peak_rss_mb']:.0f} | {files} |"
         )
     loads = [r["load"] for r in results if "load" in r]
     if loads:
@@ -394,9 +405,9 @@ def report(results: list[dict[str, Any]]) -> str:
     by = {(r["rows"], r["contender"]): r for r in table}
     lines.append("")
 
-    def ratio(rows: int, a: str, b: str) -> float | None:
-        if (rows, a) in by and (rows, b) in by:
-            return float(by[(rows, a)]["seconds"]) / float(by[(rows, b)]["seconds"])
+    def ratio(rows: int, a: str, b: str, measure: str = "seconds") -> float | None:
+        if (rows, a) in by and (rows, b) in by and by[(rows, b)][measure]:
+            return float(by[(rows, a)][measure]) / float(by[(rows, b)][measure])
         return None
 
     checks = [
@@ -406,6 +417,9 @@ def report(results: list[dict[str, Any]]) -> str:
         ("xlsx_formats", "xlsx", "formats, totals: {:.2f}x the plain xlsx (target <= 1.15x)"),
         ("csv_copy", "copy", "csv (COPY path) takes {:.2f}x the time of \\copy (target <= 1.5x)"),
         ("csv", "copy", "csv takes {:.2f}x the time of \\copy (target <= 3x)"),
+        ("csv_cursor", "copy", "csv (cursor path) takes {:.2f}x the time of \\copy (target <= 3x)"),
+        ("csv_sqlite", "copy", "csv from SQLite takes {:.2f}x the time of \\copy (target <= 3x)"),
+        ("csv_mariadb", "copy", "csv from MariaDB takes {:.2f}x the time of \\copy (target <= 3x)"),
     ]  # fmt: skip
     contenders = {r["contender"] for r in table}
     checks += [
@@ -416,7 +430,11 @@ def report(results: list[dict[str, Any]]) -> str:
         for a, b, words in checks:
             value = ratio(rows, a, b)
             if value is not None:
-                lines.append(f"- {rows:,} rows: " + words.format(value))
+                line = f"- {rows:,} rows: " + words.format(value)
+                cpu = ratio(rows, a, b, "cpu_seconds")
+                if cpu is not None and "copy" not in (a, b):  # psql's CPU is not the server's
+                    line += f"; CPU time {cpu:.2f}x"
+                lines.append(line)
     sizes = sorted({r["rows"] for r in table})
     if len(sizes) >= 2:
         small, big = sizes[0], sizes[-1]

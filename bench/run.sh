@@ -13,5 +13,5 @@ if [ ! -d "$BASE" ]; then
 fi
 exec .venv/bin/python bench/bench_export.py --rows 100000 1000000 --repeat 3 --once pandas \
   --baseline "$BASE" \
-  --baseline-contenders fetch,csv,xlsx,all,xlsx_mariadb,csv_mariadb,xlsx_sqlite,csv_sqlite \
+  --baseline-contenders fetch,csv,csv_cursor,xlsx,xlsx_formats,all,xlsx_mariadb,csv_mariadb,xlsx_sqlite,csv_sqlite \
   --json var/bench_export.json "$@"

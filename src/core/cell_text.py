@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import le, lt, mul, sub
+from operator import itemgetter, le, lt, mul, sub
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,10 +44,21 @@ SIGNIFICANT_DIGITS = 15
 BYTES_SHOWN = 32
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]+")
+_NUMBER_TYPES = frozenset({int, float, Decimal})
 _FLOAT_FORMAT = f".{SIGNIFICANT_DIGITS}g"
 #: Digits tried when all 15 are used, and how close (relative) they must come: the noise
 #: of summing cents (~1E-15) passes; a 14th and 15th digit of real data do not.
 _SHORT_FORMAT, _NOISE = ".13g", 1e-14
+#: The last two characters of a 15-digit text that may be that close to a 13-digit
+#: decimal, so the only ones worth the check: within 1E-14 (relative) of a 13-digit
+#: decimal is within ~10.6 units of the 15th digit of a multiple of 100 of them, so its
+#: last two digits are 00-10 or 90-99 (12 and 88 leave room for the check's own
+#: rounding). A point among the last two, or an exponent, and the check runs anyway.
+#: (A text whose 15th digit would be 0 is shorter: the format drops trailing zeros.)
+_NOISE_TAILS = frozenset(
+    [f"{n:02d}" for n in (*range(13), *range(88, 100))] + [f".{d}" for d in range(10)]
+)
+_TAIL = itemgetter(slice(-2, None))
 
 
 def number_text(value: float) -> str:
@@ -55,7 +66,12 @@ def number_text(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
     text = format(value, _FLOAT_FORMAT)
-    if len(text) > SIGNIFICANT_DIGITS and _all_digits_used(text) and not value.is_integer():
+    if (
+        len(text) > SIGNIFICANT_DIGITS
+        and (text[-2:] in _NOISE_TAILS or "e" in text)
+        and _all_digits_used(text)
+        and not value.is_integer()
+    ):
         short = format(value, _SHORT_FORMAT)
         if abs(float(short) - value) <= abs(value) * _NOISE:
             text = short
@@ -70,6 +86,9 @@ def number_texts(values: Sequence[float]) -> list[str]:
     texts = list(map(format, values, repeat(_FLOAT_FORMAT)))
     # All 15 digits used: the ones that may carry noise (a shorter text has no 15th digit)
     long = list(compress(range(len(texts)), map(lt, repeat(SIGNIFICANT_DIGITS), map(len, texts))))
+    if long and "e" not in "".join(map(texts.__getitem__, long)):  # see _NOISE_TAILS
+        tails = map(_TAIL, map(texts.__getitem__, long))
+        long = list(compress(long, map(_NOISE_TAILS.__contains__, tails)))
     if long:
         numbers = list(map(values.__getitem__, long))
         shorts = list(map(format, numbers, repeat(_SHORT_FORMAT)))
@@ -91,7 +110,13 @@ def _all_digits_used(text: str) -> bool:
 
 def is_number(value: Any) -> bool:
     """True for int, float and Decimal values (a bool is not a number here)."""
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    return is_number_type(type(value))
+
+
+def is_number_type(kind: type) -> bool:
+    """True for int, float and Decimal and their subclasses, but bool: the values of
+    such a type are numbers (a column's values are checked once per type this way)."""
+    return kind in _NUMBER_TYPES or (issubclass(kind, int | float | Decimal) and kind is not bool)
 
 
 def numeric_columns(rows: Sequence[Sequence[Any]], width: int) -> list[bool]:

@@ -287,6 +287,8 @@ class Runner:
                     names = [layout.all[i].name for i in layout.visible]
                     outcome.chart = ChartData(task.chart, layout.labels, names)
                 typer = ColumnTyper(result.columns, declared_types(task.columns, task.types))
+                # the run counts the totals (below), once for the email and every file
+                shared = replace(context, totals=layout.totals)
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
                     if fmt == ExportFormat.PDF and "full_result_in" not in options:
@@ -294,7 +296,7 @@ class Runner:
                         options["full_result_in"] = full
                     path = self._export_path(task, fmt, folder, values)
                     exporter = get_exporter(fmt)
-                    writers.append(exporter.open(path, result.columns, context, options))
+                    writers.append(exporter.open(path, result.columns, shared, options))
                 for batch in typer.batches(result.batches):
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")

@@ -91,10 +91,11 @@ def test_report_columns_project_and_total_text_batches() -> None:
 def test_totals_over_columns_keep_the_row_by_row_rules() -> None:
     nan = float("nan")
     rows = [(1, "b", nan), (2.5, "", 3.0), (None, "a", 1.0), (Decimal("1.5"), 7, 2.0)]
-    totals = Totals({0: TotalKind.SUM, 1: TotalKind.MIN, 2: TotalKind.MAX})
+    totals = Totals({0: TotalKind.SUM, 1: TotalKind.MIN, 2: TotalKind.MAX, 3: TotalKind.COUNT})
+    rows = [(*row, row[0]) for row in rows]
     totals.add(rows[:2])
     totals.add(rows[2:])
-    assert totals.value(0) == pytest.approx(5.0) and totals.count[0] == 3
+    assert totals.value(0) == pytest.approx(5.0) and totals.value(3) == 3
     assert totals.min[1] == "a" and totals.max[1] == "b"  # 7 does not compare with text
     assert totals.value(2) != totals.value(2)  # a NaN first stays, as the loop had it
 
@@ -110,3 +111,40 @@ def test_a_typed_column_turns_a_text_batch_into_rows_only_when_it_may_hold_text(
     (typed,) = typer.batches([batch])
     assert not isinstance(typed, TextBatch) and [r[1] for r in typed] == [r[1] for r in ROWS]
     assert "'plain', not a date" in typer.notes[0]
+
+
+@pytest.mark.parametrize("kind", list(TotalKind))
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["2024-02-29", NULL, "2024-03-01", "1999-12-31"],
+        [NULL, NULL],
+        ["2024-02-29", "infinity", "-infinity"],  # not plain: decoded, compared as dates
+        ["0044-03-15 BC", "2024-01-01"],
+    ],
+)
+def test_totals_of_a_text_batch_are_those_of_its_values(kind: TotalKind, dates: list[str]) -> None:
+    # A text batch's count reads no value and the min / max of plain dates compares
+    # their text: the totals must be those of the decoded values, every kind
+    infinite = {"infinity": date.max, "-infinity": date.min, "0044-03-15 BC": date(44, 3, 15)}
+    form = TextForm(
+        (TextKind.INTEGER, TextKind.TEXT, TextKind.DECIMAL, TextKind.DATE),
+        (int, str, Decimal, lambda text: infinite.get(text) or date.fromisoformat(text)),
+        ZoneInfo("UTC"),
+    )
+    lines = "".join(
+        f"{n}\t{text}\t{amount}\t{day}\n"
+        for n, text, amount, day in zip(
+            range(len(dates)), ["a", "", NULL, "b"], ["1.50", NULL, "-7", "2"], dates,
+            strict=False,
+        )
+    )  # fmt: skip
+    batch = TextBatch.from_lines(lines, len(dates), form)
+    rows = list(batch)
+    kinds = dict.fromkeys(range(4), kind)
+    from_text, from_rows = Totals(kinds), Totals(kinds)
+    from_text.add(batch)
+    from_rows.add(rows)
+    assert [from_text.value(i) for i in range(4)] == [from_rows.value(i) for i in range(4)]
+    if kind is TotalKind.MAX and dates[0] == "2024-02-29" and len(dates) == 4:
+        assert from_text.value(3) == date(2024, 3, 1)

@@ -15,6 +15,7 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -527,3 +528,47 @@ def test_interrupt_unwinds_and_removes_partial_files(harness, tmp_path, monkeypa
     (record,) = h.history()
     assert record["steps"] == ["started", "finished"]  # Ctrl-C: recorded, then unwinds
     assert record["status"] == "interrupted"
+
+
+# -- totals: counted once by the run, the same in the email and every file ----------------
+
+TOTALS_COLUMNS = {
+    "n": {"total": "count"},
+    "amount": {"format": "number", "decimals": 2, "total": "sum"},
+    "day": {"format": "date", "total": "max"},
+}
+
+
+@pytest.mark.parametrize("source", ["postgresql", "sqlite"])
+def test_totals_counted_once_by_the_run_are_whole_in_every_file(harness, request, tmp_path, source):
+    # 25,000 rows: three batches, COPY text on PostgreSQL, rows of values on SQLite; the
+    # run counts the totals and its files use them (they count nothing themselves)
+    if source == "postgresql":
+        url = request.getfixturevalue("pg_fresh_url")
+        rows = "generate_series(1, 25000) g"
+        day_of = "date '2020-01-01' + g % 1000"
+        amount_of = "(g * 0.01)::numeric(12, 2)"
+    else:
+        url = f"sqlite:///{tmp_path / 't.db'}"
+        rows = "(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 25000) "
+        rows += "SELECT g FROM s)"
+        day_of = "date('2020-01-01', '+' || (g % 1000) || ' days')"
+        amount_of = "g"
+    script = (f"CREATE TABLE t AS SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE g END AS n, "
+              f"{amount_of} AS amount, {day_of} AS day FROM {rows}")  # fmt: skip
+    load_table(url, script.replace("%", "%%") if source == "postgresql" else script)  # pyformat
+    h = harness({"DATABASE_URL": url}, query="SELECT * FROM t ORDER BY amount",
+                columns=TOTALS_COLUMNS, email={})  # fmt: skip
+    outcome = h.run()
+    assert outcome.status == "success" and outcome.rows == 25_000
+    amount = "3,125,125.00" if source == "postgresql" else "312,512,500.00"
+    day = "2022-09-26"  # 2020-01-01 + 999 days
+    assert outcome.layout is not None
+    assert outcome.layout.total_texts(ZoneInfo("Europe/Berlin")) == ["22,500", amount, day]
+    files = {f.format: f.path for f in outcome.files}
+    sheet = openpyxl.load_workbook(files["xlsx"], data_only=True).active
+    last = list(sheet.iter_rows(values_only=True))[-1]
+    assert last[0] == 22_500 and float(last[1]) == float(amount.replace(",", ""))
+    assert str(last[2])[:10] == day
+    pdf_text = "".join(page.extract_text() for page in PdfReader(files["pdf"]).pages)
+    assert "22,500" in pdf_text and amount in pdf_text and day in pdf_text

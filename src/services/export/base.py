@@ -25,7 +25,7 @@ from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from src.core.chart import ChartSpec
-from src.core.column_format import ColumnSpec, ReportColumns
+from src.core.column_format import ColumnSpec, ReportColumns, Totals
 from src.core.errors import ExportError
 from src.core.export_options import EXPORT_OPTIONS, check_export_options
 from src.core.result import Column, Row
@@ -50,10 +50,14 @@ class ExportContext:
     locale: ReportLocale | None = None
     #: The task's chart (None: no chart)
     chart: ChartSpec | None = None
+    #: The result's totals when whoever feeds the writers counts them, once for all the
+    #: files (the run); None: each writer counts its own
+    totals: Totals | None = None
 
     def layout(self, columns: Sequence[Column]) -> ReportColumns:
-        """The task's columns and locale applied to a result of these ``columns``."""
-        return ReportColumns(columns, self.columns, self.locale)
+        """The task's columns and locale applied to a result of these ``columns`` (with
+        :attr:`totals`, counted elsewhere, when set)."""
+        return ReportColumns(columns, self.columns, self.locale, self.totals)
 
     def __post_init__(self) -> None:
         if self.run_at.tzinfo is None:

@@ -31,7 +31,11 @@ floats without a trailing ``.0``, empty strings as ``""``; copy.py lists them al
 Integers, numeric, dates, text and NULL are the same on both paths.
 
 Rows from PostgreSQL arrive as text (``TextBatch``) and are written a column at a time
-(``csv_text.py``) in the forms above, the same as rows of Python values.
+(``csv_text.py``) in the forms above, the same as rows of Python values. Rows of Python
+values (MariaDB, SQLite, SQL Server, PostgreSQL when COPY does not apply) are converted a
+column at a time too (each type's values together, floats by ``number_texts``) and joined
+into records by the same code as text batches (``TextFields.join``): the csv module's
+quoting, byte for byte, without its per-field dispatch.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from src.core.cell_text import number_text, scalar_text
+from src.core.cell_text import number_text, number_texts, scalar_text
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.core.text_batch import TextBatch
@@ -60,7 +64,8 @@ from src.services.export.base import (
 from src.services.export.csv_text import TextFields
 
 # Types the csv module already writes as wanted (None -> "").
-_PASS_THROUGH = frozenset({str, int, type(None)})
+_NONE = type(None)
+_PASS_THROUGH = frozenset({str, int, _NONE})
 
 
 def csv_value(value: Any, zone: ZoneInfo) -> Any:
@@ -145,6 +150,10 @@ class CsvWriter:
         try:
             if isinstance(rows, TextBatch):
                 self._text.write(self._text_fields.records(rows))
+            elif rows and len(rows[0]):  # a column at a time, as from text
+                self._text.write(
+                    self._text_fields.join(list(map(self._fields, zip(*rows, strict=True))))
+                )
             else:
                 self._csv.writerows(
                     [[v if type(v) in passing else conv.get(type(v), slow)(v) for v in row]
@@ -153,6 +162,35 @@ class CsvWriter:
         except OSError as exc:
             self._fail(exc)
         self.rows_total += len(rows)
+
+    def _fields(self, values: Sequence[Any]) -> list[str]:
+        """One column of Python values as CSV fields (unquoted), a column at a time: the
+        values of each type converted together by that type's rule (floats by
+        ``number_texts``, the same texts as ``number_text`` one by one), then put back in
+        order when the column holds more than one type (NULLs are a type here: ``""``)."""
+        types = set(map(type, values))
+        if len(types) == 1:
+            return self._of_type(type(values[0]), values)
+        converted = {
+            kind: iter(self._of_type(kind, [v for v in values if type(v) is kind]))
+            for kind in types
+        }
+        return [next(converted[type(v)]) for v in values]
+
+    def _of_type(self, kind: type, values: Sequence[Any]) -> list[str]:
+        """Values all of type ``kind`` as CSV fields."""
+        if kind is str:
+            return list(values)
+        if kind is _NONE:
+            return [""] * len(values)
+        if kind is int:
+            return list(map(str, values))
+        if kind is float:
+            return number_texts(values)
+        convert = self._conv.get(kind)
+        if convert is not None:
+            return list(map(convert, values))
+        return [str(self._slow(v)) for v in values]
 
     def _slow(self, value: Any) -> Any:
         return csv_value(value, self.zone)

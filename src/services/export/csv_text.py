@@ -1,6 +1,8 @@
 """CSV records from database text, a column at a time (the CSV writer's fast path).
 
-A :class:`~src.core.text_batch.TextBatch` holds each column as the database wrote it;
+The records are put together by :meth:`TextFields.join`, which the writer also uses for
+rows of Python values once it has their fields (``csv_export.py``). A
+:class:`~src.core.text_batch.TextBatch` holds each column as the database wrote it;
 the CsvExporter's forms (csv_export.py) are mostly that text already: integers,
 numeric digits, ISO dates and text. So a column becomes fields with whole-column
 operations, and the records are put together with one join:
@@ -51,15 +53,22 @@ class TextFields:
 
     def records(self, batch: TextBatch) -> str:
         """The batch as CSV records, each ending in CRLF."""
-        n, width = len(batch), len(batch.fields)
+        if len(batch) == 0:
+            return ""
+        return self.join([self.column(batch, i) for i in range(len(batch.fields))])
+
+    def join(self, fields: list[list[str]]) -> str:
+        """Columns of fields (unquoted, of equal length, at least one column) as CSV
+        records, each ending in CRLF: quoted as the csv module quotes, one join."""
+        n, width = len(fields[0]), len(fields)
         if n == 0:
             return ""
-        columns = [self._quoted(self.column(batch, i)) for i in range(width)]
+        columns = [self._quoted(column) for column in fields]
         if width == 1:  # as the csv module: a record of one empty field is ""
             columns[0] = [f or '""' for f in columns[0]]
         parts: list[str] = [self.delimiter] * (n * 2 * width)
-        for i, fields in enumerate(columns):
-            parts[2 * i :: 2 * width] = fields
+        for i, quoted in enumerate(columns):
+            parts[2 * i :: 2 * width] = quoted
         parts[2 * width - 1 :: 2 * width] = [_RECORD_END] * n
         return "".join(parts)
 

@@ -11,11 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from src.core.column_format import read_columns
 from src.core.errors import ValidationError
 from src.core.result import Column
 from src.services.export import ExportContext, get_exporter
+from src.services.export.csv_export import csv_value
 
 CONTEXT = ExportContext(
     "Daily sales", datetime(2026, 3, 2, 6, 0, tzinfo=UTC), ZoneInfo("Europe/Berlin")
@@ -107,3 +110,45 @@ def test_columns_give_labels_and_hide_columns_values_stay_machine_readable(
     writer.write_batch([[1, 1234.5], [2, 1000]])
     writer.close()
     assert path.read_bytes() == b"Amount\r\n1234.5\r\n1000\r\n"
+
+
+_cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.decimals(),
+    st.text(alphabet=st.sampled_from('ab ,;"\r\n\t=é')),
+    st.dates(),
+    st.datetimes(),
+    st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("America/New_York")])),
+    st.times(),
+    st.binary(max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 4).flatmap(
+        lambda width: st.lists(
+            st.lists(_cells, min_size=width, max_size=width), min_size=1, max_size=8
+        )
+    ),
+    st.sampled_from([",", ";", "\t"]),
+)
+def test_rows_of_values_are_what_the_csv_module_writes_of_csv_value(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[Any]], delimiter: str
+) -> None:
+    # The writer converts a column at a time and joins the records itself; the file must
+    # be the csv module's over csv_value of each value, one by one (mixed types in a
+    # column, NULLs, quoting, one-column rows with empty fields)
+    width = len(rows[0])
+    path = tmp_path_factory.mktemp("v") / "v.csv"
+    names = [f"c{i}" for i in range(width)]
+    write(path, names, rows, delimiter=delimiter)
+    expected = io.StringIO(newline="")
+    reference = csv.writer(expected, delimiter=delimiter, lineterminator="\r\n")
+    reference.writerow(names)
+    zone = CONTEXT.zone
+    reference.writerows([[csv_value(v, zone) for v in row] for row in rows])
+    assert path.read_bytes() == expected.getvalue().encode("utf-8")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -147,3 +148,19 @@ def test_libreoffice_renders_the_chart_sheet_and_the_german_formats(tmp_path: Pa
     colors = Image.open(png).convert("RGB").getcolors(1 << 20) or []
     blue = sum(n for n, (r, g, b) in colors if b > 150 and r < 60)  # PALETTE[0], 0072B2
     assert blue > 50, "no bar drawn on the chart page"
+
+
+def test_openpyxl_is_imported_only_to_draw_a_chart() -> None:
+    # A run imports the exporters; openpyxl (and numpy, which it imports where installed)
+    # added ~20 MB to every run's peak memory when the chart module imported it at the top
+    code = (
+        "import sys\n"
+        "import src.services.export, src.services.query, src.services.runner\n"
+        "print(sorted(m for m in ('openpyxl', 'numpy') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
