@@ -9,9 +9,8 @@ interrupted by its policy) and no run is left without one; every email that arri
 on record; the survivors kept claiming while a node was dead, and took its runs over
 within the dead limit.
 
-The chaos runs ``CLUSTER_CHAOS_SECONDS`` (default 25 s: the issue asks for 60, which on
-this two-core machine shared by three daemons and their runs adds a minute to the suite;
-set CLUSTER_CHAOS_SECONDS=60 or more for the full campaign).
+The chaos runs ``CLUSTER_CHAOS_SECONDS`` (default 60 s, as the issue asks; set more for
+a longer campaign) with ``CLUSTER_CHAOS_SEED`` (default 16).
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from tests.fixtures.smtp import SmtpServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-CHAOS_SECONDS = float(os.environ.get("CLUSTER_CHAOS_SECONDS") or 25)
+CHAOS_SECONDS = float(os.environ.get("CLUSTER_CHAOS_SECONDS") or 60)
 SEED = int(os.environ.get("CLUSTER_CHAOS_SEED") or 16)
 HEARTBEAT = 0.5
 DEAD_AFTER = 4.0
