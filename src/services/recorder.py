@@ -158,10 +158,13 @@ class RunRecorder:
 
     # -- decisions without a finished run of the worker (the daemon) ------------------------
 
-    def skipped(self, run: RunRef, reason: str) -> None:
+    def skipped(self, run: RunRef, reason: str, *, queued_for: datetime | None = None) -> None:
         """An occurrence not run (overlap, catch-up policy, already emailed, a promised
-        webhook run dropped): history only."""
-        self._finished_line(run, RunStatus.SKIPPED, self.clock(), reason=reason)
+        webhook run dropped): history only. ``queued_for``: the task's earlier occurrence
+        that was waiting in the daemon's queue, not yet on record (see
+        :class:`~src.services.scheduler.recovery.HistoryView`)."""
+        fields = {"queued_for": to_utc_iso(queued_for)} if queued_for is not None else {}
+        self._finished_line(run, RunStatus.SKIPPED, self.clock(), reason=reason, **fields)
 
     def interrupted_at_start(self, record: RunRecord, reason: str) -> None:
         """A run an earlier daemon started and never finished (crash, kill -9, power loss)."""

@@ -9,9 +9,8 @@ interrupted by its policy) and no run is left without one; every email that arri
 on record; the survivors kept claiming while a node was dead, and took its runs over
 within the dead limit.
 
-The chaos runs ``CLUSTER_CHAOS_SECONDS`` (default 25 s: the issue asks for 60, which on
-this two-core machine shared by three daemons and their runs adds a minute to the suite;
-set CLUSTER_CHAOS_SECONDS=60 or more for the full campaign).
+The chaos runs ``CLUSTER_CHAOS_SECONDS`` (default 60 s, as the issue asks; set more for
+a longer campaign) with ``CLUSTER_CHAOS_SEED`` (default 16).
 """
 
 from __future__ import annotations
@@ -40,11 +39,12 @@ from tests.fixtures.smtp import SmtpServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-CHAOS_SECONDS = float(os.environ.get("CLUSTER_CHAOS_SECONDS") or 25)
+CHAOS_SECONDS = float(os.environ.get("CLUSTER_CHAOS_SECONDS") or 60)
 SEED = int(os.environ.get("CLUSTER_CHAOS_SEED") or 16)
 HEARTBEAT = 0.5
 DEAD_AFTER = 4.0
 SUBJECT = "{task_name} {run_time:%Y-%m-%dT%H:%M:%S}"
+ONE = timedelta(seconds=1)
 
 
 def _tasks(url: str, folder: Path, count: int) -> dict[str, str]:
@@ -87,6 +87,11 @@ class Cluster:
         self.env = env
         self.procs: dict[int, DaemonProcess] = {}
         self.stopped: set[int] = set()
+        #: (node, the database's time) of each failure done to a node: kill, stop, cut
+        self.failures: list[tuple[str, datetime]] = []
+
+    def failed(self, index: int, url: str) -> None:
+        self.failures.append((f"n{index}", _db_now(url)))
 
     def start(self, index: int) -> None:
         proc = self.spaces[index].start(**self.env)
@@ -124,11 +129,13 @@ def _chaos(cluster: Cluster, url: str, seconds: float, rng: random.Random) -> li
         action = first[len(done)] if len(done) < 3 else rng.choice(["kill", "stop", "cut"])
         victim = rng.choice(sorted(cluster.procs))
         if action == "cut":
+            cluster.failed(victim, url)
             done.append(f"cut n{victim}: {_terminate_backends(url, f'n{victim}')} backend(s)")
             continue
         if len(alive) < 2 or victim not in alive:
             continue
         proc = cluster.procs[victim]
+        cluster.failed(victim, url)
         if action == "kill":
             proc.process.send_signal(signal.SIGKILL)
             proc.process.wait(30)
@@ -231,9 +238,14 @@ def _why(reason: object) -> str:
     return text
 
 
-def _window(url: str) -> datetime:
+def _db_now(url: str) -> datetime:
     with engine_for(url).connect() as conn:
-        now: datetime = conn.execute(sa.text("SELECT now()")).scalar_one()
+        now: datetime = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+    return now
+
+
+def _window(url: str) -> datetime:
+    now = _db_now(url)
     return now.replace(microsecond=0) + timedelta(seconds=2 - now.second % 2)
 
 
@@ -253,19 +265,22 @@ def _claims_gap(url: str, start: datetime, end: datetime) -> float:
     return max((b - a).total_seconds() for a, b in itertools.pairwise(times))
 
 
-def _takeover_delays(url: str) -> list[float]:
+def _takeover_delays(url: str, failures: list[tuple[str, datetime]]) -> list[float]:
+    """For each run taken over from a dead node: seconds from the failure done to that
+    node (the latest one before the take-over) to the take-over's record."""
     with engine_for(url).connect() as conn:
-        return [
-            float(row[0])
-            for row in conn.execute(
-                sa.text(
-                    "SELECT extract(epoch FROM l.at - o.claimed_at) FROM scheduler_run_lines l "
-                    "JOIN scheduler_occurrences o ON o.task_id = l.task_id "
-                    "AND o.scheduled_at = (l.line->>'scheduled_for')::timestamptz "
-                    "WHERE l.line ? 'recorded_by'"
-                )
+        takeovers = conn.execute(
+            sa.text(
+                "SELECT line->>'node', (line->>'at')::timestamptz FROM scheduler_run_lines "
+                "WHERE line ? 'recorded_by'"
             )
-        ]
+        ).all()
+    delays = []
+    for node, at in takeovers:
+        # the record's time is whole seconds (the history's precision): a second of slack
+        before = [moment for name, moment in failures if name == node and moment <= at + ONE]
+        delays.append((at - max(before)).total_seconds() if before else float("inf"))
+    return delays
 
 
 def test_three_nodes_under_chaos_send_each_occurrence_once(
@@ -291,9 +306,15 @@ def test_three_nodes_under_chaos_send_each_occurrence_once(
     # measured 9.2 s once; a cluster that stopped deciding would show the whole window)
     gap = _claims_gap(cluster_url, start, end)
     assert gap < 3 * (DEAD_AFTER + HEARTBEAT), (gap, outcomes)
-    # and took a dead node's runs over within the limit (plus a run's length and a beat)
-    delays = _takeover_delays(cluster_url)
-    assert all(delay < DEAD_AFTER + 8 for delay in delays), delays
+    # and took a dead node's runs over soon after the failure done to it (kill -9, SIGSTOP
+    # or its connections cut): the limit and a beat, three times over like the gap above
+    # (the survivors' main loops are busy recording 50 tasks' skips on a CPU shared with
+    # the suite's other worker; with one more busy process a take-over came 11.7 s after
+    # its kill). Counted from the failure, not from the run's claim as it was: a run may
+    # go on for seconds on a loaded CPU before its node dies, and the 12 s then allowed
+    # from the claim failed for that alone.
+    delays = _takeover_delays(cluster_url, cluster.failures)
+    assert all(delay < 3 * (DEAD_AFTER + HEARTBEAT) for delay in delays), f"{sorted(delays)}"
 
 
 def test_two_nodes_whose_clocks_disagree_by_30_s_run_each_occurrence_once(

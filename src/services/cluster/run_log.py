@@ -152,7 +152,23 @@ def _fence(conn: Connection, run_id: str) -> None:
         {"r": run_id},
     ).first()
     if claim is None:
-        return  # not a claimed occurrence (a webhook run, `manage_tasks.py run`)
+        # No claim names this run: a webhook or manual run (never claimed), or a run of
+        # the schedule whose occurrence a peer took over and claimed again under a new
+        # run id (its node was stopped, not its run). Its start line tells them apart.
+        trigger = conn.execute(
+            sa.text(
+                "SELECT line->>'trigger' FROM scheduler_run_lines "
+                "WHERE run_id = :r AND event = 'started' LIMIT 1"
+            ),
+            {"r": run_id},
+        ).scalar()
+        if trigger not in SCHEDULED_TRIGGERS:
+            return
+        raise ClaimLost(
+            errno.ESTALE,
+            f"run {run_id[:8]} lost its claim (its node was taken for dead and the "
+            "occurrence was taken over and claimed again); nothing more is sent from this run",
+        )
     if claim.state != "running":
         raise ClaimLost(
             errno.ESTALE,

@@ -166,10 +166,30 @@ class Dispatcher:
             )
             reason = None
         if reason is not None:
-            self.skip(task, occurrence.scheduled_for, reason, occurrence.trigger)
+            self.skip(
+                task,
+                occurrence.scheduled_for,
+                reason,
+                occurrence.trigger,
+                queued_for=self._waiting(task.id),
+            )
             return
         self.busy.add_queued(task.id)
         self.queue.append(occurrence)
+
+    def _waiting(self, task_id: str) -> datetime | None:
+        """The task's occurrence of the schedule waiting in the queue with nothing on record
+        yet (a retry's earlier attempt is). The skip of a later occurrence names it: that
+        skip moves the history past it, so a restart after kill -9 (or, in a cluster, any
+        node's start) would otherwise never see that it was owed."""
+        return next(
+            (
+                o.scheduled_for
+                for o in self.queue
+                if o.task_id == task_id and o.trigger in SCHEDULED_TRIGGERS and o.run_id is None
+            ),
+            None,
+        )
 
     def _supersede(self, task: Task, latest: datetime) -> None:
         """Drop queued occurrences of ``task``'s schedule older than ``latest`` (recorded
@@ -200,7 +220,15 @@ class Dispatcher:
             return False
         return all(o.trigger == Trigger.WEBHOOK for o in self.queue if o.task_id == task_id)
 
-    def skip(self, task: Task, scheduled_for: datetime, reason: str, trigger: Trigger) -> None:
+    def skip(
+        self,
+        task: Task,
+        scheduled_for: datetime,
+        reason: str,
+        trigger: Trigger,
+        *,
+        queued_for: datetime | None = None,
+    ) -> None:
         run_id = str(uuid.uuid4())
         if trigger in SCHEDULED_TRIGGERS:  # a webhook run is no occurrence of the schedule
             self.state.mark(task.id, scheduled_for)
@@ -209,7 +237,8 @@ class Dispatcher:
         self.metrics.observe_run(
             {"task_id": task.id, "task_name": task.name, "status": RunStatus.SKIPPED}
         )
-        self.recorder.skipped(RunRef(run_id, task.id, task.name, trigger, scheduled_for), reason)
+        ref = RunRef(run_id, task.id, task.name, trigger, scheduled_for)
+        self.recorder.skipped(ref, reason, queued_for=queued_for)
         self.events.info(
             "skipped",
             f"task {short(task)}: occurrence {local_time(scheduled_for, task)} skipped: {reason}",

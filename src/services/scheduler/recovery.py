@@ -93,7 +93,8 @@ class HistoryView:
     last_scheduled: dict[str, datetime] = field(default_factory=dict)
     delivered: set[OccurrenceKey] = field(default_factory=set)
     unfinished: list[RunRecord] = field(default_factory=list)
-    #: occurrences whose latest run was interrupted and that were not delivered
+    #: occurrences whose latest run was interrupted, or that waited in a daemon's queue
+    #: with no record when it died, and that were not delivered
     to_rerun: dict[str, set[datetime]] = field(default_factory=dict)
     #: occurrences whose latest attempt failed transiently: scheduled time -> that attempt
     #: (a retry that was waiting for its backoff when the scheduler stopped)
@@ -104,6 +105,7 @@ class HistoryView:
         view = cls()
         latest_status: dict[OccurrenceKey, str] = {}
         latest_transient: dict[OccurrenceKey, int] = {}
+        waiting: set[tuple[str, datetime]] = set()
         for record in runs:
             text = record.data.get("scheduled_for")
             trigger = record.data.get("trigger")
@@ -119,6 +121,10 @@ class HistoryView:
                 view.last_scheduled[record.task_id] = moment
             if record.email_may_have_gone or record.status == RunStatus.SUCCESS:
                 view.delivered.add(key)
+            queued_for = record.data.get("queued_for")
+            if record.status == RunStatus.SKIPPED and isinstance(queued_for, str):
+                with contextlib.suppress(ValueError):  # a hand-edited line: nothing owed
+                    waiting.add((record.task_id, parse_instant(queued_for)))
             if record.status == RunStatus.RUNNING:
                 view.unfinished.append(record)
                 latest_status[key] = RunStatus.INTERRUPTED
@@ -130,6 +136,12 @@ class HistoryView:
                     latest_transient[key] = int(record.data.get("attempt") or 1)
                 else:
                     latest_transient.pop(key, None)
+        # an occurrence that waited in a daemon's queue when a later one was skipped, and
+        # has no record of its own: that daemon died (kill -9) before starting it. It is
+        # owed like an interrupted run (per catch_up), though the history has moved past it.
+        for task_id, moment in waiting:
+            if occurrence_key(task_id, moment) not in latest_status:
+                view.to_rerun.setdefault(task_id, set()).add(moment)
         for (task_id, text), status in latest_status.items():
             if (task_id, text) in view.delivered:
                 continue

@@ -22,7 +22,9 @@ AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 def test_lines_fold_into_runs_that_name_their_node(cluster_url: str) -> None:
     log = ClusterRunLog(engine_for(cluster_url), "node-a")
     recorder = RunRecorder(log, None, clock=lambda: AT)
-    ref = RunRef("run-1", "task-1", "Daily", Trigger.SCHEDULE, AT)
+    # a webhook run: claimed by nobody (a run of the schedule would need its claim to
+    # record "emailing", see the fence tests below)
+    ref = RunRef("run-1", "task-1", "Daily", Trigger.WEBHOOK, AT)
     recorder.started(ref, AT)
     recorder.step(ref, "emailing", recipients=["a@example.com"])
     recorder.finished(ref, RunStatus.SUCCESS, started_at=AT, at=AT, rows=3)
@@ -55,6 +57,34 @@ def test_a_run_whose_claim_was_taken_over_cannot_record_emailing(cluster_url: st
     # the node's own start-up recovery writes "interrupted" too: kept once
     log.append("finished", claim.run_id, AT, task_id="task-1", status=RunStatus.INTERRUPTED)
     assert [line["event"] for line in log.lines(claim.run_id)] == ["started", "finished"]
+
+
+def test_a_run_whose_occurrence_was_taken_over_and_claimed_again_cannot_record_emailing(
+    cluster_url: str,
+) -> None:
+    """SIGSTOP stops a node's daemon, not its runs (each in its own session): a peer takes
+    the occurrence over and claims it again under a new run id, so no claim row names the
+    stopped node's run any more. That run, reaching its email, must still be refused (it
+    was taken for a webhook run, whose lines match no claim, and sent: the 60 s chaos
+    campaign got an email twice)."""
+    engine = engine_for(cluster_url)
+    claim = Claims(engine, "a", "boot-a").claim("task-1", AT, 1)
+    assert claim.run_id is not None
+    log = ClusterRunLog(engine, "a")
+    log.append("started", claim.run_id, AT, task_id="task-1", trigger=Trigger.SCHEDULE)
+    peer = ClusterNode(ClusterSettings(cluster_url, "b"), engine, capacity=4, running=lambda: 0)
+    peer.join()
+    assert [r.run_id for r in peer.dead_claims()] == [claim.run_id]
+    again = peer.claims.claim("task-1", AT, 1)
+    assert again.outcome == "claimed" and again.run_id != claim.run_id
+    with pytest.raises(ClaimLost, match="lost its claim"):
+        log.append("emailing", claim.run_id, AT, task_id="task-1")
+    # the peer's own run sends; a webhook run (no claim, never one) is not fenced
+    log.append("started", str(again.run_id), AT, task_id="task-1", trigger=Trigger.SCHEDULE)
+    log.append("emailing", str(again.run_id), AT, task_id="task-1")
+    log.append("started", "hook-1", AT, task_id="task-1", trigger=Trigger.WEBHOOK)
+    log.append("emailing", "hook-1", AT, task_id="task-1")
+    assert [line["event"] for line in log.lines("hook-1")] == ["started", "emailing"]
 
 
 def test_an_unreachable_database_is_an_os_error_naming_the_record(cluster_url: str) -> None:

@@ -78,3 +78,46 @@ def test_partial_export_files_go_only_past_the_longest_a_run_may_last(tmp_path: 
     assert part.exists()  # its run may still be going: it may last 3615 s
     assert sweep_stale_parts(tmp_path / "exports", long_task, 15, now=now + 3700) == 1
     assert not part.exists()
+
+
+def test_an_occurrence_queued_when_the_daemon_died_is_owed_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    """All run slots busy: 09:00 waits in the queue and 09:01, due meanwhile, is recorded
+    skipped. kill -9 then leaves 09:00 with no record while the history has moved past it;
+    the skip names it (``queued_for``), so the next start still owes it (per catch_up). In
+    a cluster any node's start reads the same history (tests/campaigns/test_cluster.py)."""
+    from src.services.scheduler.timetable import Occurrence
+
+    zone = ZoneInfo("UTC")
+    nine = datetime(2026, 6, 10, 9, 0, tzinfo=zone)
+    (tmp_path / "demo.db").touch()
+    task = Task.from_dict(
+        {
+            "id": "minutely",
+            "name": "Minutely",
+            "query": "SELECT 1",
+            "schedule": {"cron": "* * * * *"},
+            "catch_up": "latest",
+        }
+    )
+    TaskStore(tmp_path / "tasks.json").add(task, now=nine - timedelta(seconds=30))
+    first = in_process_daemon(tmp_path, nine - timedelta(seconds=15))  # nothing missed
+    first.start()
+    first.dispatch.enqueue(Occurrence(task.id, nine))  # waits: no slot (never started here)
+    first.dispatch.enqueue(Occurrence(task.id, nine + timedelta(minutes=1)))
+    history = RunHistory(tmp_path / "data" / "runs.jsonl")
+    skipped = [r for r in history.runs() if r.data["scheduled_for"] == "2026-06-10T09:01:00Z"]
+    assert [(r.status, r.data.get("queued_for")) for r in skipped] == [
+        (RunStatus.SKIPPED, "2026-06-10T09:00:00Z")
+    ]
+    # the daemon dies here (kill -9): 09:00 has no record, 09:01 is the history's latest
+    assert HistoryView.build(history.runs()).to_rerun == {task.id: {nine}}
+    second = in_process_daemon(tmp_path, nine + timedelta(minutes=1, seconds=20))
+    second.start()
+    assert [(o.scheduled_for, o.trigger) for o in second.dispatch.queue] == [
+        (nine, Trigger.CATCH_UP)
+    ]
+    # once 09:00 has a record of its own (run, or skipped by a policy), nothing is owed
+    _history_lines(history, task.id, nine, {"status": "success"})
+    assert HistoryView.build(history.runs()).to_rerun == {}
