@@ -93,16 +93,19 @@ class ClusterTaskStore(TaskStore):
 
     def _read(self, conn: Connection) -> bytes | None:
         rows = conn.execute(
-            sa.text("SELECT id, document::text FROM scheduler_tasks ORDER BY position, id")
+            sa.text(
+                "SELECT id, document::text, position FROM scheduler_tasks ORDER BY position, id"
+            )
         ).all()
         extra = conn.execute(
             sa.text("SELECT value::text FROM scheduler_meta WHERE key = 'tasks_extra'")
         ).scalar()
         self._local.rows = {str(row[0]): str(row[1]) for row in rows}
+        self._local.positions = {str(row[0]): int(row[2]) for row in rows}
         document: dict[str, Any] = {"version": FORMAT_VERSION}
         document.update(json.loads(extra) if extra else {})
         document["version"] = FORMAT_VERSION
-        document["tasks"] = [json.loads(text) for _, text in rows]
+        document["tasks"] = [json.loads(row[1]) for row in rows]
         return serialize(document)
 
     @contextmanager
@@ -142,16 +145,19 @@ class ClusterTaskStore(TaskStore):
             raise StoreError("a write of the cluster's tasks outside their lock")
         document = json.loads(data)
         old: dict[str, str] = getattr(self._local, "rows", None) or {}
+        positions: dict[str, int] = getattr(self._local, "positions", None) or {}
         seen: set[str] = set()
         for position, item in enumerate(document.pop("tasks")):
             task_id = str(item["id"])
             seen.add(task_id)
             text = json.dumps(item, ensure_ascii=False)
             if task_id in old and json.loads(old[task_id]) == item:
-                conn.execute(
-                    sa.text("UPDATE scheduler_tasks SET position = :p WHERE id = :id"),
-                    {"p": position, "id": task_id},
-                )
+                # a run's summary changes one task: the others are not written again
+                if positions.get(task_id) != position:
+                    conn.execute(
+                        sa.text("UPDATE scheduler_tasks SET position = :p WHERE id = :id"),
+                        {"p": position, "id": task_id},
+                    )
                 continue
             conn.execute(
                 sa.text(
@@ -177,6 +183,7 @@ class ClusterTaskStore(TaskStore):
         )
         conn.execute(sa.text(f"NOTIFY {CHANNEL}"))
         self._local.rows = None
+        self._local.positions = None
 
     # -- a run's summary: waits for the lock instead of queueing ------------------------
 

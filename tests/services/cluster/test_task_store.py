@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from src.core.errors import DuplicateTaskName, StoreBusy, TaskNotFound
 from src.core.task import RunResult, Task
@@ -65,6 +66,25 @@ def test_a_runs_summary_lands_on_the_task_as_it_is_now(cluster_url: str, tmp_pat
     assert now.description == "edited meanwhile"
     assert now.summary.last_status == "success" and now.summary.run_count == 1
     assert store.apply_pending() == 0
+
+
+def test_a_runs_summary_rewrites_its_task_row_only(cluster_url: str, tmp_path: Path) -> None:
+    """With many tasks, a run's summary is one row written, not one per task (each
+    written row gets a new xmin); a delete still keeps the others' order."""
+    store = _store(cluster_url, tmp_path)
+    added = [store.add(task(f"Task {n}"), NOW) for n in range(30)]
+
+    def versions() -> dict[str, str]:
+        with engine_for(cluster_url).begin() as conn:
+            rows = conn.execute(sa.text("SELECT id, xmin::text FROM scheduler_tasks")).all()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    before = versions()
+    store.record_run(added[7].id, RunResult("success", NOW, None, NOW))
+    after = versions()
+    assert [i for i in after if after[i] != before[i]] == [added[7].id]
+    store.delete("Task 3")
+    assert [t.name for t in store.load().tasks] == [f"Task {n}" for n in range(30) if n != 3]
 
 
 def test_a_second_writer_waits_for_the_lock_then_is_busy(cluster_url: str, tmp_path: Path) -> None:
