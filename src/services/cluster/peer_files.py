@@ -260,7 +260,7 @@ class _Body:
                 sent += len(chunk)
                 yield chunk
             # read(n) ends quietly at a closed connection: count against the length
-            if expected.isdigit() and sent < int(expected):
+            if expected.isascii() and expected.isdigit() and sent < int(expected):
                 self._cut(f"the connection closed after {sent} of {expected} bytes")
         except (OSError, http.client.HTTPException) as exc:
             self._cut(f"{type(exc).__name__}: {exc} after {sent} bytes")
