@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from src.services.cluster.claims import Claims
@@ -79,10 +79,11 @@ class ClusterMode:
     def stop(self) -> None:
         self.node.leave()
 
-    def dead_claims(self) -> list[Reaped]:
-        """Dead peers' runs taken over, looked for once per heartbeat interval."""
+    def dead_claims(self, in_flight: Collection[str] = ()) -> list[Reaped]:
+        """Dead peers' runs taken over, and this node's own claims that no run of
+        ``in_flight`` (run ids) holds, looked for once per heartbeat interval."""
         moment = time.monotonic()
         if moment - self._last_reap < self.settings.heartbeat_seconds:
             return []
         self._last_reap = moment
-        return self.node.dead_claims()
+        return self.node.dead_claims(in_flight)

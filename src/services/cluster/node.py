@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -318,8 +318,14 @@ class ClusterNode:
 
     # -- dead peers --------------------------------------------------------------------------
 
-    def dead_claims(self) -> list[Reaped]:
-        """Take over the running claims of dead nodes (see the module's docstring)."""
+    def dead_claims(self, in_flight: Collection[str] = ()) -> list[Reaped]:
+        """Take over the running claims of dead nodes (see the module's docstring), and
+        this node's own claims that none of its runs in flight (``in_flight``, run ids)
+        holds: a claim whose commit reached the database while the node saw the
+        connection fail (it took the claim for lost and held or dropped the occurrence).
+        Such a claim would otherwise stay ``running`` for as long as this node lives,
+        blocking its task on every node. Only claims older than the dead limit are
+        looked at, so a claim being started is never taken for one."""
         if not self.claims.online:
             return []
         try:
@@ -332,10 +338,18 @@ class ClusterNode:
                         "LEFT JOIN scheduler_nodes n ON n.name = o.node "
                         "WHERE o.state = 'running' AND (n.name IS NULL OR "
                         "n.boot_id <> o.boot_id OR n.stopped_at IS NOT NULL OR "
-                        "n.heartbeat_at < now() - make_interval(secs => :dead)) "
+                        "n.heartbeat_at < now() - make_interval(secs => :dead) OR "
+                        "(o.node = :me AND o.boot_id = :boot AND "
+                        "o.claimed_at < now() - make_interval(secs => :dead) AND "
+                        "NOT (o.run_id = ANY(:mine)))) "
                         "ORDER BY o.scheduled_at FOR UPDATE OF o SKIP LOCKED LIMIT 200"
                     ),
-                    {"dead": self.settings.dead_after_seconds},
+                    {
+                        "dead": self.settings.dead_after_seconds,
+                        "me": self.name,
+                        "boot": self.boot_id,
+                        "mine": list(in_flight),
+                    },
                 ).all()
                 return [self._take_over(conn, row) for row in rows]
         except ClusterUnavailable as exc:
@@ -351,15 +365,16 @@ class ClusterNode:
         for (text,) in lines:
             record = fold_line(record, json.loads(text))
         emailed = record is not None and record.email_may_have_gone
-        reason = (
-            f"node {row.node} stopped heart-beating (dead past "
-            f"{self.settings.dead_after_seconds:g} s, or restarted) during this run; "
-            f"taken over by node {self.name}"
-            + (
-                "; its email was sent or may have gone out, so it is not sent again"
-                if emailed
-                else ""
-            )
+        orphan = row.node == self.name and row.node_boot == self.boot_id
+        cause = (
+            f"node {row.node} claimed this occurrence but started no run of it (the "
+            "database connection failed as the claim was committed)"
+            if orphan
+            else f"node {row.node} stopped heart-beating (dead past "
+            f"{self.settings.dead_after_seconds:g} s, or restarted) during this run"
+        )
+        reason = f"{cause}; taken over by node {self.name}" + (
+            "; its email was sent or may have gone out, so it is not sent again" if emailed else ""
         )
         now = self.now()
         base = record.to_json() if record is not None else {}

@@ -406,7 +406,8 @@ class Daemon:
         if self.cluster.online and self.offline_fires.since:
             for due in self.offline_fires.due(self.timetable, self.dispatch.delivered, now):
                 self.dispatch.admit(due, now)
-        for reaped in self.cluster.dead_claims():
+        in_flight = [child.run_id for child in self.dispatch.busy.running.values()]
+        for reaped in self.cluster.dead_claims(in_flight):
             key = occurrence_key(reaped.task_id, reaped.scheduled_for)
             if reaped.emailed:
                 self.dispatch.delivered.add(key)

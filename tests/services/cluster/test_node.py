@@ -106,3 +106,35 @@ def test_a_failed_heartbeat_takes_the_node_offline_and_a_good_one_back(
     node.on_edit = lambda: edits.append(1)
     node.claims.online = False
     assert node.beat() is True and node.claims.online and edits == [1]
+
+
+def test_a_claim_of_its_own_that_no_run_holds_is_given_up_after_the_dead_limit(
+    cluster_url: str,
+) -> None:
+    """A claim committed while the node saw its connection fail: the node never started
+    a run of it. Past the dead limit it is recorded interrupted (so the occurrence may
+    run again); a claim one of its runs holds, and a fresh one, are left alone."""
+    engine = engine_for(cluster_url)
+    node = _node(cluster_url, "self")
+    node.join()
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    lost = node.claims.claim("t-lost", at, 1)
+    held = node.claims.claim("t-held", at, 1)
+    assert lost.outcome == held.outcome == "claimed"
+    assert node.dead_claims([str(held.run_id)]) == []  # fresh: younger than the limit
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE scheduler_occurrences SET claimed_at = now() - interval '5 seconds'")
+        )
+    [reaped] = node.dead_claims([str(held.run_id)])
+    assert (reaped.task_id, reaped.run_id, reaped.emailed) == ("t-lost", lost.run_id, False)
+    record = ClusterRunLog(engine, "check").get(str(lost.run_id))
+    assert record is not None and record.status == "interrupted"
+    assert "started no run of it" in str(record.data.get("reason"))
+    with engine.begin() as conn:
+        states = dict(
+            conn.execute(sa.text("SELECT task_id, state FROM scheduler_occurrences")).all()
+        )
+    assert states == {"t-lost": "interrupted", "t-held": "running"}
+    again = node.claims.claim("t-lost", at, 1)  # revivable: the occurrence may run again
+    assert again.outcome == "claimed" and again.run_id != lost.run_id
