@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -225,6 +225,8 @@ class Daemon:
                     upgrade_schema=self.options.upgrade_db, on_edit=self.reloader.kick
                 )
                 self.events.info("cluster", f"joined as {self.cluster.describe()}")
+                # the timers fire by the database's clock, whatever this machine's says
+                self.timetable.jobs.skew = timedelta(seconds=round(self.cluster.node.offset, 3))
             self.start()
             if self.options.once:
                 return self._run_once()

@@ -35,19 +35,31 @@ FireCallback = Callable[[str, list[datetime]], None]
 
 
 class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
-    """An APScheduler trigger that asks a :class:`Schedule` for the next fire time."""
+    """An APScheduler trigger that asks a :class:`Schedule` for the next fire time.
 
-    __slots__ = ("schedule",)
+    ``skew`` is what the daemon's clock is ahead of this machine's wall clock, which
+    APScheduler sleeps by: zero alone; in cluster mode the database's clock less the
+    local one (:attr:`~src.services.cluster.node.ClusterNode.offset`). APScheduler's
+    times are the schedule's less the skew, so a node whose clock runs 30 s ahead fires
+    at the database's time, not 30 s before it. One skew per trigger: the round trip is
+    exact, so no fire time comes twice."""
 
-    def __init__(self, schedule: Schedule) -> None:
+    __slots__ = ("schedule", "skew")
+
+    def __init__(self, schedule: Schedule, skew: timedelta = timedelta(0)) -> None:
         self.schedule = schedule
+        self.skew = skew
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        if previous_fire_time is not None and previous_fire_time < now - FAR_BEHIND:
-            return self.schedule.next_after(now - FAR_BEHIND)
-        return self.schedule.next_after(previous_fire_time or now)
+        now = now + self.skew
+        previous = None if previous_fire_time is None else previous_fire_time + self.skew
+        if previous is not None and previous < now - FAR_BEHIND:
+            found = self.schedule.next_after(now - FAR_BEHIND)
+        else:
+            found = self.schedule.next_after(previous or now)
+        return None if found is None else found - self.skew
 
     def __str__(self) -> str:
         return self.schedule.describe()
@@ -65,7 +77,8 @@ class DispatchExecutor(BaseExecutor):  # type: ignore[misc]
         self._on_fire = on_fire
 
     def submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        self._on_fire(str(job.id), [t.astimezone(UTC) for t in run_times])
+        skew = getattr(job.trigger, "skew", timedelta(0))
+        self._on_fire(str(job.id), [(t + skew).astimezone(UTC) for t in run_times])
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:  # pragma: no cover
         raise NotImplementedError  # submit_job above never calls it
@@ -84,6 +97,9 @@ class JobTable:
         # APScheduler logs every add/remove at INFO; the daemon logs its own events.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self._ids: set[str] = set()
+        #: the daemon's clock less this machine's (see :class:`ScheduleTrigger`); set
+        #: before jobs are put, and jobs are put again when it changes
+        self.skew = timedelta(0)
 
     def __contains__(self, task_id: str) -> bool:
         return task_id in self._ids
@@ -98,9 +114,9 @@ class JobTable:
             return
         self.scheduler.add_job(
             _never_called,
-            trigger=ScheduleTrigger(schedule),
+            trigger=ScheduleTrigger(schedule, self.skew),
             id=task_id,
-            next_run_time=first,
+            next_run_time=first - self.skew,
             coalesce=False,
             misfire_grace_time=None,
             max_instances=1_000_000,

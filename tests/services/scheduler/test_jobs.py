@@ -5,13 +5,14 @@ fall-back day (the first 02:30), in America/New_York and Europe/Berlin.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from src.core.schedule import CronSchedule
-from src.services.scheduler.jobs import ScheduleTrigger
+from src.core.schedule import CronSchedule, IntervalSchedule
+from src.services.scheduler.jobs import JobTable, ScheduleTrigger
 
 # (zone, local day, expected local fire times on that day)
 DST_DAYS = [
@@ -40,3 +41,52 @@ def test_trigger_fires_once_on_dst_days(zone_name: str, day: str, expected: list
     zone = ZoneInfo(zone_name)
     trigger = ScheduleTrigger(CronSchedule.parse("30 2 * * *", zone))
     assert _fires_on(trigger, zone, day) == expected
+
+
+@pytest.mark.parametrize("seconds", [30.0, -30.0, 0.123])
+def test_a_skewed_trigger_gives_the_schedule_s_times_on_the_local_clock(seconds: float) -> None:
+    """A cluster node whose wall clock is off: APScheduler sleeps by the local clock, so
+    its times are the schedule's less the skew; walked previous -> next they are every
+    fire time once, and back on the daemon's clock exactly the schedule's."""
+    skew = timedelta(seconds=seconds)
+    zone = ZoneInfo("Europe/Berlin")
+    schedule = CronSchedule.parse("*/15 * * * *", zone)
+    trigger = ScheduleTrigger(schedule, skew)
+    local_now = datetime(2026, 3, 29, 0, 59, 50, tzinfo=UTC)
+    fire = trigger.get_next_fire_time(None, local_now)
+    seen = []
+    for _ in range(6):
+        assert fire is not None
+        seen.append(fire + skew)
+        fire = trigger.get_next_fire_time(fire, fire)
+    expected, moment = [], local_now + skew
+    for _ in range(6):
+        found = schedule.next_after(moment)
+        assert found is not None
+        expected.append(found)
+        moment = found
+    assert seen == expected
+
+
+def test_a_job_table_ahead_of_the_local_clock_fires_at_the_daemon_s_time() -> None:
+    """With the daemon's clock 60 s ahead of this machine's (its skew), a job due one
+    second from the daemon's now fires at once by the local clock, reported at its own
+    time on the daemon's clock."""
+    fired: list[tuple[str, list[datetime]]] = []
+    done = threading.Event()
+
+    def on_fire(task_id: str, times: list[datetime]) -> None:
+        fired.append((task_id, times))
+        done.set()
+
+    table = JobTable(on_fire)
+    table.skew = timedelta(seconds=60)
+    daemon_now = datetime.now(UTC) + table.skew
+    first = daemon_now.replace(microsecond=0) + timedelta(seconds=1)
+    table.start()
+    try:
+        table.put("t", IntervalSchedule(period=timedelta(hours=1), start=first), first)
+        assert done.wait(10), "a job due by the daemon's clock did not fire"
+    finally:
+        table.shutdown()
+    assert fired[0] == ("t", [first])
