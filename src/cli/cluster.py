@@ -153,7 +153,7 @@ def nodes(as_json: bool) -> None:
     """
     import json
 
-    from src.services.cluster.node import list_nodes
+    from src.services.cluster.roster import list_nodes
     from src.services.cluster.settings import ClusterSettings
 
     settings = ClusterSettings.from_env(env_of())

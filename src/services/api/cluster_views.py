@@ -1,5 +1,5 @@
 """/api/cluster: the cluster's nodes (heartbeat, runs in flight, capacity, state), as
-``manage_tasks.py nodes --json`` lists them (:func:`~src.services.cluster.node.list_nodes`,
+``manage_tasks.py nodes --json`` lists them (:func:`~src.services.cluster.roster.list_nodes`,
 one source), from any node.
 
 On a single machine it is a 404 that says cluster mode is off and how to turn it on: a

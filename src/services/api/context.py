@@ -93,7 +93,7 @@ class ApiContext:
         if settings is None:
             return None
         from src.services.cluster.database import engine_for
-        from src.services.cluster.node import list_nodes
+        from src.services.cluster.roster import list_nodes
 
         engine = engine_for(settings.url, settings.statement_timeout_seconds, settings.node_name)
         return [row.to_json() for row in list_nodes(engine, settings.dead_after_seconds)]

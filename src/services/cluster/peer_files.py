@@ -36,8 +36,8 @@ from urllib.parse import quote, urlsplit
 
 from sqlalchemy.engine import Engine
 
-from src.services.cluster.node import NodeRow, list_nodes
 from src.services.cluster.peer_auth import peer_secret, signed_headers
+from src.services.cluster.roster import NodeRow, list_nodes
 from src.services.cluster.settings import PEER_TIMEOUT_SECONDS, ClusterSettings
 
 log = logging.getLogger("db_scheduler.cluster")

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from src.core.errors import ConfigError
 from src.services.cluster.database import engine_for
-from src.services.cluster.node import ClusterNode, list_nodes
+from src.services.cluster.node import ClusterNode
+from src.services.cluster.roster import list_nodes
 from src.services.cluster.run_log import ClusterRunLog
 from src.services.cluster.settings import ClusterSettings
 
