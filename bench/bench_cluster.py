@@ -83,26 +83,12 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import PY, daemon_command, default_dsn  # noqa: E402
+
 from src.core.clock import parse_instant, to_utc_iso  # noqa: E402
 from src.core.task import Task  # noqa: E402
 from src.services.history import RunHistory, RunRecord  # noqa: E402
 from src.services.task_store import TaskStore  # noqa: E402
-
-PY = sys.executable
-DAEMON = ROOT / "scheduler_daemon.py"
-DEFAULT_DSN = "postgresql://dbsched:dbsched@127.0.0.1:5432/dbsched_test"
-
-
-def default_dsn() -> str:
-    """BENCH_DSN, else TEST_PG_URL from .test-services.env, else the dbsched default."""
-    if os.environ.get("BENCH_DSN"):
-        return os.environ["BENCH_DSN"]
-    env_file = ROOT / ".test-services.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            if line.startswith("TEST_PG_URL="):
-                return line.partition("=")[2].strip()
-    return DEFAULT_DSN
 
 
 def pct(values: list[float], q: float) -> float:
@@ -257,16 +243,7 @@ class Node:
         }
         self.running = threading.Event()
         self.process = subprocess.Popen(
-            [
-                PY,
-                str(DAEMON),
-                "--tasks-file",
-                str(folder / "tasks.json"),
-                "--env-file",
-                str(folder / ".env"),
-                "--log-format",
-                "json",
-            ],
+            daemon_command(folder),
             cwd=folder,
             env=process_env,
             stdout=subprocess.DEVNULL,

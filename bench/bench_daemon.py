@@ -38,12 +38,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import PY, daemon_command  # noqa: E402
+
 from src.core.clock import now as clock_now  # noqa: E402
 from src.core.clock import to_utc_iso  # noqa: E402
 from src.core.task import Task, new_task_id  # noqa: E402
 from src.services.task_store import TaskStore  # noqa: E402
 
-PY = sys.executable
 ZONES = ("Europe/Berlin", "America/New_York", "UTC", "Asia/Tokyo")
 
 
@@ -112,16 +113,7 @@ class Daemon:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NOTIFY_"))}
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [
-                PY,
-                str(ROOT / "scheduler_daemon.py"),
-                "--tasks-file",
-                str(folder / "tasks.json"),
-                "--env-file",
-                str(folder / ".env"),
-                "--log-format",
-                "json",
-            ],
+            daemon_command(folder),
             cwd=folder,
             env=env,
             stderr=subprocess.PIPE,

@@ -59,9 +59,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# The test database made by scripts/setup-services.sh (role dbsched).
-DEFAULT_DSN = "postgresql://dbsched:dbsched@127.0.0.1:5432/dbsched_test"
+from common import ROOT, default_dsn, mariadb_url
+
 TABLE = "bench_export"
 BATCH = 10_000
 ALL_CONTENDERS = (
@@ -145,34 +144,6 @@ SELECT n, CASE WHEN n % 10 = 0 THEN NULL ELSE (n * 7919) % 100000 END,
        CASE n % 4 WHEN 0 THEN 'new' WHEN 1 THEN 'paid' WHEN 2 THEN 'shipped' ELSE 'cancelled' END
 FROM g;
 """
-
-
-def mariadb_url() -> str | None:
-    """TEST_MARIADB_URL from .test-services.env (BENCH_MARIADB_URL wins), if set."""
-    if os.environ.get("BENCH_MARIADB_URL"):
-        return os.environ["BENCH_MARIADB_URL"]
-    env_file = ROOT / ".test-services.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            if line.startswith("TEST_MARIADB_URL="):
-                return line.partition("=")[2].strip()
-    return None
-
-
-def default_dsn() -> str:
-    """BENCH_DSN, else TEST_PG_URL from .test-services.env, else the dbsched default."""
-    if os.environ.get("BENCH_DSN"):
-        return os.environ["BENCH_DSN"]
-    env_file = ROOT / ".test-services.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            if line.startswith("TEST_PG_URL="):
-                return (
-                    line.partition("=")[2]
-                    .strip()
-                    .replace("postgresql+psycopg2://", "postgresql://")
-                )
-    return DEFAULT_DSN
 
 
 def sqlalchemy_url(dsn: str) -> str:
