@@ -83,7 +83,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import PY, daemon_command, default_dsn  # noqa: E402
+from common import PY, default_dsn, start_daemon  # noqa: E402
 
 from src.core.clock import parse_instant, to_utc_iso  # noqa: E402
 from src.core.task import Task  # noqa: E402
@@ -242,31 +242,17 @@ class Node:
             and k not in ("DATABASE_URL", "TASKS_FILE", "DATA_DIR", "ENV_FILE")
         }
         self.running = threading.Event()
-        self.process = subprocess.Popen(
-            daemon_command(folder),
-            cwd=folder,
-            env=process_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
+        self.process = start_daemon(folder, process_env, self._on_event)
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            event = item.get("event")
-            if event == "running":
-                self.running.set()
-            elif event == "started" and item.get("late_ms") is not None:
-                key = (str(item.get("task_id")), str(item.get("scheduled_for")))
-                self.late_ms[key] = float(item["late_ms"])
-            elif item.get("level") in ("error", "critical"):
-                print(f"  [{self.folder.name}] {item.get('message')}", flush=True)
+    def _on_event(self, item: dict[str, Any]) -> None:
+        event = item.get("event")
+        if event == "running":
+            self.running.set()
+        elif event == "started" and item.get("late_ms") is not None:
+            key = (str(item.get("task_id")), str(item.get("scheduled_for")))
+            self.late_ms[key] = float(item["late_ms"])
+        elif item.get("level") in ("error", "critical"):
+            print(f"  [{self.folder.name}] {item.get('message')}", flush=True)
 
     def wait_running(self, timeout: float = 120) -> None:
         if not self.running.wait(timeout):

@@ -21,7 +21,6 @@ Usage: ``python bench/bench_daemon.py [--tasks 10000] [--idle-seconds 60] [--fir
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sqlite3
@@ -38,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import PY, daemon_command  # noqa: E402
+from common import PY, start_daemon  # noqa: E402
 
 from src.core.clock import now as clock_now  # noqa: E402
 from src.core.clock import to_utc_iso  # noqa: E402
@@ -112,25 +111,11 @@ class Daemon:
         self.lock = threading.Lock()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "NOTIFY_"))}
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            daemon_command(folder),
-            cwd=folder,
-            env=env,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
+        self.process = start_daemon(folder, env, self._on_event)
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            with self.lock:
-                self.events.append((time.monotonic(), item))
+    def _on_event(self, item: dict[str, Any]) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), item))
 
     def wait(self, check: Any, timeout: float = 120) -> tuple[float, dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -4,9 +4,14 @@ with its log in JSON lines for the benchmark to read."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -49,3 +54,30 @@ def daemon_command(folder: Path) -> list[str]:
         "--log-format",
         "json",
     ]
+
+
+def start_daemon(
+    folder: Path, env: Mapping[str, str], on_event: Callable[[dict[str, Any]], None]
+) -> subprocess.Popen[str]:
+    """Start :func:`daemon_command` on ``folder``; a thread hands each JSON log line, as a
+    dict, to ``on_event`` (lines that are not JSON are skipped)."""
+    process = subprocess.Popen(
+        daemon_command(folder),
+        cwd=folder,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            on_event(item)
+
+    threading.Thread(target=read, daemon=True).start()
+    return process
