@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 
 from flask import Response, request, send_file
 
-from src.services.api.context import ApiContext, context
+from src.services.api.context import context
 from src.services.cluster.settings import ClusterSettings
-from src.services.history import RunRecord
 from src.services.webhook.errors import fail
 
 if TYPE_CHECKING:  # SQLAlchemy loads only in cluster mode
@@ -66,7 +65,7 @@ def run_file(run_id: str, name: str, *, peer: str | None = None) -> Response:
     """The file ``name`` of run ``run_id``; ``peer``: the node asking for its caller."""
     ctx = context()
     cluster = ClusterSettings.from_env(ctx.env)
-    record = _record(ctx, run_id, cluster)
+    record = ctx.runs.get(run_id)  # in cluster mode every node's runs, naming their node
     if record is None:
         fail(404, f"no run {run_id[:64]!r}")
     files = {
@@ -100,17 +99,6 @@ def run_file(run_id: str, name: str, *, peer: str | None = None) -> Response:
     response = send_file(real, as_attachment=True, download_name=name, max_age=0)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _record(ctx: ApiContext, run_id: str, cluster: ClusterSettings | None) -> RunRecord | None:
-    """The run: from this node's run index, or in cluster mode from the cluster's history
-    (the record that says which node made it, whichever node that was)."""
-    if cluster is None:
-        return ctx.runs.get(run_id)
-    try:
-        return ctx.control.history().get(run_id)
-    except OSError as exc:  # ClusterUnavailable: the database is away
-        fail(503, f"cannot read run {run_id[:8]}: {exc}")
 
 
 def _from_peer(cluster: ClusterSettings, run_id: str, name: str, path: str, node: str) -> Response:
