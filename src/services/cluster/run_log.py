@@ -39,7 +39,7 @@ from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus
 from src.services.cluster.claims import insert_claim
 from src.services.cluster.database import ClusterUnavailable, transaction
 from src.services.cluster.run_index import fold_in, hold_run
-from src.services.history import RunRecord, fold_line
+from src.services.history import RunRecord
 
 log = logging.getLogger("db_scheduler.cluster")
 
@@ -83,19 +83,24 @@ class ClusterRunLog:
         yield from self._select(query + " ORDER BY id", params)
 
     def runs(self, task_id: str | None = None) -> list[RunRecord]:
-        query = "SELECT line::text FROM scheduler_run_lines"
+        """Every run (of ``task_id``), in the order of their first lines: the folds
+        :func:`insert_line` keeps in ``scheduler_runs``, not the lines folded again."""
+        query = "SELECT record::text FROM scheduler_runs WHERE first_line > 0"
         params: dict[str, Any] = {}
         if task_id is not None:
-            query += " WHERE task_id = :t"
+            query += " AND task_id = :t"
             params["t"] = task_id
-        return list(_fold(self._select(query + " ORDER BY id", params)).values())
+        states = self._select(query + " ORDER BY first_line", params)
+        return [RunRecord.from_state(state) for state in states]
 
     def get(self, run_id: str) -> RunRecord | None:
-        lines = self._select(
-            "SELECT line::text FROM scheduler_run_lines WHERE run_id = :r ORDER BY id",
-            {"r": run_id},
+        states = list(
+            self._select(
+                "SELECT record::text FROM scheduler_runs WHERE run_id = :r AND first_line > 0",
+                {"r": run_id},
+            )
         )
-        return _fold(lines).get(run_id)
+        return RunRecord.from_state(states[0]) if states else None
 
     def _select(self, query: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         with transaction(self.engine, "reading the run history") as conn:
@@ -200,11 +205,3 @@ def _end_claim(conn: Connection, run_id: str, line: dict[str, Any]) -> bool:
         sa.text("SELECT 1 FROM scheduler_occurrences WHERE run_id = :r"), {"r": run_id}
     ).first()
     return claimed is None
-
-
-def _fold(lines: Iterator[dict[str, Any]]) -> dict[str, RunRecord]:
-    records: dict[str, RunRecord] = {}
-    for line in lines:
-        run_id = str(line["run_id"])
-        records[run_id] = fold_line(records.get(run_id), line)
-    return records
