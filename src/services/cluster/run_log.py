@@ -2,8 +2,9 @@
 
 Each line :class:`~src.services.history.RunHistory` would append to runs.jsonl is a row
 of ``scheduler_run_lines`` (the line as JSON, plus the node that wrote it), committed
-before :meth:`ClusterRunLog.append` returns: durable as the file's fsync. Readers fold
-lines into runs exactly as the file's readers do (:func:`~src.services.history.fold_line`).
+before :meth:`ClusterRunLog.append` returns: durable as the file's fsync. Its run is
+folded, in the same transaction, into ``scheduler_runs`` exactly as the file's readers
+fold lines (:func:`~src.services.history.fold_line`); readers read those folds.
 
 Some lines also move the occurrence's claim (``scheduler_occurrences``), in the same
 transaction, so the claim and the history never disagree:
