@@ -35,7 +35,6 @@ from src.core.runvars import run_variables
 from src.core.task import Task
 from src.core.vocabulary import ExportFormat, RunStatus, Trigger
 from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
-from src.services.export.chart_png import chart_png
 from src.services.export.files import prune_exports, render_filename, run_folder
 from src.services.history import RunHistory
 from src.services.mail import (
@@ -468,6 +467,8 @@ class Runner:
         problem = chart.problem()
         if problem is not None:
             return {"notes": [problem[0].upper() + problem[1:] + "."]}
+        from src.services.export.chart_png import chart_png  # PIL and reportlab: charts only
+
         png = chart_png(chart, outcome.layout.shown_specs, zone=task.zone, locale=task.locale)
         return {"chart_png": png, "chart_title": chart.title}
 

@@ -35,6 +35,34 @@ def test_unknown_format_lists_the_known_ones() -> None:
     assert str(err.value) == "format: unknown export format 'docx'; known: xlsx, pdf, csv"
 
 
+def test_a_format_is_imported_when_first_asked_for(tmp_path: Path) -> None:
+    # a CSV-only run writes its file without loading reportlab, PIL and the xlsx writer
+    # (about 0.3 s of every such run's start); asking for the PDF then loads it
+    code = textwrap.dedent(f"""
+        import sys
+        from datetime import UTC, datetime
+        from pathlib import Path
+        from zoneinfo import ZoneInfo
+        import src.services.runner
+        from src.core.result import Column
+        from src.services.export import ExportContext, get_exporter
+        context = ExportContext("t", datetime(2026, 3, 2, tzinfo=UTC), ZoneInfo("UTC"))
+        writer = get_exporter("csv").open(Path({str(tmp_path / "r.csv")!r}), [Column("a")], context)
+        writer.write_batch([[1], [2]])
+        writer.close()
+        heavy = ("reportlab", "PIL", "openpyxl", "src.services.export.xlsx", "src.services.export.pdf")
+        print(sorted(m for m in heavy if m in sys.modules))
+        get_exporter("pdf")
+        print(sorted(m for m in ("reportlab", "src.services.export.pdf") if m in sys.modules))
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "['reportlab', 'src.services.export.pdf']"]
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").split() == ["a", "1", "2"]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_file_has_its_final_name_only_after_close(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"r.{fmt}"
