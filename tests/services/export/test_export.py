@@ -50,7 +50,8 @@ def test_a_format_is_imported_when_first_asked_for(tmp_path: Path) -> None:
         writer = get_exporter("csv").open(Path({str(tmp_path / "r.csv")!r}), [Column("a")], context)
         writer.write_batch([[1], [2]])
         writer.close()
-        heavy = ("reportlab", "PIL", "openpyxl", "src.services.export.xlsx", "src.services.export.pdf")
+        heavy = ("reportlab", "PIL", "openpyxl", "src.services.export.xlsx",
+                 "src.services.export.pdf")
         print(sorted(m for m in heavy if m in sys.modules))
         get_exporter("pdf")
         print(sorted(m for m in ("reportlab", "src.services.export.pdf") if m in sys.modules))
