@@ -30,15 +30,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Dialect
 
 from src.core.result import Column
-from src.core.text_batch import Decoder, TextBatch, TextForm, TextKind
+from src.core.text_batch import TEXT_DECODERS, Decoder, TextBatch, TextForm, TextKind
 from src.services.query.copy import copy_of, query_text, set_output_style
 from src.services.query.sqltext import PreparedSql
 from src.services.query.watchdog import DeadlinePassed, Watchdog
@@ -61,14 +59,6 @@ _KINDS = {
     "DATETIMETZ": TextKind.TIMESTAMPTZ,
     "STRING": TextKind.TEXT,
     "UNICODE": TextKind.TEXT,
-}
-#: What psycopg2's default casters of these kinds do with the text, called directly
-#: (test_copy_rows.py::test_rows_read_the_same_as_through_a_cursor holds them to it).
-_SAME_AS_CASTER: dict[TextKind, Decoder] = {
-    TextKind.INTEGER: int,
-    TextKind.DECIMAL: Decimal,
-    TextKind.FLOAT: float,
-    TextKind.BOOLEAN: "t".__eq__,
 }
 _CURSOR = "db_scheduler_describe"
 _DONE = object()
@@ -95,20 +85,8 @@ def _text_form(dbapi: Any, cursor: Any, type_codes: list[int], zone: ZoneInfo) -
         # a caster of the connection's own (UUID) says nothing of the text it reads
         kind = _KINDS.get(caster.name, TextKind.OTHER) if caster is default else TextKind.OTHER
         kinds.append(kind)
-        # psycopg2's casters of numbers and booleans are these constructors on the text
-        decoder = _SAME_AS_CASTER.get(kind) or _decoder(caster, cursor)
-        decoders.append(_plain_date_or(decoder) if kind is TextKind.DATE else decoder)
+        decoders.append(TEXT_DECODERS.get(kind) or _decoder(caster, cursor))
     return TextForm(tuple(kinds), tuple(decoders), zone)
-
-
-def _plain_date_or(decoder: Decoder) -> Decoder:
-    """A ``YYYY-MM-DD`` read by ``date.fromisoformat`` (what psycopg2 makes of it), the
-    rest (``infinity``, a BC date) by psycopg2's own caster."""
-
-    def decode(text: str) -> Any:
-        return date.fromisoformat(text) if len(text) == 10 else decoder(text)
-
-    return decode
 
 
 def _decoder(caster: Any, cursor: Any) -> Decoder:

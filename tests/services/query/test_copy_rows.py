@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
 from src.core.errors import QueryError, QueryTimeout
-from src.core.text_batch import TextBatch, TextKind
+from src.core.text_batch import TEXT_DECODERS, TextBatch, TextKind
 from src.services.query import QueryService
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -101,6 +102,47 @@ def test_rows_read_the_same_as_through_a_cursor(pg: QueryService, every_type: No
         for name, a, b in zip(names, got, want, strict=True):
             assert _same(a, b), (name, a, b)
             assert type(a) is type(b), (name, a, b)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Asia/Kolkata", "America/St_Johns"])
+def test_the_text_decoders_read_what_psycopg2_reads(pg_url: str, zone: str) -> None:
+    # the plain decoders stand in for psycopg2's casters, here and in the side process
+    # (export/side.py): the same value and type for every form PostgreSQL writes, and the
+    # same error for the dates Python cannot hold
+    values = {
+        TextKind.DATE: ["2024-02-29", "0001-01-01", "9999-12-31", "infinity", "-infinity",
+                        "0044-03-15 BC", "10000-01-01"],
+        TextKind.TIMESTAMP: ["2024-03-31 02:30:00", "1900-01-01 00:00:00.000001",
+                             "0001-01-01 00:00", "infinity", "-infinity",
+                             "0044-03-15 10:00 BC", "10000-01-01 00:00"],
+        TextKind.TIMESTAMPTZ: ["2024-10-27 00:30:00+00", "1850-01-01 00:00+00",
+                               "2024-01-01 00:00:00.5+00", "infinity", "-infinity",
+                               "0044-03-15 10:00+00 BC", "10000-01-01 00:00+00"],
+    }  # fmt: skip
+    types = {TextKind.DATE: "date", TextKind.TIMESTAMP: "timestamp",
+             TextKind.TIMESTAMPTZ: "timestamptz"}  # fmt: skip
+    conn = psycopg2.connect(pg_url.replace("postgresql+psycopg2://", "postgresql://"))
+    try:
+        cur = conn.cursor()
+        cur.execute("SET DateStyle = 'ISO, YMD'")
+        cur.execute("SET TIME ZONE %s", (zone,))
+        for kind, literals in values.items():
+            for literal in literals:
+                cur.execute(f"SELECT %s::{types[kind]}::text", (literal,))
+                text = cur.fetchone()[0]
+                try:
+                    cur.execute(f"SELECT %s::{types[kind]}", (literal,))
+                    want: Any = cur.fetchone()[0]
+                except ValueError as exc:
+                    with pytest.raises(ValueError) as caught:
+                        TEXT_DECODERS[kind](text)
+                    assert str(caught.value) == str(exc), text
+                    continue
+                got = TEXT_DECODERS[kind](text)
+                assert got == want and type(got) is type(want), (text, got, want)
+                assert getattr(got, "tzinfo", None) == getattr(want, "tzinfo", None), text
+    finally:
+        conn.close()
 
 
 def test_each_column_says_what_its_text_holds(pg: QueryService, every_type: None) -> None:
