@@ -378,6 +378,14 @@ class Totals:
         self.min: dict[int, Any] = {}
         self.max: dict[int, Any] = {}
 
+    def take(self, other: Totals) -> None:
+        """Hold what ``other`` counted (the run's totals, counted in another process,
+        for the writers that hold this object)."""
+        if other.kinds != self.kinds:
+            raise ValueError(f"totals of other columns: {other.kinds} for {self.kinds}")
+        self.count, self.numbers, self.sum = dict(other.count), dict(other.numbers), dict(other.sum)
+        self.min, self.max = dict(other.min), dict(other.max)
+
     def add(self, rows: Iterable[Row]) -> None:
         """Count a batch in, a column at a time (a loop per column, not per cell), each
         column for its own kind only. A text batch's count is its fields that are not

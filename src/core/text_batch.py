@@ -176,17 +176,28 @@ class TextBatch(Sequence[Row]):
         # decoded columns with their parent, so a column is decoded once per batch.
         self._sources = list(sources) if sources is not None else list(range(len(self.fields)))
         self._decoded: dict[int, list[Any]] = decoded if decoded is not None else {}
+        #: The COPY text the batch was split from (None for a selection or a slice): the
+        #: cheapest form to hand to another process (``export/side.py``)
+        self.lines: str | None = None
 
     @classmethod
-    def from_lines(cls, text: str, length: int, form: TextForm) -> TextBatch:
-        """A batch of ``length`` lines of COPY text (each ending in a line break)."""
+    def from_lines(
+        cls, text: str, length: int, form: TextForm, decoded: dict[int, list[Any]] | None = None
+    ) -> TextBatch:
+        """A batch of ``length`` lines of COPY text (each ending in a line break);
+        ``decoded``: values of some columns already read, by column index."""
         width = len(form.kinds)
         if length == 0 or width == 0:
-            return cls([[] for _ in range(width)], length, form)
-        flat = text[:-1].replace("\n", "\t").split("\t")
-        if len(flat) != length * width:
-            raise ValueError(f"{length} rows of {width} columns expected, got {len(flat)} fields")
-        return cls([flat[i::width] for i in range(width)], length, form)
+            batch = cls([[] for _ in range(width)], length, form, decoded=decoded)
+        else:
+            flat = text[:-1].replace("\n", "\t").split("\t")
+            if len(flat) != length * width:
+                raise ValueError(
+                    f"{length} rows of {width} columns expected, got {len(flat)} fields"
+                )
+            batch = cls([flat[i::width] for i in range(width)], length, form, decoded=decoded)
+        batch.lines = text
+        return batch
 
     @property
     def kinds(self) -> list[TextKind]:

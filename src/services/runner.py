@@ -34,8 +34,9 @@ from src.core.result import Row
 from src.core.runvars import run_variables
 from src.core.task import Task
 from src.core.vocabulary import ExportFormat, RunStatus, Trigger
-from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
+from src.services.export import ExportContext, ExportFile, get_exporter
 from src.services.export.files import prune_exports, render_filename, run_folder
+from src.services.export.writers import RunWriters
 from src.services.history import RunHistory
 from src.services.mail import (
     BuiltMessage,
@@ -264,7 +265,7 @@ class Runner:
             and self._copy_csv(task, sql, run_at, folder, values, outcome)
         ):
             return
-        writers: list[ExportWriter] = []
+        writers: RunWriters | None = None
         preview = outcome.preview
         try:
             with self.query.execute(
@@ -288,14 +289,14 @@ class Runner:
                 typer = ColumnTyper(result.columns, declared_types(task.columns, task.types))
                 # the run counts the totals (below), once for the email and every file
                 shared = replace(context, totals=layout.totals)
+                files: list[tuple[str, Path, dict[str, Any]]] = []
                 for fmt in formats if result.columns else []:
                     options = dict(task.exports[fmt])
                     if fmt == ExportFormat.PDF and "full_result_in" not in options:
                         full = next((f for f in FULL_RESULT_FORMATS if f in formats), None)
                         options["full_result_in"] = full
-                    path = self._export_path(task, fmt, folder, values)
-                    exporter = get_exporter(fmt)
-                    writers.append(exporter.open(path, result.columns, shared, options))
+                    files.append((fmt, self._export_path(task, fmt, folder, values), options))
+                writers = RunWriters(files, result.columns, shared)
                 for batch in typer.batches(result.batches):
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")
@@ -305,18 +306,17 @@ class Runner:
                         outcome.chart.add(shown)
                     if len(preview) < self.settings.preview_rows:
                         preview.extend(shown[: self.settings.preview_rows - len(preview)])
-                    for writer in writers:
-                        writer.write_batch(batch)
+                    writers.write_batch(batch)
                 outcome.notes.extend(typer.notes)
                 chart_problem = outcome.chart.problem() if outcome.chart else None
                 if chart_problem:  # one note for every file: none of them draws it
                     outcome.notes.append(chart_problem)
-            outcome.files = [writer.close() for writer in writers]
+            outcome.files = writers.close(layout.totals) if writers is not None else []
             for exported in outcome.files:
                 outcome.progress(f"wrote {exported.path} ({exported.size_bytes:,} bytes)")
         except BaseException:
-            for writer in writers:
-                writer.abort()
+            if writers is not None:
+                writers.abort()
             raise
         for exported in outcome.files:
             outcome.notes.extend(exported.notes)
