@@ -307,6 +307,9 @@ class Runner:
                     if len(preview) < self.settings.preview_rows:
                         preview.extend(shown[: self.settings.preview_rows - len(preview)])
                     writers.write_batch(batch)
+                if writers.in_side_process:
+                    side = " and ".join(writers.in_side_process)
+                    outcome.progress(f"the {side} written by a second process, beside the xlsx")
                 outcome.notes.extend(typer.notes)
                 chart_problem = outcome.chart.problem() if outcome.chart else None
                 if chart_problem:  # one note for every file: none of them draws it

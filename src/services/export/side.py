@@ -29,6 +29,8 @@ argument: ``("closed", files)`` after a close, or ``("failed", message, permanen
 from __future__ import annotations
 
 import contextlib
+import copyreg
+import io
 import os
 import pickle
 import queue
@@ -58,6 +60,10 @@ STOP_SECONDS = 10.0
 PIPE_BYTES = 1 << 20
 _HEADER = struct.Struct("!Q")
 _ROOT = Path(__file__).resolve().parents[3]
+_DISPATCH: dict[type, Any] = {
+    **copyreg.dispatch_table,
+    memoryview: lambda m: (bytes, (m.tobytes(),)),
+}
 
 
 class SideWriters:
@@ -102,6 +108,11 @@ class SideWriters:
         self._done = False
         self._send(("open", list(files), list(columns), context, form.kinds, form.zone))
 
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self._process.pid
+
     # -- the run's side
 
     def write_batch(self, rows: Sequence[Row]) -> None:
@@ -136,7 +147,7 @@ class SideWriters:
     def _send(self, message: tuple[Any, ...]) -> None:
         if self._broken is not None:
             self._raise_failure(wait=True)
-        self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        self._queue.put(_dumps(message))
 
     def _raise_failure(self, wait: bool) -> tuple[Any, ...] | None:
         """The child's reply: waited for, or only if one is there; a failure raised."""
@@ -197,8 +208,18 @@ def _read(stream: IO[bytes]) -> Any:
     return pickle.loads(body)
 
 
+def _dumps(message: tuple[Any, ...]) -> bytes:
+    """A message pickled; a bytea value (a memoryview) goes as bytes, which every writer
+    writes the same way."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(message)
+    return buffer.getvalue()
+
+
 def _write(stream: IO[bytes], message: tuple[Any, ...]) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    body = _dumps(message)
     stream.write(_HEADER.pack(len(body)) + body)
     stream.flush()
 

@@ -9,8 +9,8 @@ compression already runs in a thread of its own). Everything else keeps every wr
 the run's process: a smaller result (the side process costs ~0.3 s of CPU to start),
 rows that are not COPY text (another database, the cursor path: pickling such rows costs
 what writing them does), and a run without the xlsx (a CSV alone measured slower with a
-side process than without: every batch is split twice). Deciding needs the second batch, so the first is
-held until then (one batch of memory).
+side process than without: every batch is split twice). Deciding needs the second
+batch, so the first is held until then (one batch of memory).
 
 Measured in docs/performance.md ("Writers on the second core").
 """
@@ -59,6 +59,11 @@ class RunWriters:
     def in_side_process(self) -> list[str]:
         """The formats written by the side process (empty: none)."""
         return [self.files[i][0] for i in self._side_files]
+
+    @property
+    def side_pid(self) -> int | None:
+        """The side process's id while it runs (None: no side process)."""
+        return self._side.pid if self._side is not None else None
 
     def write_batch(self, rows: Sequence[Row]) -> None:
         if not self._opened:

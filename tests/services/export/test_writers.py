@@ -1,0 +1,132 @@
+"""A run's writers (src/services/export/writers.py): which go to the side process, and
+that the files are the same either way, read back with real readers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from src.core.column_format import read_columns
+from src.core.errors import ExportError
+from src.core.text_batch import TextBatch
+from src.services.export import ExportContext
+from src.services.export.writers import RunWriters
+from src.services.query import QueryService
+from tests.servers import require
+
+BERLIN = ZoneInfo("Europe/Berlin")
+RUN_AT = datetime(2024, 3, 11, 6, 0, tzinfo=UTC)
+#: every type PostgreSQL writes (time, interval, json, uuid, bytea, arrays are read by the
+#: driver; infinity dates, escapes, NULLs), three times over, in batches of four rows
+EVERY_TYPE_3X = "SELECT e.*, k FROM every_type e, generate_series(1, 3) AS k ORDER BY k, n"
+COLUMNS = {"n": {"total": "sum"}, "day": {"total": "max"}, "label": {"total": "count"}}
+
+
+def write(
+    service: QueryService, folder: Path, formats: list[str], *, sql: str = EVERY_TYPE_3X,
+    side: bool = True, batch_size: int = 4, use_copy: bool = True,
+) -> tuple[RunWriters, dict[str, Path]]:  # fmt: skip
+    """The result of ``sql`` written as the runner writes it (totals counted by the run)."""
+    folder.mkdir()
+    specs, errors = read_columns(COLUMNS)
+    assert not errors
+    context = ExportContext("Every type", RUN_AT, BERLIN, columns=specs)
+    files: list[tuple[str, Path, dict[str, Any]]] = []
+    for fmt in formats:
+        options = {"full_result_in": "xlsx"} if fmt == "pdf" and "xlsx" in formats else {}
+        files.append((fmt, folder / f"r.{fmt}", options))
+    with service.execute(
+        "DATABASE_URL", sql, run_at=RUN_AT, zone=BERLIN, timeout_seconds=60,
+        batch_size=batch_size, use_copy=use_copy,
+    ) as result:  # fmt: skip
+        layout = context.layout(result.columns)
+        writers = RunWriters(files, result.columns, replace(context, totals=layout.totals), side)
+        for batch in result.batches:
+            layout.add_to_totals(layout.project(batch))
+            writers.write_batch(batch)
+        done = writers.close(layout.totals)
+    assert [f.path for f in done] == [path for _, path, _ in files]  # in the order given
+    return writers, {f.format: f.path for f in done}
+
+
+def pdf_text(path: Path) -> str:
+    require(shutil.which("pdftotext"), "pdftotext is not installed (apt-get install poppler-utils)")
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_the_files_are_the_same_with_and_without_the_side_process(
+    every_type_pg: QueryService, tmp_path: Path
+) -> None:
+    formats = ["xlsx", "pdf", "csv"]
+    side, by_side = write(every_type_pg, tmp_path / "side", formats)
+    alone, by_one = write(every_type_pg, tmp_path / "one", formats, side=False)
+    assert side.in_side_process == ["pdf", "csv"] and alone.in_side_process == []
+    assert by_side["csv"].read_bytes() == by_one["csv"].read_bytes()
+    text = pdf_text(by_side["pdf"])
+    assert text == pdf_text(by_one["pdf"])
+    assert "21 rows" in text and "Zoë …" in text
+    # the totals row is the run's, sent at close: the sum of n (3 x 12), the latest day
+    # (9999-12-31, cut to its column), the count of labels (3 x 6)
+    assert ["36", "999…", "18"] in [line.split() for line in text.splitlines()], text
+    sheets = [openpyxl.load_workbook(p["xlsx"], read_only=True).active for p in (by_side, by_one)]
+    rows = [list(sheet.iter_rows(values_only=True)) for sheet in sheets]
+    assert rows[0] == rows[1] and len(rows[0]) >= 22
+
+
+@pytest.mark.parametrize(
+    ("formats", "kwargs", "why"),
+    [
+        (["xlsx", "csv"], {"sql": "SELECT * FROM every_type", "batch_size": 100}, "one batch"),
+        (["xlsx", "csv"], {"use_copy": False}, "rows of values"),
+        (["csv", "pdf"], {}, "no xlsx"),
+        (["xlsx"], {}, "the xlsx alone"),
+    ],
+)
+def test_the_writers_stay_in_the_run_s_process(
+    every_type_pg: QueryService,
+    tmp_path: Path,
+    formats: list[str],
+    kwargs: dict[str, Any],
+    why: str,
+) -> None:
+    writers, files = write(every_type_pg, tmp_path / "out", formats, **kwargs)
+    assert writers.in_side_process == [], why
+    assert sorted(files) == sorted(formats)
+
+
+def test_a_side_writer_s_failure_fails_the_run_and_leaves_no_file(
+    every_type_pg: QueryService, tmp_path: Path
+) -> None:
+    # the CSV goes to a folder that is not there: its writer fails in the side process
+    folder = tmp_path / "out"
+    folder.mkdir()
+    context = ExportContext("t", RUN_AT, BERLIN)
+    files = [("xlsx", folder / "r.xlsx", {}), ("csv", tmp_path / "gone" / "r.csv", {})]
+    with (
+        every_type_pg.execute("DATABASE_URL", EVERY_TYPE_3X, run_at=RUN_AT, zone=BERLIN,
+                   timeout_seconds=60, batch_size=4) as result,
+        pytest.raises(ExportError) as caught,
+    ):  # fmt: skip
+        writers = RunWriters(files, result.columns, context)
+        try:
+            for batch in result.batches:
+                assert isinstance(batch, TextBatch)
+                writers.write_batch(batch)
+            writers.close()
+        except BaseException:
+            writers.abort()
+            raise
+    assert "r.csv" in str(caught.value) and "No such file or directory" in str(caught.value)
+    assert list(folder.iterdir()) == []  # the xlsx aborted with it
+    assert writers.in_side_process == ["csv"]
