@@ -9,47 +9,46 @@ the numbers: about 20 µs a cell, most of the PDF's time. What it writes is one 
     BT 1 0 0 1 <x> <y> Tm <body>      body: /F1+0 7.5 Tf 9 TL (text) Tj T* ET
 
 The body depends only on the font, its size and leading, and the text, not on where it
-is drawn. :class:`CellPainter` writes the same lines (``Canvas.addLiteral``, one call per
-row), making the body in one of two ways:
+is drawn; and in the text, each character is one byte of its subset (escaped on its
+own: ``\\(``, ``\\351``). :class:`CellPainter` writes the same lines
+(``Canvas.addLiteral``, one call per row), making the body in one of two ways:
 
-* Printable ASCII: every such character sits in subset 0 under its own code from the
-  document's start (reportlab's ``ttfAsciiReadable``; for Helvetica, WinAnsi), so the
-  body is the font's head (``/F1+0 7.5 Tf 9 TL``, learnt from reportlab's own output for
-  the first such cell) and the escaped text. Whether a font maps printable ASCII so is
-  asked of reportlab once, on a scratch canvas (:func:`_ascii_is_itself`): no guess.
-* Anything else (Cyrillic, symbols, control characters, a font that fails the check):
-  reportlab's text object writes it (``beginText`` / ``textLine`` / ``getCode``, what
-  ``drawString`` does), which assigns new characters to subsets so their glyphs are
-  embedded. The body is kept per (font, size, text): a character's subset and code never
-  change within a document, so a repeated value is not split again.
+* Every character already learnt (the usual case): the subset's head
+  (``/F1+0 7.5 Tf 9 TL``) and the text translated character by character
+  (``str.translate``) into its escaped bytes, one C call.
+* Otherwise: reportlab's text object writes it (``beginText`` / ``textLine`` /
+  ``getCode``, what ``drawString`` does), which assigns the new characters to subsets,
+  so their glyphs are embedded, in the order ``drawString`` would. Then each character
+  of the text is drawn alone the same way and read back: when it is one byte under the
+  head the others have, that byte is learnt. A character's subset and byte never change
+  within a document (reportlab only adds to them), so what is learnt stays true; a
+  character in another subset (past the first 256) is not learnt, and a text with one
+  goes through reportlab each time (its body kept, for a repeated value).
 
+Nothing is assumed about reportlab's encoding: every byte is read from its own output.
 A cell's width is measured once, for the cut (:func:`fit`) and the right alignment.
 The canvas's current font is read from the attributes reportlab's own text object reads
 (``_fontname``, ``_fontsize``, ``_leading``): the cells follow ``setFont`` and
 ``restoreState`` as ``drawString`` does. tests/services/export/test_pdf_cells.py compares
-the pages, their text and their pixels with plain ``drawString``.
+the file, its text and its pixels with plain ``drawString``.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 from reportlab.lib.rl_accel import escapePDF, fp_str
-from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-#: Every printable ASCII character: the probe of :func:`_ascii_is_itself`.
-PRINTABLE_ASCII = "".join(map(chr, range(32, 127)))
-#: Bodies of non-ASCII texts kept per document (a bound on the memory; past it, more
-#: texts are drawn uncached, no less right)
+#: Bodies of texts with a character not learnt, kept per document (a bound on the
+#: memory; past it, more texts are drawn uncached, no less right)
 MAX_CACHED = 20_000
 _TAIL = ") Tj T* ET"
 _ORIGIN = "BT 1 0 0 1 0 0 Tm "
-
-#: Per font name: whether printable ASCII is drawn as itself in one chunk (per process:
-#: a font is registered once)
-_ascii_fonts: dict[str, bool] = {}
+#: Each byte's escaped form in a PDF string, and back (escapePDF escapes byte by byte)
+_ESCAPED = [escapePDF(bytes([b])) for b in range(256)]
+_BYTE_OF = {e: b for b, e in enumerate(_ESCAPED)}
 
 
 def fit(text: str, font: str, size: float, width: float) -> str:
@@ -86,17 +85,28 @@ def _text_code(canvas: Canvas, text: str) -> str:
     return code
 
 
-def _ascii_is_itself(font: str, size: float) -> bool:
-    """Whether reportlab draws printable ASCII in ``font`` as the escaped text itself,
-    one chunk after the font's head, in a fresh document (asked on a scratch canvas, so
-    the real file's subsets are not touched)."""
-    if font not in _ascii_fonts:
-        scratch = Canvas(io.BytesIO())
-        scratch.setFont(font, size)
-        body = _body(scratch, PRINTABLE_ASCII)
-        tail = f"({escapePDF(PRINTABLE_ASCII)}{_TAIL}"
-        _ascii_fonts[font] = body.endswith(tail) and "Tj" not in body[: -len(tail)]
-    return _ascii_fonts[font]
+def _one_chunk(body: str) -> tuple[str, str] | None:
+    """``(head, escaped byte)`` when ``body`` draws one byte after one head (a single
+    character in one subset), else None."""
+    if not body.endswith(_TAIL):
+        return None
+    inner = body[: -len(_TAIL)]
+    for size in (1, 2, 4):  # "a", "\\(", "\\351"
+        escaped = inner[-size:]
+        if escaped in _BYTE_OF and inner[-size - 1 : -size] == "(":
+            head = inner[: -size - 1]
+            return (head, escaped) if " Tj" not in head else None
+    return None
+
+
+class _Learnt:
+    """What is known of one (font, size, leading) in one document: the head of the
+    subset learnt, and its characters as their escaped bytes."""
+
+    def __init__(self) -> None:
+        self.head: str | None = None
+        self.chars: set[str] = set()
+        self.escaped: dict[int, str] = {}  # for str.translate
 
 
 class CellPainter:
@@ -117,11 +127,12 @@ class CellPainter:
         self.room = [w - 2 * pad for w in widths]
         # the same sums, in the same order, as drawString(x + pad) and
         # drawRightString(x + width - pad) would get: the same floats, the same digits
-        self.left_x = [xi + pad for xi in x]
+        self.left_x = [fp_str(xi + pad) for xi in x]
         self.right_x = [xi + w - pad for xi, w in zip(x, widths, strict=True)]
-        #: Per (font, size, leading): the body's start for printable ASCII (None: the
-        #: font does not draw ASCII as itself)
-        self._heads: dict[tuple[str, float, float], str | None] = {}
+        #: Per (column, text width): a right-aligned cell's x as written (numbers of as
+        #: many digits are as wide: the same few widths again and again)
+        self._right_xs: dict[tuple[int, float], str] = {}
+        self._learnt: dict[tuple[str, float, float], _Learnt] = {}
         self._bodies: dict[tuple[str, float, float, str], str] = {}
 
     def draw(self, y: float, cells: Sequence[str]) -> None:
@@ -130,41 +141,54 @@ class CellPainter:
         canvas = self.canvas
         font, size = canvas._fontname, canvas._fontsize
         key = (font, size, canvas._leading)
-        head = self._heads.get(key)
-        room, right = self.room, self.right
+        learnt = self._learnt.get(key)
+        if learnt is None:
+            learnt = self._learnt[key] = _Learnt()
+        chars, escaped, head = learnt.chars, learnt.escaped, learnt.head
+        measure = getFont(font).stringWidth  # what pdfmetrics.stringWidth calls
+        room, right, right_xs = self.room, self.right, self._right_xs
         ys = fp_str(y)
         lines = []
         for i, text in enumerate(cells):
             if not text:
                 continue
-            width = stringWidth(text, font, size)
+            width = measure(text, size)
             if width > room[i]:
                 text = _cut(text, font, size, room[i])
                 if not text:
                     continue
-                width = stringWidth(text, font, size)
-            if head is not None and text.isascii() and text.isprintable():
-                body = f"{head}({escapePDF(text)}{_TAIL}"
+                width = measure(text, size)
+            if chars.issuperset(text):
+                body = f"{head}({text.translate(escaped)}{_TAIL}"
             else:
-                body = self._slow_body(key, text)
-                head = self._heads.get(key)
-            x = self.right_x[i] - width if right[i] else self.left_x[i]
-            lines.append(f"BT 1 0 0 1 {fp_str(x)} {ys} Tm {body}")
+                body = self._body(key, learnt, text)
+                head = learnt.head
+            if right[i]:
+                x = right_xs.get((i, width))
+                if x is None:
+                    x = right_xs[i, width] = fp_str(self.right_x[i] - width)
+            else:
+                x = self.left_x[i]
+            lines.append(f"BT 1 0 0 1 {x} {ys} Tm {body}")
         if lines:
             canvas.addLiteral("\n".join(lines))
 
-    def _slow_body(self, key: tuple[str, float, float], text: str) -> str:
-        """The body as reportlab writes it (kept for a repeated text); the first
-        printable ASCII text of a font teaches the head of the fast way."""
+    def _body(self, key: tuple[str, float, float], learnt: _Learnt, text: str) -> str:
+        """The body as reportlab writes it; then what it says of each new character."""
         cached = self._bodies.get((*key, text))
         if cached is not None:
             return cached
-        body = _body(self.canvas, text)
-        if text.isascii() and text.isprintable():
-            if key not in self._heads:
-                tail = f"({escapePDF(text)}{_TAIL}"
-                ascii_ok = _ascii_is_itself(key[0], key[1]) and body.endswith(tail)
-                self._heads[key] = body[: -len(tail)] if ascii_ok else None
-        elif len(self._bodies) < MAX_CACHED:
+        body = _body(self.canvas, text)  # assigns the new characters, in drawString's order
+        for char in set(text) - learnt.chars:
+            one = _one_chunk(_body(self.canvas, char))  # assigned now: nothing changes
+            if one is None:
+                continue
+            head, byte = one
+            if learnt.head is None:
+                learnt.head = head
+            if head == learnt.head:
+                learnt.chars.add(char)
+                learnt.escaped[ord(char)] = byte
+        if not learnt.chars.issuperset(text) and len(self._bodies) < MAX_CACHED:
             self._bodies[(*key, text)] = body
         return body
