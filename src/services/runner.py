@@ -309,7 +309,7 @@ class Runner:
                     writers.write_batch(batch)
                 if writers.in_side_process:
                     side = " and ".join(writers.in_side_process)
-                    outcome.progress(f"the {side} written by a second process, beside the xlsx")
+                    outcome.progress(f"the {side} written by a second process")
                 outcome.notes.extend(typer.notes)
                 chart_problem = outcome.chart.problem() if outcome.chart else None
                 if chart_problem:  # one note for every file: none of them draws it

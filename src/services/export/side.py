@@ -2,14 +2,13 @@
 
 Every writer holds the GIL while it turns rows into its format, so a run writing three
 files kept one core busy with all of them while the second only compressed the xlsx.
-For a result that comes as COPY text and fills more than one batch, the run's writers
-other than the xlsx run in a child process (``python -m src.services.export.side``,
-started by :class:`SideWriters`; which writers go there is ``export/writers.py``'s
-call). A batch crosses the pipe as the COPY text it was split from (one string, no work
-per value) with the values of the columns only the driver can read (``OTHER``: time,
-interval, json, ...); the child splits it again and reads the rest with
-:data:`~src.core.text_batch.TEXT_DECODERS`, as the run's own process would. A batch
-of Python rows (a declared type turned a column) is pickled as it is.
+For a big result, some of a run's writers run in a child process
+(``python -m src.services.export.side``, started by :class:`SideWriters`; which writers
+go there is ``export/writers.py``'s call). A COPY text batch crosses the pipe as the
+text it was split from (one string, no work per value) with the values of the columns
+only the driver can read (``OTHER``: time, interval, json, ...); the child splits it
+again and reads the rest with :data:`~src.core.text_batch.TEXT_DECODERS`, as the run's
+own process would. A batch of Python rows is pickled as it is.
 
 The child's files behave as the run's own: written under a temporary name, renamed at
 close, removed on abort; the run's totals are counted once by the run and sent at close.
@@ -75,11 +74,13 @@ class SideWriters:
         files: Sequence[tuple[str, Path, Mapping[str, Any]]],
         columns: Sequence[Column],
         context: ExportContext,
-        form: TextForm,
+        form: TextForm | None,
     ) -> None:
+        """``form``: the COPY text's, when the batches are text batches."""
         self.formats = [fmt for fmt, _, _ in files]
         self._paths = [path for _, path, _ in files]
-        self._other = [i for i, kind in enumerate(form.kinds) if kind not in TEXT_DECODERS]
+        kinds = form.kinds if form is not None else ()
+        self._other = [i for i, kind in enumerate(kinds) if kind not in TEXT_DECODERS]
         replies, child_end = os.pipe()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
@@ -106,7 +107,8 @@ class SideWriters:
         )
         self._sender.start()
         self._done = False
-        self._send(("open", list(files), list(columns), context, form.kinds, form.zone))
+        zone = form.zone if form is not None else None
+        self._send(("open", list(files), list(columns), context, kinds, zone))
 
     @property
     def pid(self) -> int:
@@ -252,8 +254,9 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
             try:
                 if command == "open":
                     _, files, columns, context, kinds, zone = message
-                    decoders = tuple(TEXT_DECODERS.get(k) or _needs_the_run(k) for k in kinds)
-                    form = TextForm(tuple(kinds), decoders, zone)
+                    if zone is not None:
+                        decoders = tuple(TEXT_DECODERS.get(k) or _needs_the_run(k) for k in kinds)
+                        form = TextForm(tuple(kinds), decoders, zone)
                     for fmt, path, options in files:
                         writer = get_exporter(fmt).open(path, columns, context, options)
                         writers.append((fmt, writer))

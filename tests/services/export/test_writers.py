@@ -4,6 +4,7 @@ that the files are the same either way, read back with real readers."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -84,11 +85,36 @@ def test_the_files_are_the_same_with_and_without_the_side_process(
     assert rows[0] == rows[1] and len(rows[0]) >= 22
 
 
+def test_rows_of_plain_values_are_written_the_same_by_a_side_process(tmp_path: Path) -> None:
+    # SQLite's rows (ints, floats, text, blobs, ISO dates made dates) cross pickled; the
+    # run's process goes on reading rows meanwhile
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (n INTEGER, ratio REAL, label TEXT, day DATE, raw BLOB)")
+        conn.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+            [(i if i % 7 else None, i / 7, ["a,b", 'say "hi"', "line\nbreak", "Zoë", None][i % 5],
+              f"2024-01-{i % 28 + 1:02d}", bytes([i % 256])) for i in range(1, 50)],
+        )  # fmt: skip
+    service = QueryService({"DATABASE_URL": f"sqlite:///{db}"})
+    try:
+        sql = "SELECT * FROM t ORDER BY rowid"
+        side, by_side = write(service, tmp_path / "side", ["csv", "pdf"], sql=sql)
+        alone, by_one = write(service, tmp_path / "one", ["csv", "pdf"], sql=sql, side=False)
+    finally:
+        service.close()
+    assert side.in_side_process == ["csv", "pdf"] and alone.in_side_process == []
+    assert by_side["csv"].read_bytes() == by_one["csv"].read_bytes()
+    assert 'say ""hi""' in by_side["csv"].read_text(encoding="utf-8-sig")
+    text = pdf_text(by_side["pdf"])
+    assert text == pdf_text(by_one["pdf"]) and "49 rows" in text
+
+
 @pytest.mark.parametrize(
     ("formats", "kwargs", "why"),
     [
         (["xlsx", "csv"], {"sql": "SELECT * FROM every_type", "batch_size": 100}, "one batch"),
-        (["xlsx", "csv"], {"use_copy": False}, "rows of values"),
+        (["xlsx", "csv"], {"use_copy": False}, "rows with Decimals: as dear to pickle as to write"),
         (["csv", "pdf"], {}, "no xlsx"),
         (["xlsx"], {}, "the xlsx alone"),
     ],
