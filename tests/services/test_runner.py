@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -565,7 +566,8 @@ def test_totals_counted_once_by_the_run_are_whole_in_every_file(harness, request
     assert outcome.status == "success" and outcome.rows == 25_000
     # more than one batch (COPY text on PostgreSQL, ints and text on SQLite): the csv and
     # pdf by a second process beside the xlsx, their totals the run's (export/writers.py)
-    assert "the pdf and csv written by a second process" in lines, lines
+    if len(os.sched_getaffinity(0)) > 1:  # with one CPU a second process is not used
+        assert "the pdf and csv written by a second process" in lines, lines
     amount = "3,125,125.00" if source == "postgresql" else "312,512,500.00"
     day = "2022-09-26"  # 2020-01-01 + 999 days
     assert outcome.layout is not None

@@ -16,13 +16,15 @@ once). When the result fills more than one batch, writers go to a side process
   costs what writing them does.
 
 A result of one batch keeps every writer in the run's process (the side process costs
-~0.3 s of CPU to start). Deciding needs the second batch, so the first is held until
-then (one batch of memory). Measured in docs/performance.md ("Writers on the second
-core").
+~0.3 s of CPU to start), and so does a run that may use only one CPU (``taskset``, a
+one-core machine), where a second process only adds its own work. Deciding needs the
+second batch, so the first is held until then (one batch of memory). Measured in
+docs/performance.md ("Writers on the second core").
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
@@ -51,13 +53,15 @@ class RunWriters:
         files: Sequence[tuple[str, Path, Mapping[str, Any]]],
         columns: Sequence[Column],
         context: ExportContext,
-        side: bool = True,
+        side: bool | None = None,
     ) -> None:
+        """``side``: whether a side process may take writers; by default when this process
+        may run on more than one CPU (with one, it only adds its own work)."""
         self.files = list(files)
         self.columns = list(columns)
         self.context = context
         #: Whether a side process may take writers (False: all in this process)
-        self.side_allowed = side
+        self.side_allowed = side if side is not None else len(os.sched_getaffinity(0)) > 1
         self._local: dict[int, ExportWriter] = {}
         self._side: SideWriters | None = None
         self._side_files: list[int] = []

@@ -53,7 +53,8 @@ def started(
     streams.append(stream)
     columns = next(stream)
     files = [(f, folder / f"r.{f}", {}) for f in ("xlsx", "csv", "pdf")]
-    writers = RunWriters(files, columns, ExportContext("t", RUN_AT, BERLIN))  # type: ignore[arg-type]
+    context = ExportContext("t", RUN_AT, BERLIN)
+    writers = RunWriters(files, columns, context, side=True)  # type: ignore[arg-type]
     for _ in range(3):
         writers.write_batch(next(stream))  # type: ignore[arg-type]
     assert writers.in_side_process == ["csv", "pdf"] and writers.side_pid is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from src.core.text_batch import TextBatch
 from src.services.export import ExportContext
 from src.services.export.writers import RunWriters
 from src.services.query import QueryService
-from tests.servers import require
+from tests.servers import ROOT, require
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RUN_AT = datetime(2024, 3, 11, 6, 0, tzinfo=UTC)
@@ -156,3 +157,24 @@ def test_a_side_writer_s_failure_fails_the_run_and_leaves_no_file(
     assert "r.csv" in str(caught.value) and "No such file or directory" in str(caught.value)
     assert list(folder.iterdir()) == []  # the xlsx aborted with it
     assert writers.in_side_process == ["csv"]
+
+
+def test_on_one_cpu_every_writer_stays_in_the_run_s_process(tmp_path: Path) -> None:
+    # a second process only helps with a second CPU: a run limited to one (taskset, a
+    # one-core machine) keeps its writers
+    require(shutil.which("taskset"), "taskset is not installed (apt-get install util-linux)")
+    code = (
+        "from datetime import UTC, datetime\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from src.services.export import ExportContext\n"
+        "from src.services.export.writers import RunWriters\n"
+        "context = ExportContext('t', datetime(2026, 1, 1, tzinfo=UTC), ZoneInfo('UTC'))\n"
+        "print(RunWriters([], [], context).side_allowed)\n"
+    )
+    for cpus, allowed in (("0", "False"), ("0,1", "True")):
+        done = subprocess.run(
+            ["taskset", "-c", cpus, sys.executable, "-c", code],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == allowed, (cpus, done.stdout)
