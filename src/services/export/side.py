@@ -138,18 +138,18 @@ class SideWriters:
         """Stop the child; no file of it is left, even when it died (idempotent)."""
         if self._done:
             return
-        with contextlib.suppress(ExportError):
-            self._send(("abort",))
+        with contextlib.suppress(ExportError, queue.Full):  # a stuck child is killed below
+            self._send(("abort",), timeout=STOP_SECONDS)
         self._finish()
         for path in self._paths:  # a child killed mid-write leaves its temporary files
             for part in path.parent.glob(f".{path.name}.*.part"):
                 with contextlib.suppress(FileNotFoundError):
                     part.unlink()
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: tuple[Any, ...], timeout: float | None = None) -> None:
         if self._broken is not None:
             self._raise_failure(wait=True)
-        self._queue.put(_dumps(message))
+        self._queue.put(_dumps(message), timeout=timeout)
 
     def _raise_failure(self, wait: bool) -> tuple[Any, ...] | None:
         """The child's reply: waited for, or only if one is there; a failure raised."""

@@ -16,7 +16,7 @@ import pytest
 
 from src.core.errors import ExportError
 from src.core.result import Row
-from src.services.export import ExportContext
+from src.services.export import ExportContext, side
 from src.services.export.writers import RunWriters
 from src.services.query import QueryService
 from tests.services.export.test_writers import EVERY_TYPE_3X
@@ -131,5 +131,25 @@ def test_abort_ends_the_side_process_and_removes_its_files(
     assert pid is not None
     writers.abort()
     writers.abort()  # idempotent
+    assert gone(pid)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_abort_kills_a_side_process_that_no_longer_answers(
+    every_type_pg: QueryService,
+    tmp_path: Path,
+    streams: list[Iterator[object]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # stopped (SIGSTOP, a debugger, swapped out): the run's abort does not wait for it
+    # past STOP_SECONDS, kills it, and still removes its temporary files
+    monkeypatch.setattr(side, "STOP_SECONDS", 1.0)
+    writers, _ = started(every_type_pg, tmp_path / "out", streams)
+    pid = writers.side_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    begun = time.monotonic()
+    writers.abort()
+    assert time.monotonic() - begun < 10
     assert gone(pid)
     assert list((tmp_path / "out").iterdir()) == []

@@ -86,9 +86,15 @@ def test_the_files_are_the_same_with_and_without_the_side_process(
     assert rows[0] == rows[1] and len(rows[0]) >= 22
 
 
-def test_rows_of_plain_values_are_written_the_same_by_a_side_process(tmp_path: Path) -> None:
-    # SQLite's rows (ints, floats, text, blobs, ISO dates made dates) cross pickled; the
-    # run's process goes on reading rows meanwhile
+@pytest.mark.parametrize(
+    ("formats", "to_side"),
+    [(["csv", "pdf"], ["csv", "pdf"]), (["xlsx", "csv"], ["csv"]), (["xlsx"], ["xlsx"])],
+)
+def test_rows_of_plain_values_are_written_the_same_by_a_side_process(
+    tmp_path: Path, formats: list[str], to_side: list[str]
+) -> None:
+    # SQLite's rows (ints, floats, text, blobs) cross pickled; the run's process goes on
+    # reading rows meanwhile, and keeps the xlsx unless it is the only file
     db = tmp_path / "t.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE t (n INTEGER, ratio REAL, label TEXT, day DATE, raw BLOB)")
@@ -100,15 +106,21 @@ def test_rows_of_plain_values_are_written_the_same_by_a_side_process(tmp_path: P
     service = QueryService({"DATABASE_URL": f"sqlite:///{db}"})
     try:
         sql = "SELECT * FROM t ORDER BY rowid"
-        side, by_side = write(service, tmp_path / "side", ["csv", "pdf"], sql=sql)
-        alone, by_one = write(service, tmp_path / "one", ["csv", "pdf"], sql=sql, side=False)
+        side, by_side = write(service, tmp_path / "side", formats, sql=sql)
+        alone, by_one = write(service, tmp_path / "one", formats, sql=sql, side=False)
     finally:
         service.close()
-    assert side.in_side_process == ["csv", "pdf"] and alone.in_side_process == []
-    assert by_side["csv"].read_bytes() == by_one["csv"].read_bytes()
-    assert 'say ""hi""' in by_side["csv"].read_text(encoding="utf-8-sig")
-    text = pdf_text(by_side["pdf"])
-    assert text == pdf_text(by_one["pdf"]) and "49 rows" in text
+    assert side.in_side_process == to_side and alone.in_side_process == []
+    if "csv" in formats:
+        assert by_side["csv"].read_bytes() == by_one["csv"].read_bytes()
+        assert 'say ""hi""' in by_side["csv"].read_text(encoding="utf-8-sig")
+    if "pdf" in formats:
+        text = pdf_text(by_side["pdf"])
+        assert text == pdf_text(by_one["pdf"]) and "49 rows" in text
+    if "xlsx" in formats:
+        sheets = [openpyxl.load_workbook(p["xlsx"]).active for p in (by_side, by_one)]
+        rows = [list(sheet.iter_rows(values_only=True)) for sheet in sheets]
+        assert rows[0] == rows[1] and len(rows[0]) >= 50 and rows[0][1][2] == 'say "hi"'
 
 
 @pytest.mark.parametrize(
