@@ -342,14 +342,22 @@ def test_slow_streamed_fetch_is_cut_at_the_timeout_and_nothing_is_sent(
 def test_start_sweeps_partial_export_files_of_a_run_killed_mid_fetch(tmp_path: Path) -> None:
     space = Workspace(tmp_path)
     slow = SLOW_STREAMS["sqlite"].replace("150000", "2000000")  # ~100 s: killed long before
-    space.add("Slow", "--query", slow, "--every", "1s", "--timeout", "300", "--no-check")
+    space.add("Slow", "--query", slow, "--every", "1s", "--timeout", "300", "--no-check",
+              "--xlsx", "--csv", "--no-pdf")  # fmt: skip
     exports = space.data / "exports"
     daemon = space.start()
     try:
-        daemon.wait_until(lambda: any(exports.rglob(".*.part")), "a partial export file")
+        daemon.wait_until(lambda: any(exports.rglob(".*.csv.*.part")), "a partial csv")
     finally:
         daemon.kill()  # kill -9 mid-fetch; its run dies with it (PR_SET_PDEATHSIG)
+    # the csv was written by the run's second process (export/side.py), which removed
+    # its file when its run went; the run's own xlsx is left for the next start
+    deadline = time.monotonic() + 30
+    while any(exports.rglob(".*.csv.*.part")):
+        assert time.monotonic() < deadline, "the side process left its partial csv"
+        time.sleep(0.1)
     [left] = list(exports.rglob(".*.part"))
+    assert ".xlsx." in left.name, left
     older = time.time() - 3600  # past the bound: max(10 min, timeout 300 s + kill grace 15 s)
     os.utime(left, (older, older))
     live = left.with_name(".Slow.csv.0123abcd.part")  # as a `manage_tasks.py run` now writes
