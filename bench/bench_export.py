@@ -66,10 +66,10 @@ BATCH = 10_000
 ALL_CONTENDERS = (
     "copy", "csv_copy", "fetch_raw", "fetch", "csv", "xlsx", "xlsx_formats", "pdf", "all",
     "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite", "csv_cursor",
-    "all_one_process",
+    "all_one_process", "fetch_sqlite", "fetch_mariadb",
 )  # fmt: skip
 #: Contenders that are not this tool's code (no "@base" run for them).
-NOT_OURS = ("copy", "pandas", "fetch_raw")
+NOT_OURS = ("copy", "pandas", "fetch_raw", "fetch_sqlite", "fetch_mariadb")
 SQLITE_FILE = ROOT / "var" / "bench_export.db"
 #: Where a contender writes its peak RSS and its children's (kB), summed by the parent.
 RSS_FILE = "peak-rss.json"
@@ -208,6 +208,34 @@ def child_fetch_raw(dsn: str, rows: int, out: Path) -> int:
     return n
 
 
+def child_fetch_sqlite(dsn: str, rows: int, out: Path) -> int:
+    """The sqlite3 module alone: the floor for any export from SQLite."""
+    db = sqlite3.connect(f"file:{SQLITE_FILE}?mode=ro", uri=True)
+    cur = db.execute(query(rows))
+    n = 0
+    while batch := cur.fetchmany(BATCH):
+        n += len(batch)
+    db.close()
+    return n
+
+
+def child_fetch_mariadb(dsn: str, rows: int, out: Path) -> int:
+    """PyMySQL's unbuffered cursor alone: the floor for any export from MariaDB."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(mariadb_url() or "")
+    raw = engine.raw_connection()
+    import pymysql.cursors
+
+    cur = raw.cursor(pymysql.cursors.SSCursor)
+    cur.execute(query(rows))
+    n = 0
+    while batch := cur.fetchmany(BATCH):
+        n += len(batch)
+    raw.close()
+    return n
+
+
 def child_csv_copy(dsn: str, rows: int, out: Path) -> int:
     """The CSV fast path, as the runner calls it for a CSV-only PostgreSQL task."""
     from datetime import UTC, datetime
@@ -287,6 +315,10 @@ def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
         return child_fetch(dsn, rows, out)
     if contender == "fetch_raw":
         return child_fetch_raw(dsn, rows, out)
+    if contender == "fetch_sqlite":
+        return child_fetch_sqlite(dsn, rows, out)
+    if contender == "fetch_mariadb":
+        return child_fetch_mariadb(dsn, rows, out)
     if contender == "csv_copy":
         return child_csv_copy(dsn, rows, out)
     if contender in ("csv", "xlsx", "pdf"):
