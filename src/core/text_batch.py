@@ -74,34 +74,21 @@ def _out_of_range(text: str) -> ValueError:
     return ValueError(f"year {sign}{int(text.partition('-')[0])} is out of range")
 
 
-def _date(text: str) -> date:
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    if text == "infinity":
-        return date.max
-    if text == "-infinity":
-        return date.min
-    raise _out_of_range(text)
+def _calendar(parse: Callable[[str], Any], latest: Any, earliest: Any) -> Decoder:
+    """A DATE's or TIMESTAMP[TZ]'s text read as psycopg2 reads it: ISO text by ``parse``,
+    ``infinity`` / ``-infinity`` as ``latest`` / ``earliest``; a BC date or a year past
+    9999 (five digits) is psycopg2's error."""
 
+    def decode(text: str) -> Any:
+        if text[4] == "-" and not text.endswith(" BC"):
+            return parse(text)
+        if text == "infinity":
+            return latest
+        if text == "-infinity":
+            return earliest
+        raise _out_of_range(text)
 
-def _timestamp(text: str) -> datetime:
-    if text[4] == "-" and not text.endswith(" BC"):
-        return datetime.fromisoformat(text)
-    if text == "infinity":
-        return datetime.max
-    if text == "-infinity":
-        return datetime.min
-    raise _out_of_range(text)
-
-
-def _timestamptz(text: str) -> datetime:
-    if text[4] == "-" and not text.endswith(" BC"):
-        return datetime.fromisoformat(text)  # its offset as datetime.timezone, as psycopg2's
-    if text == "infinity":
-        return datetime.max.replace(tzinfo=UTC)
-    if text == "-infinity":
-        return datetime.min.replace(tzinfo=UTC)
-    raise _out_of_range(text)
+    return decode
 
 
 #: The decoders of the kinds whose text alone says the value: what psycopg2's default
@@ -114,9 +101,12 @@ TEXT_DECODERS: Mapping[TextKind, Decoder] = {
     TextKind.DECIMAL: Decimal,
     TextKind.FLOAT: float,
     TextKind.BOOLEAN: "t".__eq__,
-    TextKind.DATE: _date,
-    TextKind.TIMESTAMP: _timestamp,
-    TextKind.TIMESTAMPTZ: _timestamptz,
+    TextKind.DATE: _calendar(date.fromisoformat, date.max, date.min),
+    TextKind.TIMESTAMP: _calendar(datetime.fromisoformat, datetime.max, datetime.min),
+    # the offset read as datetime.timezone, as psycopg2's default tzinfo_factory gives it
+    TextKind.TIMESTAMPTZ: _calendar(
+        datetime.fromisoformat, datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)
+    ),
     TextKind.TEXT: str,
 }
 

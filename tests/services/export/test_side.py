@@ -46,8 +46,9 @@ def streams() -> Iterator[list[Iterator[object]]]:
 
 def started(
     service: QueryService, folder: Path, streams: list[Iterator[object]]
-) -> tuple[RunWriters, Iterator[object]]:
-    """Writers of xlsx, csv and pdf with the side process running (three batches in)."""
+) -> tuple[RunWriters, Iterator[object], int]:
+    """Writers of xlsx, csv and pdf with the side process running (three batches in), the
+    rest of the result, and the side process's id."""
     folder.mkdir()
     stream = batches(service)
     streams.append(stream)
@@ -58,7 +59,7 @@ def started(
     for _ in range(3):
         writers.write_batch(next(stream))  # type: ignore[arg-type]
     assert writers.in_side_process == ["csv", "pdf"] and writers.side_pid is not None
-    return writers, stream
+    return writers, stream, writers.side_pid
 
 
 def ignores_sigint(pid: int) -> bool:
@@ -81,9 +82,7 @@ def test_a_side_process_that_dies_fails_the_run_and_leaves_no_file(
     tmp_path: Path,
     streams: list[Iterator[object]],
 ) -> None:
-    writers, stream = started(every_type_pg, tmp_path / "out", streams)
-    pid = writers.side_pid
-    assert pid is not None
+    writers, stream, pid = started(every_type_pg, tmp_path / "out", streams)
     os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
     with pytest.raises(ExportError) as caught:
         try:
@@ -106,9 +105,7 @@ def test_ctrl_c_is_the_run_s_to_handle_not_the_side_process_s(
 ) -> None:
     # Ctrl-C on `run` signals the whole process group; the run decides (it aborts or
     # finishes), so the side process goes on
-    writers, stream = started(every_type_pg, tmp_path / "out", streams)
-    pid = writers.side_pid
-    assert pid is not None
+    writers, stream, pid = started(every_type_pg, tmp_path / "out", streams)
     deadline = time.monotonic() + 30  # a SIGINT before it is up ends it, as it does the run
     while not ignores_sigint(pid):
         assert time.monotonic() < deadline, "the side process never ignored SIGINT"
@@ -126,9 +123,7 @@ def test_abort_ends_the_side_process_and_removes_its_files(
     tmp_path: Path,
     streams: list[Iterator[object]],
 ) -> None:
-    writers, _ = started(every_type_pg, tmp_path / "out", streams)
-    pid = writers.side_pid
-    assert pid is not None
+    writers, _, pid = started(every_type_pg, tmp_path / "out", streams)
     writers.abort()
     writers.abort()  # idempotent
     assert gone(pid)
@@ -144,9 +139,7 @@ def test_abort_kills_a_side_process_that_no_longer_answers(
     # stopped (SIGSTOP, a debugger, swapped out): the run's abort does not wait for it
     # past STOP_SECONDS, kills it, and still removes its temporary files
     monkeypatch.setattr(side, "STOP_SECONDS", 1.0)
-    writers, _ = started(every_type_pg, tmp_path / "out", streams)
-    pid = writers.side_pid
-    assert pid is not None
+    writers, _, pid = started(every_type_pg, tmp_path / "out", streams)
     os.kill(pid, signal.SIGSTOP)
     begun = time.monotonic()
     writers.abort()
