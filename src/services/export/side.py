@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import fcntl
 import io
 import os
 import pickle
@@ -97,8 +98,6 @@ class SideWriters:
         stdin = self._process.stdin
         assert stdin is not None
         with contextlib.suppress(OSError):  # a smaller pipe only costs more writes
-            import fcntl
-
             fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=SEND_AHEAD)
         self._broken: OSError | None = None
