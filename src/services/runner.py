@@ -296,7 +296,8 @@ class Runner:
                         full = next((f for f in FULL_RESULT_FORMATS if f in formats), None)
                         options["full_result_in"] = full
                     files.append((fmt, self._export_path(task, fmt, folder, values), options))
-                writers = RunWriters(files, result.columns, shared)
+                one_process = self.settings.exports_in_one_process
+                writers = RunWriters(files, result.columns, shared, False if one_process else None)
                 for batch in typer.batches(result.batches):
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")
@@ -308,8 +309,8 @@ class Runner:
                         preview.extend(shown[: self.settings.preview_rows - len(preview)])
                     writers.write_batch(batch)
                 if writers.in_side_process:
-                    side = " and ".join(writers.in_side_process)
-                    outcome.progress(f"the {side} written by a second process")
+                    second = " and ".join(writers.in_side_process)
+                    outcome.progress(f"the {second} written by a second process")
                 outcome.notes.extend(typer.notes)
                 chart_problem = outcome.chart.problem() if outcome.chart else None
                 if chart_problem:  # one note for every file: none of them draws it

@@ -27,7 +27,7 @@ from pathlib import Path
 from src.core import defaults
 from src.core.errors import ConfigError
 from src.core.templating import check_template
-from src.services.envparse import env_int, env_number
+from src.services.envparse import env_bool, env_int, env_number
 from src.services.mail import SmtpSettings
 
 
@@ -44,6 +44,9 @@ class Settings:
     smtp: SmtpSettings
     smtp_retries: int
     smtp_retry_delay: float
+    #: Keep every writer in the run's process (no second process for a big result's
+    #: files: export/writers.py), e.g. where runs at once already keep every CPU busy
+    exports_in_one_process: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], base_dir: Path) -> Settings:
@@ -72,4 +75,5 @@ class Settings:
             smtp=smtp,
             smtp_retries=env_int(env, "SMTP_RETRIES", 3, minimum=1),
             smtp_retry_delay=env_number(env, "SMTP_RETRY_DELAY", 10.0),
+            exports_in_one_process=env_bool(env, "EXPORT_IN_ONE_PROCESS"),
         )

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from src.cli import render
+from src.core.errors import ConfigError
 from src.core.task import Task
 from src.services.query import QueryService
 from src.services.runner import Runner, RunOutcome
@@ -579,3 +580,21 @@ def test_totals_counted_once_by_the_run_are_whole_in_every_file(harness, request
     assert str(last[2])[:10] == day
     pdf_text = "".join(page.extract_text() for page in PdfReader(files["pdf"]).pages)
     assert "22,500" in pdf_text and amount in pdf_text and day in pdf_text
+
+
+@pytest.mark.postgres
+def test_export_in_one_process_keeps_every_file_in_the_run_s_process(
+    harness, pg_fresh_url: str
+) -> None:
+    load_table(pg_fresh_url, "CREATE TABLE t AS SELECT g AS n FROM generate_series(1, 12000) g")
+    for setting, second in (("1", False), ("0", len(os.sched_getaffinity(0)) > 1)):
+        env = {"DATABASE_URL": pg_fresh_url, "EXPORT_IN_ONE_PROCESS": setting}
+        h = harness(env, query="SELECT n FROM t ORDER BY n", email={})
+        lines: list[str] = []
+        outcome = h.runner.run(h.task, scheduled_for=datetime(2026, 11, 23, 8, tzinfo=UTC),
+                               progress=lines.append)  # fmt: skip
+        assert outcome.status == "success" and len(outcome.files) == 3
+        assert ("the pdf and csv written by a second process" in lines) is second, lines
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"EXPORT_IN_ONE_PROCESS": "maybe"}, Path("."))
+    assert "EXPORT_IN_ONE_PROCESS='maybe'" in str(caught.value)

@@ -3,6 +3,7 @@ that the files are the same either way, read back with real readers."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import sqlite3
 import subprocess
@@ -190,3 +191,43 @@ def test_on_one_cpu_every_writer_stays_in_the_run_s_process(tmp_path: Path) -> N
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == allowed, (cpus, done.stdout)
+
+
+@pytest.mark.slow
+def test_libreoffice_reads_the_side_process_s_xlsx_as_the_run_s_own(tmp_path: Path) -> None:
+    # whatever process wrote it, the xlsx reads the same in a real spreadsheet program
+    office = shutil.which("libreoffice") or shutil.which("soffice")
+    require(office, "LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    assert office is not None
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (n INTEGER, ratio REAL, label TEXT, day TEXT)")
+        conn.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?)",
+            [(i, i / 7, f"=A{i}" if i % 9 == 0 else f"Grüße {i}", f"2024-02-{i % 28 + 1:02d}")
+             for i in range(1, 30)],
+        )  # fmt: skip
+    service = QueryService({"DATABASE_URL": f"sqlite:///{db}"})
+    try:
+        sql = "SELECT * FROM t ORDER BY n"
+        side, by_side = write(service, tmp_path / "side", ["xlsx"], sql=sql)
+        _, by_one = write(service, tmp_path / "one", ["xlsx"], sql=sql, side=False)
+    finally:
+        service.close()
+    assert side.in_side_process == ["xlsx"]
+    read: list[list[list[str]]] = []
+    for name, path in (("side", by_side["xlsx"]), ("one", by_one["xlsx"])):
+        out = tmp_path / f"lo-{name}"
+        subprocess.run(
+            [
+                office, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless",
+                "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76",
+                "--outdir", str(out), str(path),
+            ],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        with open(out / "r.csv", encoding="utf-8", newline="") as f:
+            read.append(list(csv.reader(f)))
+    assert read[0] == read[1]
+    assert read[0][1] == ["1", "0.142857142857143", "Grüße 1", "2024-02-02"]
+    assert read[0][9][2] == "=A9"  # formula-like text stays text
