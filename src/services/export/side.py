@@ -15,8 +15,8 @@ close, removed on abort; the run's totals are counted once by the run and sent a
 A writer's failure comes back at once (the next batch raises it) as the ExportError it
 raised, or as one naming the format for any other exception (its traceback goes to the
 child's stderr, the run's log). The child ignores SIGINT (Ctrl-C on ``run`` reaches the
-whole process group: the run aborts it); it goes with the run's process group when a
-timeout kills that, and on end of input (its run died) it removes its partial files.
+whole process group: the run aborts it); on SIGTERM (a timeout ends the run's process
+group) and at the end of its input (its run died) it removes its partial files and ends.
 
 Wire (length-prefixed pickles, both ways; only this process's own child reads them):
 run -> child on its stdin: ``("open", [(format, path, options)], columns, context,
@@ -289,8 +289,15 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
     return 0
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (the run's process group past its deadline): unwind, so ``serve`` aborts
+    its writers and their temporary files go, then end as SIGTERM's exit code says."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run decides: it aborts or closes
+    signal.signal(signal.SIGTERM, _terminated)  # a run's timeout: its files go with it
     with (
         os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as commands,
         os.fdopen(int(argv[1]), "wb") as replies,

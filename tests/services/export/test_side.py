@@ -146,3 +146,33 @@ def test_abort_kills_a_side_process_that_no_longer_answers(
     assert time.monotonic() - begun < 10
     assert gone(pid)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_sigterm_ends_the_side_process_without_its_files(
+    every_type_pg: QueryService,
+    tmp_path: Path,
+    streams: list[Iterator[object]],
+) -> None:
+    # a run past its deadline: its process group gets SIGTERM; the side process removes
+    # its own temporary files before it ends (the run's process removes its own)
+    writers, stream, pid = started(every_type_pg, tmp_path / "out", streams)
+    parts = lambda: sorted(p.name.split(".")[2] for p in (tmp_path / "out").glob(".*.part"))  # noqa: E731
+    deadline = time.monotonic() + 30
+    while parts() != ["csv", "pdf", "xlsx"]:  # the side process opens its files once up
+        assert time.monotonic() < deadline, parts()
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGTERM)
+    while parts() != ["xlsx"]:
+        assert time.monotonic() < deadline, parts()
+        time.sleep(0.05)
+    with pytest.raises(ExportError) as caught:
+        try:
+            for batch in stream:
+                writers.write_batch(batch)  # type: ignore[arg-type]
+                time.sleep(0.05)
+            writers.close()
+        except BaseException:
+            writers.abort()
+            raise
+    assert "stopped (exit code 143)" in str(caught.value)
+    assert list((tmp_path / "out").iterdir()) == []
