@@ -44,3 +44,7 @@ STEP_OUTPUT_LINES = 20
 STEP_EXIT_CODES = (0,)
 #: PowerShell 7 on Linux; -NoProfile -NonInteractive are always added.
 POWERSHELL = "pwsh"
+
+#: Days a run stays in the history (``HISTORY_KEEP_DAYS``): runs.jsonl and, in cluster
+#: mode, the cluster's tables drop runs that began longer ago.
+HISTORY_KEEP_DAYS = 90

@@ -69,7 +69,9 @@ class Settings:
             exports_dir=path("EXPORTS_DIR", data_dir / "exports"),
             exports_keep_days=env_int(env, "EXPORTS_KEEP_DAYS", 30, minimum=1),
             history_path=path("HISTORY_FILE", data_dir / "runs.jsonl"),
-            history_keep_days=env_int(env, "HISTORY_KEEP_DAYS", 90, minimum=1),
+            history_keep_days=env_int(
+                env, "HISTORY_KEEP_DAYS", defaults.HISTORY_KEEP_DAYS, minimum=1
+            ),
             preview_rows=env_int(env, "EMAIL_PREVIEW_ROWS", 20),
             filename_template=template,
             smtp=smtp,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from src.services.cluster.claims import Claims
@@ -27,6 +28,7 @@ class ClusterMode:
         self.node = node
         self.engine = node.engine
         self._last_reap = 0.0
+        self._pruned_on: str | None = None
 
     @classmethod
     def from_env(
@@ -57,8 +59,19 @@ class ClusterMode:
     def task_store(self, tasks_file: Path, default_timezone: str) -> ClusterTaskStore:
         return ClusterTaskStore(self.engine, tasks_file, default_timezone=default_timezone)
 
-    def run_log(self) -> ClusterRunLog:
-        return ClusterRunLog(self.engine, self.node.name)
+    def run_log(self, keep_days: int) -> ClusterRunLog:
+        return ClusterRunLog(self.engine, self.node.name, keep_days)
+
+    def prune_history(self, now: datetime, keep_days: int) -> int | None:
+        """Once a day (the first call of ``now``'s day): the runs that began more than
+        ``keep_days`` ago dropped from the cluster's history; the lines dropped, or None
+        when it was done today already."""
+        today = now.date().isoformat()
+        if self._pruned_on == today:
+            return None
+        dropped = self.run_log(keep_days).prune(now)
+        self._pruned_on = today  # a failed prune (the database away) is tried again
+        return dropped
 
     def pause(self) -> ClusterPause:
         return ClusterPause(self.engine)

@@ -29,13 +29,14 @@ import errno
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from src.core.clock import to_utc_iso
+from src.core.defaults import HISTORY_KEEP_DAYS
 from src.core.vocabulary import SCHEDULED_TRIGGERS, RunStatus
 from src.services.cluster.claims import insert_claim
 from src.services.cluster.database import ClusterUnavailable, transaction
@@ -54,9 +55,14 @@ class ClaimLost(ClusterUnavailable):
 
 
 class ClusterRunLog:
-    def __init__(self, engine: Engine, node: str) -> None:
+    """``keep_days``: :meth:`prune` drops the runs that began longer ago, with their
+    lines, as runs.jsonl drops them (``HISTORY_KEEP_DAYS``); each node's daemon prunes
+    once a day (``ClusterMode.prune_history``), not each run it starts."""
+
+    def __init__(self, engine: Engine, node: str, keep_days: int = HISTORY_KEEP_DAYS) -> None:
         self.engine = engine
         self.node = node
+        self.keep_days = keep_days
 
     def append(self, event: str, run_id: str, at: datetime, **fields: Any) -> None:
         line = {"event": event, "run_id": run_id, "at": to_utc_iso(at), **fields}
@@ -74,6 +80,20 @@ class ClusterRunLog:
             if event == "finished" and not _end_claim(conn, run_id, line):
                 return  # an interrupted claim already ended: recorded once
             insert_line(conn, line)
+
+    def prune(self, now: datetime) -> int:
+        """Drop the runs that began more than ``keep_days`` before ``now``, with their
+        lines (every node may: deleting twice deletes nothing); returns the lines dropped."""
+        cutoff = now - timedelta(days=self.keep_days)
+        with transaction(self.engine, "pruning the run history") as conn:
+            dropped = conn.execute(
+                sa.text(
+                    "WITH gone AS (DELETE FROM scheduler_runs WHERE at < :c RETURNING run_id) "
+                    "DELETE FROM scheduler_run_lines WHERE run_id IN (SELECT run_id FROM gone)"
+                ),
+                {"c": cutoff},
+            )
+            return int(dropped.rowcount)
 
     def lines(self, containing: str | None = None) -> Iterator[dict[str, Any]]:
         query = "SELECT line::text FROM scheduler_run_lines"

@@ -57,7 +57,7 @@ def open_run_log(settings: Settings, env: Mapping[str, str], gate: RetentionGate
     from src.services.cluster.run_log import ClusterRunLog
 
     engine = engine_for(cluster.url, cluster.statement_timeout_seconds, cluster.node_name)
-    return ClusterRunLog(engine, cluster.node_name)
+    return ClusterRunLog(engine, cluster.node_name, settings.history_keep_days)
 
 
 def open_pause(data_dir: Path, env: Mapping[str, str]) -> PauseFile | ClusterPause:

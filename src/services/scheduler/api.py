@@ -30,7 +30,7 @@ class DaemonApi:
             daemon.settings.history_path, daemon.settings.history_keep_days
         )
         if daemon.cluster is not None:  # the cluster's history, whichever node ran the run
-            self._history = daemon.cluster.run_log()
+            self._history = daemon.cluster.run_log(daemon.settings.history_keep_days)
 
     def trigger(self, task: Task, *, trigger: str, idempotency_key: str | None) -> TriggerResult:
         task_id = task.id

@@ -121,7 +121,7 @@ class Daemon:
         self.history: RunLog = RunHistory(self.settings.history_path, keep_days, self.gate)
         if self.cluster is not None:
             self.store = self.cluster.task_store(self.tasks_file, default_timezone)
-            self.history = self.cluster.run_log()
+            self.history = self.cluster.run_log(keep_days)
         self.events = EventLog()
         # a record the daemon cannot write (a full disk) is held, never dropped
         self.storage = StorageHealth(
@@ -408,6 +408,12 @@ class Daemon:
         if self.cluster.online and self.offline_fires.since:
             for due in self.offline_fires.due(self.timetable, self.dispatch.delivered, now):
                 self.dispatch.admit(due, now)
+        if self.cluster.online and self.gate.refusal() is None:  # the clock stable a while
+            dropped = self.cluster.prune_history(now, self.settings.history_keep_days)
+            if dropped:
+                self.events.info(
+                    "history", f"dropped {dropped} line(s) of runs past HISTORY_KEEP_DAYS"
+                )
         in_flight = [child.run_id for child in self.dispatch.busy.running.values()]
         for reaped in self.cluster.dead_claims(in_flight):
             key = occurrence_key(reaped.task_id, reaped.scheduled_for)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from src.core.vocabulary import RunStatus, Trigger
 from src.services.cluster.claims import Claims
 from src.services.cluster.database import ClusterUnavailable, engine_for
+from src.services.cluster.mode import ClusterMode
 from src.services.cluster.node import ClusterNode
 from src.services.cluster.run_log import ClaimLost, ClusterRunLog
 from src.services.cluster.settings import ClusterSettings
@@ -92,3 +93,35 @@ def test_an_unreachable_database_is_an_os_error_naming_the_record(cluster_url: s
     with pytest.raises(ClusterUnavailable, match="recording the 'started' line of run run-1") as e:
         log.append("started", "run-1", AT, task_id="t")
     assert isinstance(e.value, OSError) and "x:y" not in str(e.value)
+
+
+def test_prune_drops_the_runs_past_keep_days_with_their_lines(cluster_url: str) -> None:
+    # as runs.jsonl: a run that began more than HISTORY_KEEP_DAYS ago goes whole (its
+    # lines too); a run inside the window stays, whatever its lines' times
+    log = ClusterRunLog(engine_for(cluster_url), "node-a", keep_days=90)
+    for run_id, began in (("old", AT - timedelta(days=91)), ("edge", AT - timedelta(days=89))):
+        recorder = RunRecorder(log, None, clock=lambda began=began: began)
+        ref = RunRef(run_id, "task-1", "Daily", Trigger.WEBHOOK, began)
+        recorder.started(ref, began)
+        recorder.finished(ref, RunStatus.SUCCESS, started_at=began, at=AT, rows=1)
+    assert [r.run_id for r in log.runs()] == ["old", "edge"]
+    assert log.prune(AT) == 2  # the old run's started and finished lines
+    assert [r.run_id for r in log.runs()] == ["edge"] and log.get("old") is None
+    assert {line["run_id"] for line in log.lines()} == {"edge"}
+    assert log.prune(AT) == 0
+
+
+def test_a_node_prunes_the_history_once_a_day(cluster_url: str) -> None:
+    env = {"CLUSTER_DATABASE_URL": cluster_url, "NODE_NAME": "node-a"}
+    mode = ClusterMode.from_env(env, capacity=1, running=lambda: 0)
+    assert mode is not None
+    log = mode.run_log(keep_days=1)
+    recorder = RunRecorder(log, None, clock=lambda: AT)
+    ref = RunRef("run-1", "task-1", "Daily", Trigger.WEBHOOK, AT)
+    recorder.started(ref, AT)
+    recorder.finished(ref, RunStatus.SUCCESS, started_at=AT, at=AT, rows=1)
+    day_after = AT + timedelta(days=1, hours=1)
+    assert mode.prune_history(AT, keep_days=1) == 0  # the first call of a day prunes
+    assert mode.prune_history(AT + timedelta(hours=2), keep_days=1) is None  # the same day
+    assert mode.prune_history(day_after, keep_days=1) == 2  # the next day: the run is past
+    assert log.runs() == []
