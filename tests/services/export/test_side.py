@@ -62,6 +62,19 @@ def started(
     return writers, stream, writers.side_pid
 
 
+def finish(writers: RunWriters, stream: Iterator[object]) -> None:
+    """The rest of the result written and the files closed, as the runner does (an
+    error aborts every writer), a batch every 50 ms."""
+    try:
+        for batch in stream:
+            writers.write_batch(batch)  # type: ignore[arg-type]
+            time.sleep(0.05)
+        writers.close()
+    except BaseException:
+        writers.abort()
+        raise
+
+
 def ignores_sigint(pid: int) -> bool:
     with open(f"/proc/{pid}/status") as status:
         mask = next(line for line in status if line.startswith("SigIgn:")).split()[1]
@@ -85,14 +98,7 @@ def test_a_side_process_that_dies_fails_the_run_and_leaves_no_file(
     writers, stream, pid = started(every_type_pg, tmp_path / "out", streams)
     os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
     with pytest.raises(ExportError) as caught:
-        try:
-            for batch in stream:
-                writers.write_batch(batch)  # type: ignore[arg-type]
-                time.sleep(0.05)
-            writers.close()
-        except BaseException:
-            writers.abort()
-            raise
+        finish(writers, stream)
     message = str(caught.value)
     assert "the csv and pdf stopped (exit code -9)" in message and not caught.value.permanent
     assert list((tmp_path / "out").iterdir()) == []  # its temporary files too
@@ -166,13 +172,6 @@ def test_sigterm_ends_the_side_process_without_its_files(
         assert time.monotonic() < deadline, parts()
         time.sleep(0.05)
     with pytest.raises(ExportError) as caught:
-        try:
-            for batch in stream:
-                writers.write_batch(batch)  # type: ignore[arg-type]
-                time.sleep(0.05)
-            writers.close()
-        except BaseException:
-            writers.abort()
-            raise
+        finish(writers, stream)
     assert "stopped (exit code 143)" in str(caught.value)
     assert list((tmp_path / "out").iterdir()) == []
