@@ -49,6 +49,7 @@ from src.core.column_format import Totals
 from src.core.errors import ExportError
 from src.core.result import Column, Row
 from src.core.text_batch import TEXT_DECODERS, Decoder, TextBatch, TextForm, TextKind
+from src.services.child_env import module_env
 from src.services.export.base import ExportContext, ExportFile, ExportWriter
 
 #: Batches queued for the child before the run waits for it (each one batch of COPY text,
@@ -59,7 +60,6 @@ STOP_SECONDS = 10.0
 #: The pipe to the child: 1 MiB, so a batch goes over in one or two writes.
 PIPE_BYTES = 1 << 20
 _HEADER = struct.Struct("!Q")
-_ROOT = Path(__file__).resolve().parents[3]
 _DISPATCH: dict[type, Any] = {
     **copyreg.dispatch_table,
     memoryview: lambda m: (bytes, (m.tobytes(),)),
@@ -83,14 +83,12 @@ class SideWriters:
         kinds = form.kinds if form is not None else ()
         self._other = [i for i, kind in enumerate(kinds) if kind not in TEXT_DECODERS]
         replies, child_end = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "src.services.export.side", str(child_end)],
                 stdin=subprocess.PIPE,
                 pass_fds=(child_end,),
-                env=env,
+                env=module_env(),
             )
         finally:
             os.close(child_end)

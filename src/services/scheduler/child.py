@@ -22,11 +22,10 @@ from typing import Any
 
 from src.core.clock import to_utc_iso
 from src.core.vocabulary import RunStatus
+from src.services.child_env import module_env
 from src.services.permissions import make_private_dir
 from src.services.retention import RetentionGate
 from src.services.scheduler.timetable import Occurrence
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 class PayloadNotWritten(Exception):
@@ -107,10 +106,7 @@ class ChildRun:
             with contextlib.suppress(OSError):
                 payload_path.unlink()
             raise PayloadNotWritten(payload_path, exc) from exc
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-        )
+        env = module_env()
         process = subprocess.Popen(
             [sys.executable, "-m", "src.services.scheduler.worker", str(payload_path)],
             stdin=subprocess.DEVNULL,
