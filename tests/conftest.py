@@ -159,3 +159,16 @@ def daemons() -> Iterator[list[DaemonProcess]]:
     for daemon in started:
         if daemon.process.poll() is None:
             daemon.kill()
+
+
+@pytest.fixture(autouse=True)
+def trusted_retention_gate() -> Iterator[None]:
+    """Each test starts with this process's retention gate trusting the clock as it is.
+    The gate refuses to prune once the wall clock has moved against the monotonic one
+    since it last looked (src/services/retention.py), and a machine whose clock steps
+    during the suite (a VM paused or forked, NTP stepping) would otherwise leave every
+    later prune test in this worker refused."""
+    from src.services.retention import GATE
+
+    GATE.trust()
+    yield
