@@ -66,7 +66,7 @@ BATCH = 10_000
 ALL_CONTENDERS = (
     "copy", "csv_copy", "fetch_raw", "fetch", "csv", "xlsx", "xlsx_formats", "pdf", "all",
     "pandas", "xlsx_mariadb", "csv_mariadb", "xlsx_sqlite", "csv_sqlite", "csv_cursor",
-    "all_one_process", "fetch_sqlite", "fetch_mariadb",
+    "all_one_process", "csv_one_process", "fetch_sqlite", "fetch_mariadb",
 )  # fmt: skip
 #: Contenders that are not this tool's code (no "@base" run for them).
 NOT_OURS = ("copy", "pandas", "fetch_raw", "fetch_sqlite", "fetch_mariadb")
@@ -332,6 +332,8 @@ def run_child(contender: str, dsn: str, rows: int, out: Path) -> int:
         return child_tool(dsn, rows, out, ["xlsx", "csv", "pdf"])
     if contender == "all_one_process":
         return child_tool(dsn, rows, out, ["xlsx", "csv", "pdf"], side=False)
+    if contender == "csv_one_process":
+        return child_tool(dsn, rows, out, ["csv"], side=False)
     if contender == "csv_cursor":
         return child_tool(dsn, rows, out, ["csv"], use_copy=False)
     if contender == "pandas":

@@ -158,13 +158,12 @@ class TextBatch(Sequence[Row]):
         sources: Sequence[int] | None = None,
         decoded: dict[int, list[Any]] | None = None,
     ) -> None:
-        #: Per column: the text fields, escaped as COPY wrote them
-        self.fields = list(fields)
+        self._fields: list[list[str]] | None = list(fields)
         self.length = length
         self.form = form
         # Index of each column in the result the batch came from: selections share
         # decoded columns with their parent, so a column is decoded once per batch.
-        self._sources = list(sources) if sources is not None else list(range(len(self.fields)))
+        self._sources = list(sources) if sources is not None else list(range(len(fields)))
         self._decoded: dict[int, list[Any]] = decoded if decoded is not None else {}
         #: The COPY text the batch was split from (None for a selection or a slice): the
         #: cheapest form to hand to another process (``export/side.py``)
@@ -175,19 +174,33 @@ class TextBatch(Sequence[Row]):
         cls, text: str, length: int, form: TextForm, decoded: dict[int, list[Any]] | None = None
     ) -> TextBatch:
         """A batch of ``length`` lines of COPY text (each ending in a line break);
-        ``decoded``: values of some columns already read, by column index."""
+        ``decoded``: values of some columns already read, by column index. The text is
+        split into fields when they are first read: a batch only handed on to another
+        process (``export/side.py``) is never split here."""
         width = len(form.kinds)
-        if length == 0 or width == 0:
-            batch = cls([[] for _ in range(width)], length, form, decoded=decoded)
-        else:
-            flat = text[:-1].replace("\n", "\t").split("\t")
-            if len(flat) != length * width:
-                raise ValueError(
-                    f"{length} rows of {width} columns expected, got {len(flat)} fields"
-                )
-            batch = cls([flat[i::width] for i in range(width)], length, form, decoded=decoded)
+        batch = cls([], length, form, range(width), decoded)
+        batch._fields = [[] for _ in range(width)] if length == 0 or width == 0 else None
         batch.lines = text
         return batch
+
+    @property
+    def fields(self) -> list[list[str]]:
+        """Per column: the text fields, escaped as COPY wrote them."""
+        if self._fields is None:
+            assert self.lines is not None
+            flat = self.lines[:-1].replace("\n", "\t").split("\t")
+            width = len(self._sources)
+            if len(flat) != self.length * width:
+                raise ValueError(
+                    f"{self.length} rows of {width} columns expected, got {len(flat)} fields"
+                )
+            self._fields = [flat[i::width] for i in range(width)]
+        return self._fields
+
+    @property
+    def width(self) -> int:
+        """The number of columns."""
+        return len(self._sources)
 
     @property
     def kinds(self) -> list[TextKind]:
@@ -244,12 +257,12 @@ class TextBatch(Sequence[Row]):
             index += self.length
         if not 0 <= index < self.length:
             raise IndexError("row index out of range")
-        return tuple(self.column(i)[index] for i in range(len(self.fields)))
+        return tuple(self.column(i)[index] for i in range(self.width))
 
     def __iter__(self) -> Iterator[Row]:
-        if not self.fields:
+        if not self.width:
             return iter([()] * self.length)
-        return zip(*[self.column(i) for i in range(len(self.fields))], strict=True)
+        return zip(*[self.column(i) for i in range(self.width)], strict=True)
 
 
 def column_values(rows: Sequence[Row], index: int) -> Sequence[Any]:

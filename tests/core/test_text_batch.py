@@ -48,9 +48,19 @@ def test_lines_split_into_columns_and_read_as_rows() -> None:
     assert column_values(ROWS, 2) == [r[2] for r in ROWS]
 
 
-def test_a_line_with_the_wrong_number_of_fields_is_refused() -> None:
+def test_a_line_with_the_wrong_number_of_fields_is_refused_when_read() -> None:
+    batch = TextBatch.from_lines(LINES.replace("\t-7", ""), 3, FORM)
+    assert batch.lines is not None and len(batch) == 3  # handed on as it came, unsplit
     with pytest.raises(ValueError, match="3 rows of 4 columns expected, got 11 fields"):
-        TextBatch.from_lines(LINES.replace("\t-7", ""), 3, FORM)
+        _ = batch.fields
+    with pytest.raises(ValueError, match="3 rows of 4 columns expected"):
+        list(batch)
+
+
+def test_a_batch_is_split_only_when_its_fields_are_read() -> None:
+    batch = TextBatch.from_lines(LINES, 3, FORM)
+    assert batch._fields is None and batch.width == 4
+    assert batch.fields[0] == ["1", "2", "3"] and batch._fields is not None
 
 
 def test_escapes_and_null() -> None:

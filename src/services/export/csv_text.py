@@ -26,7 +26,7 @@ field is ``""``. NULL is an empty field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from operator import methodcaller
 from typing import Any
@@ -49,41 +49,54 @@ class TextFields:
         self.delimiter = delimiter
         self.value_field = value_field
         self._special = (delimiter, '"', "\r", "\n")
+        # the fields of the machine kinds hold letters, digits and "+-.:" only
+        self._never_quoted = not (delimiter.isalnum() or delimiter in "+-.:")
         self._to_zone = methodcaller("astimezone", zone)
 
     def records(self, batch: TextBatch) -> str:
         """The batch as CSV records, each ending in CRLF."""
         if len(batch) == 0:
             return ""
-        return self.join([self.column(batch, i) for i in range(len(batch.fields))])
+        columns: list[list[str]] = []
+        unquoted: list[int] = []
+        for i in range(batch.width):
+            fields, plain = self.column(batch, i)
+            columns.append(fields)
+            if plain:
+                unquoted.append(i)
+        return self.join(columns, unquoted)
 
-    def join(self, fields: list[list[str]]) -> str:
+    def join(self, fields: list[list[str]], unquoted: Collection[int] = ()) -> str:
         """Columns of fields (unquoted, of equal length, at least one column) as CSV
-        records, each ending in CRLF: quoted as the csv module quotes, one join."""
+        records, each ending in CRLF: quoted as the csv module quotes, one join;
+        ``unquoted``: the columns known to hold no field that needs quotes."""
         n, width = len(fields[0]), len(fields)
         if n == 0:
             return ""
-        columns = [self._quoted(column) for column in fields]
+        columns = [c if i in unquoted else self._quoted(c) for i, c in enumerate(fields)]
         if width == 1:  # as the csv module: a record of one empty field is ""
-            columns[0] = [f or '""' for f in columns[0]]
-        parts: list[str] = [self.delimiter] * (n * 2 * width)
-        for i, quoted in enumerate(columns):
-            parts[2 * i :: 2 * width] = quoted
-        parts[2 * width - 1 :: 2 * width] = [_RECORD_END] * n
-        return "".join(parts)
+            return _RECORD_END.join([f or '""' for f in columns[0]]) + _RECORD_END
+        records = map(self.delimiter.join, zip(*columns, strict=True))
+        return _RECORD_END.join(records) + _RECORD_END
 
-    def column(self, batch: TextBatch, i: int) -> list[str]:
-        """The fields of column ``i`` (unquoted)."""
+    def column(self, batch: TextBatch, i: int) -> tuple[list[str], bool]:
+        """The fields of column ``i`` (unquoted), and whether none of them needs quotes
+        (False: not known)."""
         fields = batch.fields[i]
         kind = batch.kind_of(i)
-        if kind is TextKind.INTEGER or kind is TextKind.DECIMAL:
-            return [f if f != NULL else "" for f in fields] if NULL in fields else fields
-        if kind is TextKind.BOOLEAN:
-            return list(map(_BOOLEANS.__getitem__, fields))
         if kind is TextKind.TEXT:
-            if "\\" in "".join(fields):
-                return ["" if f == NULL else unescape(f) for f in fields]
-            return fields
+            joined = "".join(fields)
+            nulls = fields.count(NULL)
+            if joined.count("\\") > nulls:  # a NULL's is its only backslash
+                return ["" if f == NULL else unescape(f) for f in fields], False
+            # no escapes: no line break in any value, and a NULL's text needs no quotes
+            plain = self.delimiter not in joined and '"' not in joined
+            return (["" if f == NULL else f for f in fields] if nulls else fields), plain
+        plain = self._never_quoted and kind is not TextKind.OTHER
+        if kind is TextKind.INTEGER or kind is TextKind.DECIMAL:
+            return ([f if f != NULL else "" for f in fields] if NULL in fields else fields), plain
+        if kind is TextKind.BOOLEAN:
+            return list(map(_BOOLEANS.__getitem__, fields)), plain
         if kind is TextKind.FLOAT:
             cells = self._non_null(fields, _floats)
         elif kind is TextKind.DATE:
@@ -95,9 +108,9 @@ class TextFields:
         else:
             cells = None
         if cells is not None:
-            return cells
+            return cells, plain
         value_field = self.value_field
-        return ["" if v is None else str(value_field(v)) for v in batch.column(i)]
+        return ["" if v is None else str(value_field(v)) for v in batch.column(i)], plain
 
     def _non_null(
         self, fields: list[str], convert: Callable[[list[str]], list[str] | None]

@@ -6,9 +6,10 @@ once). When the result fills more than one batch, writers go to a side process
 
 * COPY text (PostgreSQL): when the run writes the xlsx and other files, every writer but
   the xlsx. The run's process keeps the xlsx, its totals and preview (the xlsx's
-  compression runs in a thread of its own already). Without the xlsx nothing moves: a
-  CSV alone measured slower with a side process than without (every batch is split
-  twice, and the run's process had little else to do).
+  compression runs in a thread of its own already). Without the xlsx, a CSV takes every
+  writer to the side process: the text crosses as it came and is split there only (a
+  batch is split where its fields are first read), so the run's process only reads
+  rows (1,000,000 rows: 4.1 s -> 3.8 s). A PDF alone stays: it reads its first rows only.
 * Rows of values cheap to pickle (SQLite's ints, floats, text and dates): every writer
   but the xlsx, or the xlsx when it is the only one, so the files are written while the
   run's process reads the next rows through the driver (at 1,000,000 rows from SQLite, a
@@ -133,7 +134,9 @@ class RunWriters:
         formats = [fmt for fmt, _, _ in self.files]
         movable = [i for i, fmt in enumerate(formats) if fmt != STAYS]
         if isinstance(first, TextBatch) and first.lines is not None:
-            return movable if STAYS in formats else []
+            if STAYS in formats:
+                return movable
+            return list(range(len(formats))) if ExportFormat.CSV in formats else []
         if first is None or isinstance(first, TextBatch) or not _cheap_to_pickle(first):
             return []
         return movable or list(range(len(formats)))  # the xlsx alone: it goes

@@ -91,7 +91,7 @@ class TextCells:
 
     def sheet_rows(self, batch: TextBatch, first: int) -> str:
         """The ``<row>`` elements of a batch, numbered from ``first``."""
-        n, width = len(batch), len(batch.fields)
+        n, width = len(batch), batch.width
         if n == 0:
             return ""
         # Put together by slice assignment and one join, not a call per row: each row is

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from src.core.result import Column
-from src.core.text_batch import TextBatch, TextKind
+from src.core.text_batch import TEXT_DECODERS, TextBatch, TextForm, TextKind
 from src.services.export import ExportContext, get_exporter
 from src.services.query import QueryService
-from tests.services.export.test_xlsx_text import batch_of, pg_timestamp, text_values
+from tests.services.export.test_xlsx_text import batch_of, copy_text, pg_timestamp, text_values
 from tests.services.query.test_copy_rows import load_every_type
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -92,11 +92,13 @@ def test_floats_are_number_text(
                           "0.14285714285714285", "290001.55999999994", None]),
         (TextKind.BOOLEAN, ["t", "f", None]),
         (TextKind.DATE, ["2024-02-29", "0044-03-15", None]),
+        (TextKind.TIMESTAMP, ["2024-02-29 10:11:12", "2024-02-29 10:11:12.5", None]),
         (TextKind.OTHER, ["13:45", None]),
         (TextKind.TEXT, ["", None]),
     ],
 )  # fmt: skip
-@pytest.mark.parametrize("delimiter", [",", "."])
+# a delimiter that can stand in a number, a date or a boolean's field: those get quoted
+@pytest.mark.parametrize("delimiter", [",", ".", "-", ":", "+", "e", "T", "1", "a", " "])
 def test_other_kinds_are_what_the_csv_module_writes(
     tmp_path: Path, kind: TextKind, texts: list[str | None], delimiter: str
 ) -> None:
@@ -143,3 +145,30 @@ def test_every_type_gives_the_same_file_from_text(
     copied = (tmp_path / "copied.csv").read_bytes()
     assert copied == (tmp_path / "fetched.csv").read_bytes()
     assert b"2024-07-01T14:00:00+02:00" in copied  # the CsvExporter's forms
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.integers(-(10**6), 10**6)),
+                  st.one_of(st.none(), text_values), st.one_of(st.none(), st.booleans())),
+        min_size=1, max_size=6,
+    ),
+    st.sampled_from([",", ";", "\t", "|", "-", "t", "1"]),
+)  # fmt: skip
+def test_records_of_several_kinds_are_what_the_csv_module_writes(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[int | None, str | None, bool | None]],
+    delimiter: str,
+) -> None:
+    # each column's quoting is decided on its own: known plain, or looked at
+    kinds = (TextKind.INTEGER, TextKind.TEXT, TextKind.BOOLEAN)
+    form = TextForm(kinds, tuple(TEXT_DECODERS[k] for k in kinds), BERLIN)
+    texts = [
+        [None if n is None else str(n) for n, _, _ in rows],
+        [t for _, t, _ in rows],
+        [None if b is None else "tf"[not b] for _, _, b in rows],
+    ]
+    lines = "".join("\t".join(copy_text(c[r]) for c in texts) + "\n" for r in range(len(rows)))
+    batch = TextBatch.from_lines(lines, len(rows), form)
+    both(tmp_path_factory.mktemp("t"), batch, {"delimiter": delimiter})
