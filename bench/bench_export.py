@@ -175,9 +175,10 @@ def _stream(
         "sqlite": f"sqlite:///{SQLITE_FILE}",
     }[source]
     service = QueryService({"DB_BENCH_URL": url})
+    options = {} if use_copy else {"use_copy": False}  # (code from before COPY: no option)
     block = service.execute(
         "bench", sql, run_at=datetime.now(UTC), zone=ZoneInfo("UTC"),
-        timeout_seconds=3600, read_only=True, batch_size=BATCH, use_copy=use_copy,
+        timeout_seconds=3600, read_only=True, batch_size=BATCH, **options,
     )  # fmt: skip
     result = block.__enter__()
 

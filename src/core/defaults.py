@@ -48,3 +48,9 @@ POWERSHELL = "pwsh"
 #: Days a run stays in the history (``HISTORY_KEEP_DAYS``): runs.jsonl and, in cluster
 #: mode, the cluster's tables drop runs that began longer ago.
 HISTORY_KEEP_DAYS = 90
+
+#: Rows a result must pass before its writers may go to a second process
+#: (``EXPORT_SECOND_PROCESS_ROWS``): the process costs ~0.3 s of CPU to start and a pickle
+#: of every row, so below ~100,000 rows a run finished sooner without it (measured in
+#: docs/performance.md, "When the second process pays").
+SECOND_PROCESS_ROWS = 100_000

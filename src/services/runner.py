@@ -297,7 +297,10 @@ class Runner:
                         options["full_result_in"] = full
                     files.append((fmt, self._export_path(task, fmt, folder, values), options))
                 one_process = self.settings.exports_in_one_process
-                writers = RunWriters(files, result.columns, shared, False if one_process else None)
+                writers = RunWriters(
+                    files, result.columns, shared, False if one_process else None,
+                    self.settings.second_process_rows,
+                )  # fmt: skip
                 for batch in typer.batches(result.batches):
                     outcome.rows += len(batch)
                     outcome.progress(f"fetched {outcome.rows:,} rows")

@@ -47,6 +47,8 @@ class Settings:
     #: Keep every writer in the run's process (no second process for a big result's
     #: files: export/writers.py), e.g. where runs at once already keep every CPU busy
     exports_in_one_process: bool = False
+    #: Rows a result must pass before its writers may go to a second process
+    second_process_rows: int = defaults.SECOND_PROCESS_ROWS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], base_dir: Path) -> Settings:
@@ -78,4 +80,7 @@ class Settings:
             smtp_retries=env_int(env, "SMTP_RETRIES", 3, minimum=1),
             smtp_retry_delay=env_number(env, "SMTP_RETRY_DELAY", 10.0),
             exports_in_one_process=env_bool(env, "EXPORT_IN_ONE_PROCESS"),
+            second_process_rows=env_int(
+                env, "EXPORT_SECOND_PROCESS_ROWS", defaults.SECOND_PROCESS_ROWS, minimum=0
+            ),
         )

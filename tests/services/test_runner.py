@@ -559,16 +559,17 @@ def test_totals_counted_once_by_the_run_are_whole_in_every_file(harness, request
     script = (f"CREATE TABLE t AS SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE g END AS n, "
               f"{amount_of} AS amount, {day_of} AS day FROM {rows}")  # fmt: skip
     load_table(url, script.replace("%", "%%") if source == "postgresql" else script)  # pyformat
-    h = harness({"DATABASE_URL": url}, query="SELECT * FROM t ORDER BY amount",
-                columns=TOTALS_COLUMNS, email={})  # fmt: skip
+    env = {"DATABASE_URL": url, "EXPORT_SECOND_PROCESS_ROWS": "10000"}
+    h = harness(env, query="SELECT * FROM t ORDER BY amount", columns=TOTALS_COLUMNS, email={})
     lines: list[str] = []
     outcome = h.runner.run(h.task, scheduled_for=datetime(2026, 11, 23, 8, tzinfo=UTC),
                            progress=lines.append)  # fmt: skip
     assert outcome.status == "success" and outcome.rows == 25_000
-    # more than one batch (COPY text on PostgreSQL, ints and text on SQLite): the csv and
-    # pdf by a second process beside the xlsx, their totals the run's (export/writers.py)
-    if len(os.sched_getaffinity(0)) > 1:  # with one CPU a second process is not used
-        assert "the pdf and csv written by a second process" in lines, lines
+    # past EXPORT_SECOND_PROCESS_ROWS, COPY text on PostgreSQL: the csv and pdf by a second
+    # process beside the xlsx, their totals the run's (export/writers.py); SQLite's rows of
+    # values: every file by the run's process
+    second = source == "postgresql" and len(os.sched_getaffinity(0)) > 1  # one CPU: never
+    assert ("the pdf and csv written by a second process" in lines) is second, lines
     amount = "3,125,125.00" if source == "postgresql" else "312,512,500.00"
     day = "2022-09-26"  # 2020-01-01 + 999 days
     assert outcome.layout is not None
@@ -583,12 +584,14 @@ def test_totals_counted_once_by_the_run_are_whole_in_every_file(harness, request
 
 
 @pytest.mark.postgres
-def test_export_in_one_process_keeps_every_file_in_the_run_s_process(
+def test_export_in_one_process_and_second_process_rows_keep_every_file_in_the_run_s_process(
     harness, pg_fresh_url: str
 ) -> None:
     load_table(pg_fresh_url, "CREATE TABLE t AS SELECT g AS n FROM generate_series(1, 12000) g")
-    for setting, second in (("1", False), ("0", len(os.sched_getaffinity(0)) > 1)):
-        env = {"DATABASE_URL": pg_fresh_url, "EXPORT_IN_ONE_PROCESS": setting}
+    two = len(os.sched_getaffinity(0)) > 1
+    for setting, rows, second in (("1", "0", False), ("0", "0", two), ("0", "12000", False)):
+        env = {"DATABASE_URL": pg_fresh_url, "EXPORT_IN_ONE_PROCESS": setting,
+               "EXPORT_SECOND_PROCESS_ROWS": rows}  # fmt: skip
         h = harness(env, query="SELECT n FROM t ORDER BY n", email={})
         lines: list[str] = []
         outcome = h.runner.run(h.task, scheduled_for=datetime(2026, 11, 23, 8, tzinfo=UTC),
@@ -598,3 +601,8 @@ def test_export_in_one_process_keeps_every_file_in_the_run_s_process(
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"EXPORT_IN_ONE_PROCESS": "maybe"}, Path("."))
     assert "EXPORT_IN_ONE_PROCESS='maybe'" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"EXPORT_SECOND_PROCESS_ROWS": "-1"}, Path("."))
+    assert "EXPORT_SECOND_PROCESS_ROWS='-1' is not a whole number of at least 0" in str(
+        caught.value
+    )

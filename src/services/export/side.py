@@ -8,7 +8,7 @@ go there is ``export/writers.py``'s call). A COPY text batch crosses the pipe as
 text it was split from (one string, no work per value) with the values of the columns
 only the driver can read (``OTHER``: time, interval, json, ...); the child splits it
 again and reads the rest with :data:`~src.core.text_batch.TEXT_DECODERS`, as the run's
-own process would. A batch of Python rows is pickled as it is.
+own process would. (Rows of Python values stay in the run's process: writers.py.)
 
 The child's files behave as the run's own: written under a temporary name, renamed at
 close, removed on abort; the run's totals are counted once by the run and sent at close.
@@ -20,9 +20,9 @@ group) and at the end of its input (its run died) it removes its partial files a
 
 Wire (length-prefixed pickles, both ways; only this process's own child reads them):
 run -> child on its stdin: ``("open", [(format, path, options)], columns, context,
-kinds, zone)``, ``("text", lines, length, decoded)``, ``("rows", rows)``,
-``("close", totals)``, ``("abort",)``; child -> run on the descriptor given as its
-argument: ``("closed", files)`` after a close, or ``("failed", message, permanent)``.
+kinds, zone)``, ``("text", lines, length, decoded)``, ``("close", totals)``,
+``("abort",)``; child -> run on the descriptor given as its argument:
+``("closed", files)`` after a close, or ``("failed", message, permanent)``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import IO, Any
 
 from src.core.column_format import Totals
 from src.core.errors import ExportError
-from src.core.result import Column, Row
+from src.core.result import Column
 from src.core.text_batch import TEXT_DECODERS, Decoder, TextBatch, TextForm, TextKind
 from src.services.child_env import module_env
 from src.services.export.base import ExportContext, ExportFile, ExportWriter
@@ -75,13 +75,12 @@ class SideWriters:
         files: Sequence[tuple[str, Path, Mapping[str, Any]]],
         columns: Sequence[Column],
         context: ExportContext,
-        form: TextForm | None,
+        form: TextForm,
     ) -> None:
-        """``form``: the COPY text's, when the batches are text batches."""
+        """``form``: the COPY text's (every batch is one of its text batches)."""
         self.formats = [fmt for fmt, _, _ in files]
         self._paths = [path for _, path, _ in files]
-        kinds = form.kinds if form is not None else ()
-        self._other = [i for i, kind in enumerate(kinds) if kind not in TEXT_DECODERS]
+        self._other = [i for i, kind in enumerate(form.kinds) if kind not in TEXT_DECODERS]
         replies, child_end = os.pipe()
         try:
             self._process = subprocess.Popen(
@@ -104,8 +103,7 @@ class SideWriters:
         )
         self._sender.start()
         self._done = False
-        zone = form.zone if form is not None else None
-        self._send(("open", list(files), list(columns), context, kinds, zone))
+        self._send(("open", list(files), list(columns), context, form.kinds, form.zone))
 
     @property
     def pid(self) -> int:
@@ -114,13 +112,13 @@ class SideWriters:
 
     # -- the run's side
 
-    def write_batch(self, rows: Sequence[Row]) -> None:
+    def write_batch(self, rows: TextBatch) -> None:
+        """A batch of COPY text (``rows.lines`` set), sent as that text."""
         self._raise_failure(wait=False)
-        if isinstance(rows, TextBatch) and rows.lines is not None:
-            decoded = {i: rows.column(i) for i in self._other}
-            self._send(("text", rows.lines, len(rows), decoded))
-        else:
-            self._send(("rows", list(rows)))
+        if rows.lines is None:
+            raise ValueError("only a batch of COPY text (its lines) goes to a side process")
+        decoded = {i: rows.column(i) for i in self._other}
+        self._send(("text", rows.lines, len(rows), decoded))
 
     def close(self, totals: Totals | None) -> list[ExportFile]:
         """The child's files, once it has written every batch (raises its failure)."""
@@ -251,9 +249,8 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
             try:
                 if command == "open":
                     _, files, columns, context, kinds, zone = message
-                    if zone is not None:
-                        decoders = tuple(TEXT_DECODERS.get(k) or _needs_the_run(k) for k in kinds)
-                        form = TextForm(tuple(kinds), decoders, zone)
+                    decoders = tuple(TEXT_DECODERS.get(k) or _needs_the_run(k) for k in kinds)
+                    form = TextForm(tuple(kinds), decoders, zone)
                     for fmt, path, options in files:
                         writer = get_exporter(fmt).open(path, columns, context, options)
                         writers.append((fmt, writer))
@@ -263,9 +260,6 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
                     batch = TextBatch.from_lines(lines, length, form, decoded=dict(decoded))
                     for _, writer in writers:
                         writer.write_batch(batch)
-                elif command == "rows":
-                    for _, writer in writers:
-                        writer.write_batch(message[1])
                 elif command == "close":
                     totals = message[1]
                     if context is not None and context.totals is not None and totals is not None:

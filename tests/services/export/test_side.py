@@ -55,7 +55,7 @@ def started(
     columns = next(stream)
     files = [(f, folder / f"r.{f}", {}) for f in ("xlsx", "csv", "pdf")]
     context = ExportContext("t", RUN_AT, BERLIN)
-    writers = RunWriters(files, columns, context, side=True)  # type: ignore[arg-type]
+    writers = RunWriters(files, columns, context, side=True, side_rows=0)  # type: ignore[arg-type]
     for _ in range(3):
         writers.write_batch(next(stream))  # type: ignore[arg-type]
     assert writers.in_side_process == ["csv", "pdf"] and writers.side_pid is not None
