@@ -19,8 +19,9 @@ Contenders (same query, same table, ``ORDER BY id``):
   PostgreSQL), fetched and dropped: the floor for a run.
 * ``csv`` / ``xlsx`` / ``pdf`` - this tool's exporters fed by QueryService
   (batches of 10,000 rows; pdf capped at its default 5,000 rows).
-* ``xlsx_formats`` - xlsx with a task's column formats and totals (currency, number,
-  date and date-time patterns, boolean words, sum / avg / max / count totals).
+* ``xlsx_formats`` - xlsx with a task's column formats, totals and highlights (currency,
+  number, date and date-time patterns, boolean words, sum / avg / max / count totals, a
+  bold and a filled highlight rule).
 * ``all``    - xlsx + csv + pdf written from ONE pass over the rows (how a run does it).
 * ``pandas`` - ``pandas.read_sql`` + ``DataFrame.to_excel`` (openpyxl): what a user
   would write by hand.
@@ -83,8 +84,19 @@ FORMATS = {
     "customer_id": {"format": "integer", "total": "count"},
     "created_at": {"format": "datetime", "pattern": "dd.mm.yyyy hh:mm"},
     "order_date": {"format": "date", "pattern": "dd.mm.yyyy", "total": "max"},
-    "amount": {"label": "Amount", "format": "currency", "currency": "EUR", "total": "sum"},
-    "ratio": {"format": "number", "decimals": 2, "total": "avg"},
+    "amount": {
+        "label": "Amount",
+        "format": "currency",
+        "currency": "EUR",
+        "total": "sum",
+        "highlight": [{"when": ">= 100000", "style": "strong"}],
+    },
+    "ratio": {
+        "format": "number",
+        "decimals": 2,
+        "total": "avg",
+        "highlight": [{"when": "< 1000", "style": "fill"}],
+    },
     "paid": {"format": "boolean", "words": ["paid", "open"]},
 }
 

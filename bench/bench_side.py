@@ -10,14 +10,16 @@ run pays it), with each variant, the rounds interleaved:
   with code from before that setting: its own rule, from the second batch);
 * ``one`` - every writer in the run's process.
 
-``--baseline DIR`` adds ``base``: the same case with the code of DIR (a checkout of another
-commit), run by this script's child. Tables (median of ``--repeat``) go to stdout.
+``--baseline NAME=DIR`` (repeatable) adds a column NAME: the same case with the code of
+DIR (a checkout of another commit: ``git worktree add DIR <commit>``) and its own rule
+for the second process (``forced``), run by this script's child. The table (median of
+``--repeat``, then every run) goes to stdout.
 
 Usage (from the repository root)::
 
     .venv/bin/python bench/bench_side.py --rows 20000,100000,1000000 --repeat 3 \\
         --cases xlsx+csv+pdf:postgresql,csv:postgresql,csv:sqlite,xlsx:sqlite \\
-        --variants auto,forced,one --baseline /tmp/base
+        --variants auto,forced,one --baseline before=/tmp/base
 """
 
 from __future__ import annotations
@@ -38,9 +40,13 @@ sys.path.insert(0, {bench!r})
 sys.path.insert(0, {code!r})
 import bench_export
 from common import default_dsn
-from src.services.export import writers
+try:
+    from src.services.export import writers
+except ImportError:  # code from before the second process
+    writers = None
 formats, source, rows, variant = sys.argv[1].split("+"), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-if variant == "forced" and "side_rows" in inspect.signature(writers.RunWriters).parameters:
+if (variant == "forced" and writers is not None
+        and "side_rows" in inspect.signature(writers.RunWriters).parameters):
     opened = writers.RunWriters.__init__
     def forced(self, *args, **kwargs):
         opened(self, *args, **{{**kwargs, "side_rows": 0}})
@@ -70,17 +76,19 @@ def main() -> None:
         "--cases", default="xlsx+csv+pdf:postgresql,csv:postgresql,csv:sqlite,xlsx:sqlite"
     )
     parser.add_argument("--variants", default="auto,forced,one")
-    parser.add_argument("--baseline", type=Path)
+    parser.add_argument("--baseline", action="append", default=[], metavar="NAME=DIR")
     args = parser.parse_args()
     variants = [(ROOT, v) for v in args.variants.split(",")]
-    if args.baseline:
-        variants.append((args.baseline.resolve(), "base"))
+    for baseline in args.baseline:
+        name, _, folder = baseline.partition("=")
+        variants.append((Path(folder).resolve(), name))
+    ours = set(args.variants.split(","))
     times: dict[tuple[int, str, str], list[float]] = {}
     for _ in range(args.repeat):
         for rows in (int(r) for r in args.rows.split(",")):
             for case in args.cases.split(","):
                 for code, variant in variants:
-                    mode = "forced" if variant == "base" else variant
+                    mode = variant if variant in ours else "forced"
                     key = (rows, case, variant)
                     times.setdefault(key, []).append(run(code, case, rows, mode))
     print("| rows | case | " + " | ".join(v for _, v in variants) + " |")

@@ -72,6 +72,7 @@ class RunWriters:
         self._side_files: list[int] = []
         self._held: list[Sequence[Row]] = []
         self._held_rows = 0
+        self._movable: list[int] = []
         self._opened = False
 
     @property
@@ -88,10 +89,19 @@ class RunWriters:
         if self._opened:
             self._write(rows)
             return
-        self._held.append(rows)
+        if not self._held:  # the first batch says whether any file could go
+            self._movable = self._goes_to_side(rows) if self.side_allowed else []
+        if not self._movable:
+            self._held.append(rows)
+            self._open_held(big=False)
+            return
+        # held as its text alone: fields split and values read so far (the run's totals,
+        # its preview) are let go, and split again when written (~12 MB per 100,000 rows)
+        assert isinstance(rows, TextBatch) and rows.lines is not None  # _goes_to_side
+        self._held.append(TextBatch.from_lines(rows.lines, len(rows), rows.form))
         self._held_rows += len(rows)
-        if not self.side_allowed or self._held_rows > self.side_rows:
-            self._open_held(big=self.side_allowed)
+        if self._held_rows > self.side_rows:
+            self._open_held(big=True)
 
     def close(self, totals: Totals | None = None) -> list[ExportFile]:
         """Every file, in the order given; ``totals``: the run's, for a side process."""
@@ -119,7 +129,7 @@ class RunWriters:
 
     def _open(self, first: Sequence[Row] | None, big: bool) -> None:
         self._opened = True
-        to_side = self._goes_to_side(first) if big else []
+        to_side = self._movable if big else []
         try:
             for i, (fmt, path, options) in enumerate(self.files):
                 if i not in to_side:
@@ -135,9 +145,9 @@ class RunWriters:
             self.abort()
             raise
 
-    def _goes_to_side(self, first: Sequence[Row] | None) -> list[int]:
-        """Which files the side process writes, for a result past ``side_rows`` whose
-        first batch is ``first`` (see the module docstring)."""
+    def _goes_to_side(self, first: Sequence[Row]) -> list[int]:
+        """Which files the side process would write, for a result whose first batch is
+        ``first``, once it passes ``side_rows`` (see the module docstring)."""
         if not isinstance(first, TextBatch) or first.lines is None:
             return []  # rows of values: see the module docstring
         formats = [fmt for fmt, _, _ in self.files]
@@ -151,4 +161,3 @@ class RunWriters:
         if self._side is not None:
             assert isinstance(rows, TextBatch)  # every batch of a result is of one kind
             self._side.write_batch(rows)
-

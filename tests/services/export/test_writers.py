@@ -18,7 +18,8 @@ import pytest
 
 from src.core.column_format import read_columns
 from src.core.errors import ExportError
-from src.core.text_batch import TextBatch
+from src.core.result import Column
+from src.core.text_batch import TextBatch, TextForm, TextKind
 from src.services.export import ExportContext
 from src.services.export.writers import RunWriters
 from src.services.query import QueryService
@@ -200,3 +201,29 @@ def test_on_one_cpu_every_writer_stays_in_the_run_s_process(tmp_path: Path) -> N
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == allowed, (cpus, done.stdout)
+
+
+def test_only_a_result_that_could_go_is_held_and_as_its_text_alone(tmp_path: Path) -> None:
+    form = TextForm((TextKind.INTEGER, TextKind.TEXT), (int, str), BERLIN)
+    columns = [Column("n"), Column("label")]
+    context = ExportContext("t", RUN_AT, BERLIN)
+
+    def writers(formats: list[str], name: str) -> RunWriters:
+        folder = tmp_path / name
+        folder.mkdir()
+        files = [(f, folder / f"r.{f}", {}) for f in formats]
+        return RunWriters(files, columns, context, side=True, side_rows=10)
+
+    text = TextBatch.from_lines("1\ta\n2\tb\n", 2, form)
+    assert text.column(1) == ["a", "b"]  # read by the run (its preview, its totals)
+    could_go = writers(["xlsx", "csv"], "could-go")
+    could_go.write_batch(text)
+    [held] = could_go._held  # not past side_rows: held, unsplit, without the values read
+    assert held.lines == text.lines and held._fields is None and held._decoded == {}
+    stays = [writers(["xlsx"], "xlsx-alone"), writers(["xlsx", "csv"], "rows")]
+    stays[0].write_batch(text)
+    stays[1].write_batch([(1, "a"), (2, "b")])
+    assert [w._held for w in stays] == [[], []]  # nothing could go: written at once
+    for w in [could_go, *stays]:
+        done = w.close()
+        assert w.in_side_process == [] and [f.rows_written for f in done] == [2] * len(done)
