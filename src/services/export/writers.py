@@ -21,9 +21,10 @@ A result of up to ``side_rows`` rows keeps every writer in the run's process: th
 process costs ~0.3 s of CPU to start and a pass over every row, which a result of 20,000
 rows measured as 20-40 % slower. So does a run that may use only one CPU (``taskset``, a
 one-core machine), where a second process only adds its own work. Deciding needs the
-rows, so the batches are held until the result passes ``side_rows`` (COPY text, held as
-it came, unsplit). Measured in docs/performance.md ("Writers on the second core", "When
-the second process pays").
+rows, so when some file could go the batches are held until the result passes
+``side_rows``: as their COPY text alone, unsplit, the values the run read from them (its
+totals, its preview) let go. Measured in docs/performance.md ("Writers on the second
+core", "When the second process pays").
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ class RunWriters:
         batches held until now."""
         held, self._held = self._held, []
         self._open(held[0] if held else None, big)
-        for rows in held:
-            self._write(rows)
+        held.reverse()
+        while held:  # each let go once written: its fields, split to write it, with it
+            self._write(held.pop())
 
     def _open(self, first: Sequence[Row] | None, big: bool) -> None:
         self._opened = True
