@@ -109,59 +109,46 @@ def _converters(zone: ZoneInfo) -> dict[type, Callable[[Any], Any]]:
     }
 
 
-class CsvWriter:
+class CsvRecords:
+    """Batches as the CSV writer's records (text, each record ending in CRLF), by a
+    writer's rules: the task's columns (hidden ones left out), delimiter, formatted
+    values. The writer writes them; a run may also make some in its own process for a
+    writer in a second one (``writers.py``), with the same rules."""
+
     def __init__(
-        self,
-        path: Path,
-        columns: Sequence[Column],
-        context: ExportContext,
-        bom: bool,
-        delimiter: str,
-        formatted: bool = False,
+        self, columns: Sequence[Column], context: ExportContext, delimiter: str, formatted: bool
     ) -> None:
-        self.path = path
         self.formatted = formatted
         self.zone = context.zone
+        self.delimiter = delimiter
         #: The task's columns applied: the header's labels, hidden columns left out
         self.layout = context.layout(columns)
         self._conv = _converters(context.zone)
-        self.rows_total = 0
-        self._done = False
-        self._file = AtomicFile(path)
-        self._text = io.TextIOWrapper(
-            self._file.file, encoding="utf-8-sig" if bom else "utf-8", newline="",
-            write_through=True,
-        )  # fmt: skip
-        self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\r\n")
         self._text_fields = TextFields(context.zone, delimiter, self._slow)
-        try:
-            self._csv.writerow(self.layout.labels)
-        except OSError as exc:
-            self._fail(exc)
 
-    def write_batch(self, rows: Sequence[Row]) -> None:
-        if self._done:
-            raise ExportError(f"{self.path}: write after close/abort", permanent=True)
+    def header(self) -> str:
+        return self._by_csv_module([self.layout.labels])
+
+    def text(self, rows: Sequence[Row]) -> str:
+        """The records of a batch."""
         passing, conv, slow = _PASS_THROUGH, self._conv, self._slow
         rows = self.layout.project(rows)
         if self.formatted:  # the text a person reads: rows of str (a text batch decoded)
             text, zone = self.layout.text, self.zone
             rows = [[text(i, v, zone) for i, v in enumerate(row)] for row in rows]
-        try:
-            if isinstance(rows, TextBatch):
-                self._text.write(self._text_fields.records(rows))
-            elif rows and len(rows[0]):  # a column at a time, as from text
-                self._text.write(
-                    self._text_fields.join(list(map(self._fields, zip(*rows, strict=True))))
-                )
-            else:
-                self._csv.writerows(
-                    [[v if type(v) in passing else conv.get(type(v), slow)(v) for v in row]
-                     for row in rows]
-                )  # fmt: skip
-        except OSError as exc:
-            self._fail(exc)
-        self.rows_total += len(rows)
+        if isinstance(rows, TextBatch):
+            return self._text_fields.records(rows)
+        if rows and len(rows[0]):  # a column at a time, as from text
+            return self._text_fields.join(list(map(self._fields, zip(*rows, strict=True))))
+        return self._by_csv_module(
+            [[v if type(v) in passing else conv.get(type(v), slow)(v) for v in row]
+             for row in rows]
+        )  # fmt: skip
+
+    def _by_csv_module(self, rows: Sequence[Sequence[Any]]) -> str:
+        out = io.StringIO(newline="")
+        csv.writer(out, delimiter=self.delimiter, lineterminator="\r\n").writerows(rows)
+        return out.getvalue()
 
     def _fields(self, values: Sequence[Any]) -> list[str]:
         """One column of Python values as CSV fields (unquoted), a column at a time: the
@@ -194,6 +181,45 @@ class CsvWriter:
 
     def _slow(self, value: Any) -> Any:
         return csv_value(value, self.zone)
+
+
+class CsvWriter:
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[Column],
+        context: ExportContext,
+        bom: bool,
+        delimiter: str,
+        formatted: bool = False,
+    ) -> None:
+        self.path = path
+        #: How a batch becomes records (this writer's rules)
+        self.records = CsvRecords(columns, context, delimiter, formatted)
+        self.rows_total = 0
+        self._done = False
+        self._file = AtomicFile(path)
+        self._text = io.TextIOWrapper(
+            self._file.file, encoding="utf-8-sig" if bom else "utf-8", newline="",
+            write_through=True,
+        )  # fmt: skip
+        try:
+            self._text.write(self.records.header())
+        except OSError as exc:
+            self._fail(exc)
+
+    def write_batch(self, rows: Sequence[Row]) -> None:
+        self.write_records(self.records.text(rows), len(rows))
+
+    def write_records(self, text: str, count: int) -> None:
+        """``count`` rows already made records (by :attr:`records`' rules)."""
+        if self._done:
+            raise ExportError(f"{self.path}: write after close/abort", permanent=True)
+        try:
+            self._text.write(text)
+        except OSError as exc:
+            self._fail(exc)
+        self.rows_total += count
 
     def close(self) -> ExportFile:
         if self._done:

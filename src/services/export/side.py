@@ -20,7 +20,8 @@ group) and at the end of its input (its run died) it removes its partial files a
 
 Wire (length-prefixed pickles, both ways; only this process's own child reads them):
 run -> child on its stdin: ``("open", [(format, path, options)], columns, context,
-kinds, zone)``, ``("text", lines, length, decoded)``, ``("close", totals)``,
+kinds, zone)``, ``("text", lines, length, decoded)``, ``("records", text, count)`` (a
+CSV alone: records the run made), ``("close", totals)``,
 ``("abort",)``; child -> run on the descriptor given as its argument:
 ``("closed", files)`` after a close, or ``("failed", message, permanent)``.
 """
@@ -119,6 +120,11 @@ class SideWriters:
             raise ValueError("only a batch of COPY text (its lines) goes to a side process")
         decoded = {i: rows.column(i) for i in self._other}
         self._send(("text", rows.lines, len(rows), decoded))
+
+    def write_records(self, text: str, count: int) -> None:
+        """``count`` rows already made CSV records (the child's one writer is a CSV)."""
+        self._raise_failure(wait=False)
+        self._send(("records", text, count))
 
     def close(self, totals: Totals | None) -> list[ExportFile]:
         """The child's files, once it has written every batch (raises its failure)."""
@@ -234,6 +240,7 @@ def _needs_the_run(kind: TextKind) -> Decoder:
 def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
     """The child's loop: open the writers, write each batch, close or abort them."""
     from src.services.export import get_exporter
+    from src.services.export.csv_export import CsvWriter
 
     writers: list[tuple[str, ExportWriter]] = []
     context: ExportContext | None = None
@@ -260,6 +267,10 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
                     batch = TextBatch.from_lines(lines, length, form, decoded=dict(decoded))
                     for _, writer in writers:
                         writer.write_batch(batch)
+                elif command == "records":
+                    [(_, writer)] = writers
+                    assert isinstance(writer, CsvWriter)
+                    writer.write_records(message[1], message[2])
                 elif command == "close":
                     totals = message[1]
                     if context is not None and context.totals is not None and totals is not None:

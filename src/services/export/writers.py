@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.core import defaults
 from src.core.column_format import Totals
@@ -41,6 +41,9 @@ from src.core.text_batch import TextBatch
 from src.core.vocabulary import ExportFormat
 from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
 from src.services.export.side import SideWriters
+
+if TYPE_CHECKING:
+    from src.services.export import csv_export
 
 #: The format that stays in the run's process when the others go to the side one: the
 #: heaviest per row, with a thread of its own already (its compression).
@@ -74,6 +77,9 @@ class RunWriters:
         self._held: list[Sequence[Row]] = []
         self._held_rows = 0
         self._movable: list[int] = []
+        #: A CSV alone in the side process: its records made here for every other batch
+        self._shared: csv_export.CsvRecords | None = None
+        self._batches = 0
         self._opened = False
 
     @property
@@ -143,6 +149,16 @@ class RunWriters:
                 self._side = SideWriters(
                     [self.files[i] for i in to_side], self.columns, self.context, first.form
                 )
+                if [self.files[i][0] for i in to_side] == [ExportFormat.CSV] and not self._local:
+                    # a CSV alone: this process, which only reads rows, makes every other
+                    # batch's records itself, by the writer's own rules
+                    from src.services.export.csv_export import CsvRecords
+
+                    _, _, options = self.files[to_side[0]]
+                    checked = get_exporter(ExportFormat.CSV).check_options(options)
+                    self._shared = CsvRecords(
+                        self.columns, self.context, checked["delimiter"], checked["formatted"]
+                    )
         except BaseException:
             self.abort()
             raise
@@ -160,6 +176,11 @@ class RunWriters:
     def _write(self, rows: Sequence[Row]) -> None:
         for writer in self._local.values():
             writer.write_batch(rows)
-        if self._side is not None:
-            assert isinstance(rows, TextBatch)  # every batch of a result is of one kind
+        if self._side is None:
+            return
+        assert isinstance(rows, TextBatch)  # every batch of a result is of one kind
+        self._batches += 1
+        if self._shared is not None and self._batches % 2:
+            self._side.write_records(self._shared.text(rows), len(rows))
+        else:
             self._side.write_batch(rows)

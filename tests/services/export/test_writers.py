@@ -3,6 +3,8 @@ that the files are the same either way, read back with real readers."""
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import sqlite3
 import subprocess
@@ -36,15 +38,17 @@ COLUMNS = {"n": {"total": "sum"}, "day": {"total": "max"}, "label": {"total": "c
 def write(
     service: QueryService, folder: Path, formats: list[str], *, sql: str = EVERY_TYPE_3X,
     side: bool = True, batch_size: int = 4, use_copy: bool = True, side_rows: int = 0,
+    csv_options: dict[str, Any] | None = None, columns: dict[str, Any] | None = None,
 ) -> tuple[RunWriters, dict[str, Path]]:  # fmt: skip
     """The result of ``sql`` written as the runner writes it (totals counted by the run)."""
     folder.mkdir()
-    specs, errors = read_columns(COLUMNS)
+    specs, errors = read_columns(COLUMNS if columns is None else columns)
     assert not errors
     context = ExportContext("Every type", RUN_AT, BERLIN, columns=specs)
     files: list[tuple[str, Path, dict[str, Any]]] = []
     for fmt in formats:
         options = {"full_result_in": "xlsx"} if fmt == "pdf" and "xlsx" in formats else {}
+        options = dict(csv_options or {}) if fmt == "csv" else options
         files.append((fmt, folder / f"r.{fmt}", options))
     with service.execute(
         "DATABASE_URL", sql, run_at=RUN_AT, zone=BERLIN, timeout_seconds=60,
@@ -100,6 +104,38 @@ def test_the_files_are_the_same_with_and_without_the_side_process(
     sheets = [openpyxl.load_workbook(p["xlsx"], read_only=True).active for p in (by_side, by_one)]
     rows = [list(sheet.iter_rows(values_only=True)) for sheet in sheets]
     assert rows[0] == rows[1] and len(rows[0]) >= 22
+
+
+@pytest.mark.parametrize(
+    ("options", "columns"),
+    [
+        ({}, None),
+        ({"delimiter": ";", "bom": True}, None),
+        ({"formatted": True}, None),
+        ({}, {"label": {"label": "Name; first"}, "n": {"hidden": True}, "day": {"total": "max"}}),
+    ],
+)
+def test_a_csv_alone_is_the_same_with_records_made_by_the_run_s_process(
+    every_type_pg: QueryService,
+    tmp_path: Path,
+    options: dict[str, Any],
+    columns: dict[str, Any] | None,
+) -> None:
+    # every other batch's records made by the run's process with the writer's rules, the
+    # rest by the second process: one file, as one process writes it
+    kw: dict[str, Any] = {"csv_options": options, "columns": columns}
+    side, by_side = write(every_type_pg, tmp_path / "side", ["csv"], **kw)
+    alone, by_one = write(every_type_pg, tmp_path / "one", ["csv"], side=False, **kw)
+    assert side.in_side_process == ["csv"] and side._shared is not None
+    assert alone.in_side_process == [] and alone._shared is None
+    assert by_side["csv"].read_bytes() == by_one["csv"].read_bytes()
+    text = by_side["csv"].read_text(encoding="utf-8")
+    assert text.startswith("\ufeff") is bool(options.get("bom"))
+    records = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""),
+                              delimiter=options.get("delimiter", ",")))  # fmt: skip
+    assert len(records) == 1 + 21  # the header, every row (seven, three times over)
+    if columns:
+        assert "Name; first" in records[0] and "n" not in records[0]
 
 
 @pytest.mark.parametrize("formats", [["csv", "pdf"], ["xlsx", "csv"], ["xlsx"]])
