@@ -51,6 +51,7 @@ from src.core.errors import ExportError
 from src.core.result import Column
 from src.core.text_batch import TEXT_DECODERS, Decoder, TextBatch, TextForm, TextKind
 from src.services.child_env import module_env
+from src.services.export import heap
 from src.services.export.base import ExportContext, ExportFile, ExportWriter
 
 #: Batches queued for the child before the run waits for it (each one batch of COPY text,
@@ -246,6 +247,7 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
     context: ExportContext | None = None
     form: TextForm | None = None
     failed = False
+    batches = 0
     try:
         while (message := _read(commands)) is not None:
             command = message[0]
@@ -267,6 +269,9 @@ def serve(commands: IO[bytes], replies: IO[bytes]) -> int:
                     batch = TextBatch.from_lines(lines, length, form, decoded=dict(decoded))
                     for _, writer in writers:
                         writer.write_batch(batch)
+                    batches += 1
+                    if batches % heap.TRIM_BATCHES == 0:
+                        heap.trim()
                 elif command == "records":
                     [(_, writer)] = writers
                     assert isinstance(writer, CsvWriter)

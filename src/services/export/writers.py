@@ -39,7 +39,7 @@ from src.core.column_format import Totals
 from src.core.result import Column, Row
 from src.core.text_batch import TextBatch
 from src.core.vocabulary import ExportFormat
-from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter
+from src.services.export import ExportContext, ExportFile, ExportWriter, get_exporter, heap
 from src.services.export.side import SideWriters
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ class RunWriters:
         self._held: list[Sequence[Row]] = []
         self._held_rows = 0
         self._movable: list[int] = []
-        #: A CSV alone in the side process: its records made here for every other batch
+        #: Batches written; a CSV alone in the side process: its records made here for
+        #: every other batch
         self._shared: csv_export.CsvRecords | None = None
         self._batches = 0
         self._opened = False
@@ -174,12 +175,14 @@ class RunWriters:
         return list(range(len(formats))) if ExportFormat.CSV in formats else []
 
     def _write(self, rows: Sequence[Row]) -> None:
+        self._batches += 1
+        if self._batches % heap.TRIM_BATCHES == 0:
+            heap.trim()
         for writer in self._local.values():
             writer.write_batch(rows)
         if self._side is None:
             return
         assert isinstance(rows, TextBatch)  # every batch of a result is of one kind
-        self._batches += 1
         if self._shared is not None and self._batches % 2:
             self._side.write_records(self._shared.text(rows), len(rows))
         else:
