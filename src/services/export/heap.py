@@ -4,8 +4,9 @@ glibc keeps what a process frees in its heaps for reuse, and raises its threshol
 serving big blocks from fresh memory as they are freed; a run that reads batches of ~1 MB
 of text and writes them for minutes leaves more and more of its heaps free but resident.
 A 1,000,000-row xlsx peaked at 136 MB against 112 MB at 100,000 rows; returning the
-free pages every ``TRIM_BATCHES`` batches (``malloc_trim``) keeps it at 114 -> 129 MB
-for a few ms per call (docs/performance.md, "Fifth look"). Elsewhere than glibc, nothing.
+free pages every ``TRIM_BATCHES`` batches (``malloc_trim``) kept it at 112 -> 132 MB,
+for a few ms per call (docs/performance.md, "Writers on the second core"). Elsewhere
+than glibc, nothing.
 """
 
 from __future__ import annotations
