@@ -212,6 +212,14 @@ def child_fetch(dsn: str, rows: int, out: Path) -> int:
     return sum(len(b) for b in batches)
 
 
+def _fetched(cursor: Any) -> int:
+    """Rows fetched from a DB-API cursor in batches and dropped: how many."""
+    n = 0
+    while batch := cursor.fetchmany(BATCH):
+        n += len(batch)
+    return n
+
+
 def child_fetch_raw(dsn: str, rows: int, out: Path) -> int:
     """psycopg2 named cursor, no SQLAlchemy: the floor for any Python-side export."""
     import psycopg2
@@ -219,9 +227,7 @@ def child_fetch_raw(dsn: str, rows: int, out: Path) -> int:
     conn = psycopg2.connect(dsn)
     cur = conn.cursor(name="bench_export")
     cur.execute(query(rows))
-    n = 0
-    while batch := cur.fetchmany(BATCH):
-        n += len(batch)
+    n = _fetched(cur)
     conn.close()
     return n
 
@@ -229,10 +235,7 @@ def child_fetch_raw(dsn: str, rows: int, out: Path) -> int:
 def child_fetch_sqlite(dsn: str, rows: int, out: Path) -> int:
     """The sqlite3 module alone: the floor for any export from SQLite."""
     db = sqlite3.connect(f"file:{SQLITE_FILE}?mode=ro", uri=True)
-    cur = db.execute(query(rows))
-    n = 0
-    while batch := cur.fetchmany(BATCH):
-        n += len(batch)
+    n = _fetched(db.execute(query(rows)))
     db.close()
     return n
 
@@ -247,9 +250,7 @@ def child_fetch_mariadb(dsn: str, rows: int, out: Path) -> int:
 
     cur = raw.cursor(pymysql.cursors.SSCursor)
     cur.execute(query(rows))
-    n = 0
-    while batch := cur.fetchmany(BATCH):
-        n += len(batch)
+    n = _fetched(cur)
     raw.close()
     return n
 

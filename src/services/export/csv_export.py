@@ -184,18 +184,10 @@ class CsvRecords:
 
 
 class CsvWriter:
-    def __init__(
-        self,
-        path: Path,
-        columns: Sequence[Column],
-        context: ExportContext,
-        bom: bool,
-        delimiter: str,
-        formatted: bool = False,
-    ) -> None:
+    def __init__(self, path: Path, records: CsvRecords, bom: bool) -> None:
         self.path = path
         #: How a batch becomes records (this writer's rules)
-        self.records = CsvRecords(columns, context, delimiter, formatted)
+        self.records = records
         self.rows_total = 0
         self._done = False
         self._file = AtomicFile(path)
@@ -254,6 +246,15 @@ class CsvExporter(Exporter):
         options: Mapping[str, Any] | None = None,
     ) -> CsvWriter:
         checked = self.check_options(options or {})
-        return CsvWriter(
-            path, columns, context, checked["bom"], checked["delimiter"], checked["formatted"]
-        )
+        return CsvWriter(path, self.records(columns, context, checked), checked["bom"])
+
+    def records(
+        self,
+        columns: Sequence[Column],
+        context: ExportContext,
+        options: Mapping[str, Any] | None = None,
+    ) -> CsvRecords:
+        """How a writer opened with these ``options`` makes a batch's records (for a run
+        that makes some of them for a writer in another process: ``writers.py``)."""
+        checked = self.check_options(options or {})
+        return CsvRecords(columns, context, checked["delimiter"], checked["formatted"])

@@ -153,13 +153,10 @@ class RunWriters:
                 if [self.files[i][0] for i in to_side] == [ExportFormat.CSV] and not self._local:
                     # a CSV alone: this process, which only reads rows, makes every other
                     # batch's records itself, by the writer's own rules
-                    from src.services.export.csv_export import CsvRecords
+                    from src.services.export.csv_export import CsvExporter
 
                     _, _, options = self.files[to_side[0]]
-                    checked = get_exporter(ExportFormat.CSV).check_options(options)
-                    self._shared = CsvRecords(
-                        self.columns, self.context, checked["delimiter"], checked["formatted"]
-                    )
+                    self._shared = CsvExporter().records(self.columns, self.context, options)
         except BaseException:
             self.abort()
             raise
